@@ -1,0 +1,69 @@
+"""A name -> class registry fed by built-ins and by installed packages' entry points.
+
+    HEADS = Registry("head", "submit.heads", {"lgbm-pairwise": "models.lgbm_pairwise:LgbmPairwise"})
+    head_class = HEADS.get("lgbm-pairwise")
+
+Built-ins are "module:attribute" strings imported on first use, so `submit --help` stays fast.
+Third-party plugins come from the entry-point group; SUBMIT_DISABLE_PLUGIN_AUTOLOAD=1 switches that
+off, and one broken plugin is reported as a warning instead of breaking the tool.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import warnings
+from importlib.metadata import entry_points
+from typing import Any
+
+
+class UnknownName(KeyError):
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
+def _import(target: str) -> Any:
+    module, _, attribute = target.partition(":")
+    return getattr(importlib.import_module(module), attribute)
+
+
+class Registry:
+    def __init__(self, kind: str, group: str, builtins: dict[str, str]):
+        self.kind, self.group = kind, group
+        self._targets: dict[str, str | Any] = dict(builtins)
+        self._plugins_loaded = False
+
+    def register(self, name: str, obj: Any) -> None:
+        if name in self._targets:
+            raise ValueError(f"{self.kind} '{name}' is already registered; pick another name or remove the "
+                             f"other plugin ({self._describe(name)})")
+        self._targets[name] = obj
+
+    def _describe(self, name: str) -> str:
+        target = self._targets[name]
+        return target if isinstance(target, str) else f"{target.__module__}.{target.__qualname__}"
+
+    def _load_plugins(self) -> None:
+        if self._plugins_loaded:
+            return
+        self._plugins_loaded = True
+        if os.environ.get("SUBMIT_DISABLE_PLUGIN_AUTOLOAD"):
+            return
+        for ep in entry_points(group=self.group):
+            try:
+                self.register(ep.name, ep.load())
+            except Exception as err:  # a broken third-party plugin must not break the tool
+                warnings.warn(f"skipped {self.kind} plugin '{ep.name}' ({ep.value}): {err}", stacklevel=2)
+
+    def names(self) -> list[str]:
+        self._load_plugins()
+        return sorted(self._targets)
+
+    def get(self, name: str) -> Any:
+        self._load_plugins()
+        if name not in self._targets:
+            raise UnknownName(f"unknown {self.kind} '{name}'; known: {', '.join(self.names())}")
+        target = self._targets[name]
+        if isinstance(target, str):
+            target = self._targets[name] = _import(target)
+        return target

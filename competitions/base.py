@@ -1,0 +1,142 @@
+"""What a competition plugin provides: loading and checking its files, metrics, folds, submission format.
+
+    class Wsdm(Competition):
+        name = "wsdm"
+        task = PREFERENCE
+        metrics = (Metric("accuracy", accuracy, higher_is_better=True),)
+        def load(self, data_dir, **options) -> Dataset: ...
+
+A plugin is a package: its class in `__init__.py`, a bundled synthetic sample in `sample/` (the host's
+file layout, made by its `write_sample`), and recipes in `recipes/*.yaml` (`default.yaml` at least).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import inspect
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+import pandas as pd
+
+from competitions.tasks import TaskType
+
+
+@dataclass(frozen=True)
+class Metric:
+    name: str
+    fn: Callable[[np.ndarray, np.ndarray], float]  # (y, decided prediction) -> score
+    higher_is_better: bool
+
+    def __call__(self, y: np.ndarray, pred: np.ndarray) -> float:
+        return float(self.fn(y, pred))
+
+
+@dataclass(frozen=True)
+class SubmissionSpec:
+    """What the host accepts. kind: labels | probabilities | vectors | tags."""
+
+    id_column: str
+    kind: str
+    columns: tuple[str, ...]  # the non-id columns, in the host's order
+    labels: frozenset[str] = frozenset()  # allowed labels (labels) or tag vocabulary (tags)
+    width: int = 0  # vector width (vectors)
+
+
+@dataclass
+class Dataset:
+    """A competition's files, read and checked, in the task's canonical columns.
+
+    `train` and `test` both have an `id` column and the task's input columns. `y` is the target array
+    (see competitions.tasks); `groups` keeps related rows in one fold; `stratify` holds the labels that
+    stratified folds balance (multi-label: the indicator matrix).
+    """
+
+    train: pd.DataFrame
+    test: pd.DataFrame
+    y: np.ndarray | None
+    sample_submission: pd.DataFrame | None
+    groups: np.ndarray | None = None
+    stratify: np.ndarray | None = None
+    label_names: list[str] = field(default_factory=list)
+    files: dict[str, Path] = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)  # plugin-specific (e.g. reference answers)
+
+    def fingerprint(self) -> str:
+        """A content hash of everything the experiments learn from and predict on."""
+        digest = hashlib.sha256()
+        for frame in (self.train, self.test):
+            digest.update(pd.util.hash_pandas_object(frame.astype(str), index=False).to_numpy().tobytes())
+            digest.update(",".join(map(str, frame.columns)).encode())
+        for array in (self.y, self.groups):
+            if array is not None:
+                digest.update(np.ascontiguousarray(array).astype(str).astype("U").tobytes())
+        for key in sorted(self.extra):
+            digest.update(repr((key, self.extra[key])).encode())
+        return digest.hexdigest()[:16]
+
+
+class Competition:
+    """Base class of competition plugins; subclasses set the class attributes and implement `load`."""
+
+    name: ClassVar[str]
+    title: ClassVar[str]
+    host: ClassVar[str]  # kaggle | dacon | local
+    slug: ClassVar[str | None] = None  # the host's id for the competition
+    url: ClassVar[str | None] = None
+    task: ClassVar[TaskType]
+    metrics: ClassVar[tuple[Metric, ...]]  # the first is the leaderboard's
+    folds_scheme: ClassVar[str]  # stratified | grouped | multilabel
+
+    @property
+    def metric(self) -> Metric:
+        return self.metrics[0]
+
+    @property
+    def package_dir(self) -> Path:
+        return Path(inspect.getfile(type(self))).parent
+
+    @property
+    def sample_dir(self) -> Path:
+        return self.package_dir / "sample"
+
+    @property
+    def recipes_dir(self) -> Path:
+        return self.package_dir / "recipes"
+
+    def recipe_names(self) -> list[str]:
+        return sorted(p.stem for p in self.recipes_dir.glob("*.yaml"))
+
+    def load(self, data_dir: Path, **options: Any) -> Dataset:
+        """Read and check the files in data_dir; raise competitions.checks.DataError on bad input."""
+        raise NotImplementedError
+
+    def write_sample(self, out_dir: Path, seed: int = 0) -> None:
+        """Write a deterministic synthetic sample, with a learnable signal, in the host's file layout."""
+        raise NotImplementedError
+
+    def targets(self, dataset: Dataset, embedder: str | None) -> np.ndarray:
+        """The target array heads learn from; answer-embedding plugins embed references with `embedder`."""
+        if dataset.y is None:
+            raise ValueError(f"{self.name}: the data holds no training targets")
+        return dataset.y
+
+    def fit_decision(self, y: np.ndarray, oof: np.ndarray) -> dict[str, Any]:
+        """Parameters of the step from raw predictions to what is scored, fitted on OOF (none by default)."""
+        return {}
+
+    def decide(self, pred: np.ndarray, decision: dict[str, Any]) -> np.ndarray:
+        return pred
+
+    def submission_spec(self, dataset: Dataset) -> SubmissionSpec:
+        raise NotImplementedError
+
+    def format_submission(self, dataset: Dataset, decided: np.ndarray) -> pd.DataFrame:
+        """The host's submission frame for the test rows, from decided test predictions."""
+        raise NotImplementedError
+
+    def score(self, y: np.ndarray, decided: np.ndarray) -> dict[str, float]:
+        return {m.name: m(y, decided) for m in self.metrics}

@@ -1,0 +1,22 @@
+"""The installed competitions, by name.
+
+    from competitions.registry import get_competition, COMPETITIONS
+    comp = get_competition("wsdm")          # an instance of competitions.wsdm.Wsdm
+    COMPETITIONS.names()                    # built-ins plus plugins of the 'submit.competitions' group
+"""
+
+from __future__ import annotations
+
+from competitions._registry import Registry
+from competitions.base import Competition
+
+COMPETITIONS = Registry("competition", "submit.competitions", {
+    "wsdm": "competitions.wsdm:Wsdm",
+    "lmsys": "competitions.lmsys:Lmsys",
+    "hansol": "competitions.hansol:Hansol",
+    "law-tags": "competitions.law_tags:LawTags",
+})
+
+
+def get_competition(name: str) -> Competition:
+    return COMPETITIONS.get(name)()

@@ -1,0 +1,102 @@
+"""The head contract, scikit-learn style.
+
+    head = HEADS.get("lgbm-pairwise")(n_estimators=300, seed=0)   # the constructor only stores
+    head.fit(X_train, y_train, X_valid=X_valid, y_valid=y_valid)    # returns the head
+    pred = head.predict(X_test)                                     # the task's (n, k) array
+    head.save(folder); same = type(head).load(folder)
+
+X is a DataFrame in the task's canonical columns (competitions.tasks); y and predictions are 2-D
+arrays. Subclasses implement `_fit`, `_predict`, and `_save`/`_load` for their fitted state (JSON,
+safetensors, LightGBM text: no pickles). Fitted attributes end in `_`.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+import pandas as pd
+
+
+class NotFittedError(RuntimeError):
+    pass
+
+
+class Head:
+    name: ClassVar[str]
+    tasks: ClassVar[frozenset[str]]
+
+    @classmethod
+    def param_names(cls) -> list[str]:
+        signature = inspect.signature(cls.__init__)
+        return [p.name for p in signature.parameters.values() if p.kind == p.KEYWORD_ONLY]
+
+    @classmethod
+    def param_defaults(cls) -> dict[str, Any]:
+        signature = inspect.signature(cls.__init__)
+        return {p.name: p.default for p in signature.parameters.values() if p.kind == p.KEYWORD_ONLY}
+
+    def get_params(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in self.param_names()}
+
+    def clone(self) -> Head:
+        """A fresh, unfitted head with the same parameters (one per fold keeps folds independent)."""
+        return type(self)(**self.get_params())
+
+    @property
+    def is_fitted(self) -> bool:
+        return getattr(self, "fitted_", False)
+
+    def fit(self, X: pd.DataFrame, y: np.ndarray, *, X_valid: pd.DataFrame | None = None,
+            y_valid: np.ndarray | None = None) -> Head:
+        if len(X) != len(y):
+            raise ValueError(f"{self.name}: X has {len(X)} rows but y has {len(y)}")
+        self.n_outputs_ = y.shape[1]
+        self._fit(X.reset_index(drop=True), np.asarray(y, dtype=np.float64),
+                  None if X_valid is None else X_valid.reset_index(drop=True),
+                  None if y_valid is None else np.asarray(y_valid, dtype=np.float64))
+        self.fitted_ = True
+        return self
+
+    def predict(self, X: pd.DataFrame) -> np.ndarray:
+        if not self.is_fitted:
+            raise NotFittedError(f"{self.name}: call fit before predict")
+        return np.asarray(self._predict(X.reset_index(drop=True)), dtype=np.float64)
+
+    def save(self, path: Path) -> None:
+        if not self.is_fitted:
+            raise NotFittedError(f"{self.name}: nothing to save before fit")
+        path = Path(path)
+        path.mkdir(parents=True, exist_ok=True)
+        meta = {"head": self.name, "params": self.get_params(), "n_outputs": self.n_outputs_}
+        (path / "head.json").write_text(json.dumps(meta, indent=2))
+        self._save(path)
+
+    @classmethod
+    def load(cls, path: Path) -> Head:
+        path = Path(path)
+        meta = json.loads((path / "head.json").read_text())
+        if meta["head"] != cls.name:
+            raise ValueError(f"{path} holds a '{meta['head']}' head, not '{cls.name}'")
+        head = cls(**meta["params"])
+        head.n_outputs_ = meta["n_outputs"]
+        head._load(path)
+        head.fitted_ = True
+        return head
+
+    # --- for subclasses ---
+    def _fit(self, X: pd.DataFrame, y: np.ndarray, X_valid: pd.DataFrame | None,
+             y_valid: np.ndarray | None) -> None:
+        raise NotImplementedError
+
+    def _predict(self, X: pd.DataFrame) -> np.ndarray:
+        raise NotImplementedError
+
+    def _save(self, path: Path) -> None:
+        raise NotImplementedError
+
+    def _load(self, path: Path) -> None:
+        raise NotImplementedError

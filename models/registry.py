@@ -1,0 +1,17 @@
+"""The model heads, by name.
+
+    from models.registry import HEADS
+    head = HEADS.get("retrieval")(k=10)
+"""
+
+from __future__ import annotations
+
+from competitions._registry import Registry
+
+HEADS = Registry("head", "submit.heads", {
+    "prior": "models.baselines:Prior",
+    "longer-wins": "models.baselines:LongerWins",
+    "lgbm-pairwise": "models.lgbm_pairwise:LgbmPairwise",
+    "retrieval": "models.retrieval:Retrieval",
+    "tfidf-ovr": "models.tfidf_ovr:TfidfOvr",
+})
