@@ -61,7 +61,7 @@ _SCALAR_TYPES = (bool, int, float, str)
 
 def _coerce(where: str, value: Any, example: Any) -> Any:
     """Check a value against the type of an example (a default); ints are accepted where floats are."""
-    if example is None or value is None or not isinstance(example, _SCALAR_TYPES + (list, dict)):
+    if example is None or value is None or not isinstance(example, (*_SCALAR_TYPES, list, dict)):
         return value
     if isinstance(example, float) and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
