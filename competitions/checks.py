@@ -121,8 +121,9 @@ def _check_column(path: Path, frame: pd.DataFrame, col: Column) -> pd.Series:
             bad |= numbers.notna() & (numbers % 1 != 0)
         if bad.any():
             row = _first_bad(bad)
-            raise DataError(path, f"value {values.iloc[row - 1]!r} is not a{'n integer' if col.kind == 'int' else ' number'}",
-                            column=col.name, row=row, expected=f"{'an integer' if col.kind == 'int' else 'a number'}")
+            expected = "an integer" if col.kind == "int" else "a number"
+            raise DataError(path, f"value {values.iloc[row - 1]!r} is not {expected}", column=col.name, row=row,
+                            expected=expected)
         return numbers
     if col.kind == "bool":
         lowered = values.astype(str).str.lower()
