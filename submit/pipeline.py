@@ -1,0 +1,81 @@
+"""One competition end to end: load and check the files, cross-validate, rank, write a valid submission.
+
+    outcome = run_competition("wsdm", recipe="default", runs_dir=Path("runs"))
+    outcome.result.cv_mean, outcome.submission      # the CV score and the written file (None: CV only)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from competitions.base import Competition, Dataset
+from competitions.checks import DataError
+from competitions.registry import get_competition
+from cv.io import atomic_write_text
+from cv.recipe import Recipe, load_recipe
+from cv.runner import ExperimentResult, run_experiment
+from cv.store import Store
+from submit.validate import write_submission
+
+
+@dataclass
+class Outcome:
+    competition: Competition
+    dataset: Dataset
+    data_dir: Path
+    data_source: str  # what data_dir is: given, downloaded, bundled sample
+    recipe: Recipe
+    result: ExperimentResult
+    rank: tuple[int, int]
+    submission: Path | None
+
+
+def resolve_data_dir(competition: Competition, data: Path | None, downloads: Path = Path("data")
+                     ) -> tuple[Path, str]:
+    """--data if given, else downloaded files under data/<competition>, else the bundled sample."""
+    if data is not None:
+        if not Path(data).is_dir():
+            raise DataError(data, "not a folder", expected=f"a folder holding {competition.name}'s files")
+        return Path(data), "given"
+    downloaded = downloads / competition.name
+    if downloaded.is_dir() and any(downloaded.iterdir()):
+        return downloaded, "downloaded"
+    return competition.sample_dir, "bundled sample"
+
+
+def use_runs_dir(runs_dir: Path) -> None:
+    """Keep the content cache with the runs unless the user put it elsewhere."""
+    os.environ.setdefault("SUBMIT_CACHE_DIR", str(Path(runs_dir) / "cache"))
+
+
+def run_competition(name: str, *, data: Path | None = None, recipe: str = "default", overrides: list[str] = (),
+                    output: Path | None = None, runs_dir: Path = Path("runs"),
+                    on_stage: Callable[[str], None] = lambda _: None,
+                    on_fold: Callable[[int, int], None] | None = None) -> Outcome:
+    use_runs_dir(runs_dir)
+    competition = get_competition(name)
+    resolved = load_recipe(competition, recipe, list(overrides))
+    data_dir, source = resolve_data_dir(competition, data)
+    on_stage(f"Loading {competition.title} from {data_dir} ({source})")
+    dataset = competition.load(data_dir, **resolved.data)
+    on_stage(f"{len(dataset.train):,} training rows, {len(dataset.test):,} test rows; "
+             f"recipe '{resolved.name}' (head {resolved.head})")
+    store = Store(runs_dir / "leaderboard.sqlite")
+    result = run_experiment(competition, dataset, resolved, runs_dir, on_fold=on_fold, store=store)
+    rank = store.rank(competition.name, result.id)
+
+    submission = None
+    if len(dataset.test) and dataset.sample_submission is not None:
+        frame = competition.format_submission(dataset, result.test_decided)
+        submission = write_submission(frame, dataset.sample_submission, competition.submission_spec(dataset),
+                                      output or result.dir / "submission.csv")
+        vectors_model = resolved.embedder if competition.submission_spec(dataset).kind == "vectors" else None
+        atomic_write_text(Path(f"{submission}.json"), json.dumps({
+            "competition": competition.name, "experiment": result.id, "metric": result.metric,
+            "cv_mean": result.cv_mean, "vectors_model": vectors_model}, indent=2))
+        store.record_submission(result.id, competition.name, submission.resolve(), vectors_model)
+    return Outcome(competition, dataset, data_dir, source, resolved, result, rank, submission)

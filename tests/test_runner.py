@@ -1,0 +1,142 @@
+"""The CV runner, shared folds and the store, on the in-memory toy competition."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from competitions.registry import get_competition
+from cv.folds import assign_folds, shared_folds
+from cv.recipe import build_recipe
+from cv.runner import run_experiment
+from cv.store import Store
+from tests import toy
+
+
+@pytest.fixture()
+def comp():
+    return get_competition("toy")
+
+
+@pytest.fixture()
+def dataset(comp):
+    return comp.load(Path("."))
+
+
+def recipe(comp, **raw):
+    return build_recipe(comp, {"head": "longer-wins", **raw}, raw.pop("name", "toy-recipe"))
+
+
+def test_grouped_folds_keep_groups_together_and_cover_every_row(dataset):
+    folds = assign_folds(dataset, "grouped", 5, seed=1)
+    assert set(folds) == set(range(5))
+    frame = pd.DataFrame({"group": dataset.groups, "fold": folds})
+    assert (frame.groupby("group")["fold"].nunique() == 1).all()
+
+
+def test_folds_are_saved_once_and_shared(comp, dataset, tmp_path):
+    config = recipe(comp).folds
+    folds_id, first = shared_folds(comp, dataset, config, tmp_path)
+    path = tmp_path / "toy" / "folds" / f"{folds_id}.parquet"
+    stamp = path.stat().st_mtime_ns
+    again_id, again = shared_folds(comp, dataset, config, tmp_path)
+    assert again_id == folds_id and (again == first).all()
+    assert path.stat().st_mtime_ns == stamp  # read back, not rewritten
+
+
+def test_other_seed_gives_other_folds(comp, dataset, tmp_path):
+    a = shared_folds(comp, dataset, recipe(comp).folds, tmp_path)
+    b = shared_folds(comp, dataset, recipe(comp, folds={"seed": 7}).folds, tmp_path)
+    assert a[0] != b[0] and not (a[1] == b[1]).all()
+
+
+def test_experiment_writes_artifacts_and_a_leaderboard_row(comp, dataset, tmp_path):
+    result = run_experiment(comp, dataset, recipe(comp), tmp_path)
+    for name in ("recipe.yaml", "oof.parquet", "test.parquet", "scores.json", "log.txt"):
+        assert (result.dir / name).exists(), name
+    oof = pd.read_parquet(result.dir / "oof.parquet")
+    assert len(oof) == len(dataset.train) and set(oof["fold"]) == set(range(5))
+    row = Store(tmp_path / "leaderboard.sqlite").experiment(result.id)
+    assert row["cv_mean"] == pytest.approx(np.mean(row["fold_scores"]))
+    assert row["higher_is_better"] is False
+    assert result.test_decided.shape == (len(dataset.test), 2)
+
+
+def test_longer_wins_beats_the_prior_on_toy_data(comp, dataset, tmp_path):
+    rule = run_experiment(comp, dataset, recipe(comp), tmp_path)
+    prior = run_experiment(comp, dataset, build_recipe(comp, {"head": "prior"}, "prior"), tmp_path)
+    assert rule.cv_mean < prior.cv_mean - 0.05  # log loss: lower is better
+    board = Store(tmp_path / "leaderboard.sqlite").leaderboard("toy")
+    assert [r["id"] for r in board] == [rule.id, prior.id]
+
+
+def test_an_interrupted_run_resumes_without_refitting_finished_folds(comp, dataset, tmp_path):
+    flaky = build_recipe(comp, {"head": "flaky", "params": {"die_on_fit": 3}}, "flaky")
+    toy.Flaky.fits = 0
+    with pytest.raises(KeyboardInterrupt):
+        run_experiment(comp, dataset, flaky, tmp_path)
+    exp_dirs = list((tmp_path / "toy").glob("flaky-*"))
+    assert len(exp_dirs) == 1
+    finished = sorted(p.parent.name for p in exp_dirs[0].glob("folds/*/result.npz"))
+    assert finished == ["0", "1"]
+    assert not list(exp_dirs[0].rglob("*.tmp"))  # nothing half-written
+
+    resumed = run_experiment(comp, dataset, flaky, tmp_path)
+    assert resumed.folds_run == 3 and toy.Flaky.fits == 6
+    clean = run_experiment(comp, dataset, flaky, tmp_path / "clean")
+    assert clean.folds_run == 5
+    assert resumed.fold_scores == pytest.approx(clean.fold_scores)
+
+
+def test_identical_rerun_reuses_every_fold(comp, dataset, tmp_path):
+    first = run_experiment(comp, dataset, recipe(comp), tmp_path)
+    second = run_experiment(comp, dataset, recipe(comp), tmp_path)
+    assert second.id == first.id and second.folds_run == 0 and second.cv_mean == first.cv_mean
+
+
+def test_a_changed_recipe_is_a_new_experiment(comp, dataset, tmp_path):
+    a = run_experiment(comp, dataset, recipe(comp), tmp_path)
+    b = run_experiment(comp, dataset, recipe(comp, folds={"n_splits": 3}), tmp_path)
+    assert a.id != b.id and len(b.fold_scores) == 3
+
+
+def test_swap_tta_of_a_symmetric_head_changes_nothing(comp, dataset, tmp_path):
+    plain = run_experiment(comp, dataset, recipe(comp), tmp_path)
+    tta = run_experiment(comp, dataset, recipe(comp, tta=["swap"]), tmp_path)
+    assert tta.cv_no_tta == pytest.approx(plain.cv_mean)
+    assert tta.cv_mean == pytest.approx(plain.cv_mean)
+
+
+def test_swap_training_view_adds_every_pair_both_ways(comp, dataset, tmp_path):
+    # The prior of swap-augmented data has seen each comparison once as A and once as B: p(a) == p(b).
+    plain = run_experiment(comp, dataset, build_recipe(comp, {"head": "prior"}, "prior"), tmp_path)
+    both = run_experiment(comp, dataset, build_recipe(comp, {"head": "prior", "train_views": ["swap"]}, "p"), tmp_path)
+    oof_plain = pd.read_parquet(plain.dir / "oof.parquet")
+    oof_both = pd.read_parquet(both.dir / "oof.parquet")
+    assert not np.allclose(oof_plain["p0"], oof_plain["p1"])
+    assert np.allclose(oof_both["p0"], oof_both["p1"])
+
+
+def test_two_writers_at_once_lose_no_row(tmp_path):
+    store = Store(tmp_path / "lb.sqlite")
+    row = {"competition": "toy", "kind": "model", "recipe": "r", "head": "h", "metric": "m", "higher_is_better": 1,
+           "cv_mean": 0.5, "cv_std": 0.0, "cv_no_tta": None, "fold_scores": [0.5], "fit_s": 0.0, "predict_s": 0.0,
+           "n_train": 1, "fingerprint": "f", "folds_id": "x", "git_commit": None, "path": "p"}
+
+    def write(prefix: str) -> None:
+        for i in range(40):
+            Store(tmp_path / "lb.sqlite").record_experiment({**row, "id": f"{prefix}{i}"})
+
+    threads = [threading.Thread(target=write, args=(p,)) for p in "ab"]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(store.leaderboard("toy")) == 80
+    mode = sqlite3.connect(tmp_path / "lb.sqlite").execute("PRAGMA journal_mode").fetchone()[0]
+    assert mode == "wal"
