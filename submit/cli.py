@@ -43,8 +43,8 @@ Examples:
 
 app = typer.Typer(help="Competition-submission harness: shared CV, a local leaderboard, valid submissions.",
                   epilog=EXAMPLES, rich_markup_mode=None, no_args_is_help=True, add_completion=False)
-console = Console(stderr=True)
-out = Console()
+console = Console(stderr=True, soft_wrap=True)
+out = Console(soft_wrap=True)  # paths printed whole, so they can be copied
 
 # Errors a user can fix; anything else is a bug and keeps its traceback.
 USER_ERRORS = (DataError, RecipeError, SubmissionError, EmbedderUnavailable, UnknownName)

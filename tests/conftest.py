@@ -1,3 +1,4 @@
+import os
 from pathlib import Path
 
 import pytest
@@ -5,10 +6,16 @@ import pytest
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
 
-@pytest.fixture(autouse=True)
-def _isolated_cache(tmp_path_factory, monkeypatch):
-    """Each test session gets its own content cache, shared by the tests within it."""
-    monkeypatch.setenv("SUBMIT_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "cache"))
+@pytest.fixture(scope="session", autouse=True)
+def _session_cache(tmp_path_factory):
+    """One content cache for the whole test session, never the user's runs/cache."""
+    previous = os.environ.get("SUBMIT_CACHE_DIR")
+    os.environ["SUBMIT_CACHE_DIR"] = str(tmp_path_factory.mktemp("cache"))
+    yield
+    if previous is None:
+        os.environ.pop("SUBMIT_CACHE_DIR", None)
+    else:
+        os.environ["SUBMIT_CACHE_DIR"] = previous
 
 
 def shared_data(*parts: str) -> Path:
@@ -17,5 +24,3 @@ def shared_data(*parts: str) -> Path:
     if not path.exists():
         pytest.skip(f"real data not found at {path} (it sits beside the repository in CI)")
     return path
-
-

@@ -1,0 +1,79 @@
+"""Retrieval: answer a question with the answers of the most similar training questions.
+
+    head = Retrieval(encoder="usem3", k=10, power=1.0).fit(X_train, y_train)   # X: question column
+    vectors = head.predict(X_test)                                              # (n, d) unit rows
+
+For each question: embed it with `encoder`, take the k training questions of highest cosine, and
+predict the mean of their targets weighted by max(cosine, 0) ** power, renormalised to unit length
+(the metric only sees the direction). power=0 is a plain mean of the k; a larger power leans on the
+nearest ones (1-NN in the limit). A row whose `questions` column holds several questions (a test line
+asking two things) gets the unit mean of its per-question predictions. The encoder of the questions
+is independent of the space of the targets (the recipe's `embedder`).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from competitions.tasks import unit_rows
+from models.base import Head
+from models.embedders import embed
+
+
+def row_questions(X: pd.DataFrame) -> list[list[str]]:
+    """Each row's questions: its `questions` list where it holds one, else [its `question`]."""
+    if "questions" not in X.columns:
+        return [[str(q)] for q in X["question"]]
+    out = []
+    for question, listed in zip(X["question"], X["questions"], strict=True):
+        # Lists come back from Parquet as numpy arrays; a missing or empty list means "just the question".
+        items = [str(q) for q in listed] if isinstance(listed, (list, tuple, np.ndarray)) else []
+        out.append(items or [str(question)])
+    return out
+
+
+class Retrieval(Head):
+    name = "retrieval"
+    tasks = frozenset({"answer_embedding"})
+
+    def __init__(self, *, encoder: str = "usem3", k: int = 10, power: float = 1.0) -> None:
+        self.encoder = encoder  # models.embedders name of the question encoder
+        self.k = k  # neighbours averaged per question
+        self.power = power  # weight = max(cosine, 0) ** power
+
+    def _fit(self, X, y, X_valid, y_valid) -> None:
+        if self.k < 1:
+            raise ValueError(f"retrieval: k must be at least 1, got {self.k}")
+        self.keys_ = np.asarray(embed(X["question"].astype(str).tolist(), self.encoder), dtype=np.float64)
+        self.values_ = y
+
+    def _neighbours_mean(self, queries: np.ndarray) -> np.ndarray:
+        """(m, d) unit query embeddings -> (m, d_y) unit weighted means of the k nearest targets."""
+        sims = queries @ self.keys_.T
+        k = min(self.k, len(self.keys_))
+        # Stable sort: ties go to the earlier training row, so predictions do not depend on the platform.
+        nearest = np.argsort(-sims, axis=1, kind="stable")[:, :k]
+        weights = np.maximum(np.take_along_axis(sims, nearest, axis=1), 0.0) ** self.power
+        # No positive similarity at all (an unrelated question): fall back to the plain mean of the k.
+        weights[weights.sum(axis=1) == 0] = 1.0
+        return unit_rows(np.einsum("mk,mkd->md", weights, self.values_[nearest]))
+
+    def _predict(self, X: pd.DataFrame) -> np.ndarray:
+        groups = row_questions(X)
+        flat = [q for questions in groups for q in questions]
+        per_question = self._neighbours_mean(np.asarray(embed(flat, self.encoder), dtype=np.float64))
+        owner = np.repeat(np.arange(len(groups)), [len(g) for g in groups])
+        summed = np.zeros((len(groups), per_question.shape[1]))
+        np.add.at(summed, owner, per_question)
+        return unit_rows(summed)
+
+    def _save(self, path: Path) -> None:
+        np.savez(path / "retrieval.npz", keys=self.keys_, values=self.values_)
+
+    def _load(self, path: Path) -> None:
+        with np.load(path / "retrieval.npz", allow_pickle=False) as stored:
+            self.keys_, self.values_ = stored["keys"], stored["values"]
+
