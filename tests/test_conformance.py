@@ -1,0 +1,145 @@
+"""Conformance suites run over the registries: a new competition or head is tested the moment it is registered.
+
+check_competition_*: the bundled sample loads, folds are disjoint and respect groups, the metric declares its
+direction, a submission made from predictions passes the host's checks, and the sample regenerates equal.
+check_head_*: fit returns the head, predict has the task's shape with no NaN, a seed gives the same answer,
+save/load and clone round trips, one row at a time agrees with a batch, predict before fit raises.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from competitions.checks import read_any
+from competitions.registry import COMPETITIONS, get_competition
+from cv.folds import assign_folds
+from cv.recipe import load_recipe
+from models.base import NotFittedError
+from models.registry import HEADS
+from submit.validate import submission_problems
+
+BUILTIN_COMPETITIONS = ["wsdm", "lmsys", "hansol", "law-tags"]
+# One bundled sample per task type feeds the head checks.
+TASK_SAMPLE = {"preference": "wsdm", "answer_embedding": "hansol", "tagging": "law-tags"}
+N_ROWS = 80
+
+
+@cache
+def sample(name: str):
+    comp = get_competition(name)
+    dataset = comp.load(comp.sample_dir)
+    return comp, dataset, comp.targets(dataset, "usem3")
+
+
+@pytest.mark.parametrize("name", BUILTIN_COMPETITIONS)
+def test_competition_is_registered_with_identity(name):
+    assert name in COMPETITIONS.names()
+    comp = get_competition(name)
+    assert comp.name == name and comp.title and comp.host in ("kaggle", "dacon", "local")
+    assert isinstance(comp.metric.higher_is_better, bool) and comp.metrics
+    assert "default" in comp.recipe_names()
+    for recipe in comp.recipe_names():
+        load_recipe(comp, recipe)  # every shipped recipe is valid
+
+
+@pytest.mark.parametrize("name", BUILTIN_COMPETITIONS)
+def test_competition_sample_loads_in_canonical_columns(name):
+    comp, dataset, y = sample(name)
+    assert {"id", *comp.task.inputs} - {"body"} <= set(dataset.train.columns)
+    assert len(dataset.test) > 0 and {"id"} <= set(dataset.test.columns)
+    assert dataset.train["id"].is_unique and dataset.test["id"].is_unique
+    assert y.ndim == 2 and len(y) == len(dataset.train) and np.isfinite(y).all()
+
+
+@pytest.mark.parametrize("name", BUILTIN_COMPETITIONS)
+def test_competition_folds_are_disjoint_and_respect_groups(name):
+    comp, dataset, _ = sample(name)
+    folds = assign_folds(dataset, comp.folds_scheme, 5, seed=0)
+    assert sorted(np.unique(folds)) == list(range(5))
+    if dataset.groups is not None:
+        per_group = pd.Series(folds).groupby(np.asarray(dataset.groups)).nunique()
+        assert (per_group == 1).all()
+
+
+@pytest.mark.parametrize("name", BUILTIN_COMPETITIONS)
+def test_competition_submission_from_predictions_passes_host_checks(name):
+    comp, dataset, y = sample(name)
+    head = HEADS.get("prior")().fit(dataset.train, y)
+    pred = head.predict(dataset.test)
+    decided = comp.decide(pred, comp.fit_decision(y, head.predict(dataset.train)))
+    frame = comp.format_submission(dataset, decided)
+    spec = comp.submission_spec(dataset)
+    assert list(frame.columns) == [spec.id_column, *spec.columns]
+    assert submission_problems(frame, dataset.sample_submission, spec) == []
+    assert list(frame[spec.id_column].astype(str)) == list(dataset.test["id"].astype(str))
+
+
+@pytest.mark.parametrize("name", BUILTIN_COMPETITIONS)
+def test_competition_sample_regenerates_equal(name, tmp_path):
+    comp = get_competition(name)
+    comp.write_sample(tmp_path)
+    shipped = sorted(p.name for p in comp.sample_dir.iterdir() if not p.name.startswith("."))
+    assert sorted(p.name for p in tmp_path.iterdir()) == shipped
+    for file in shipped:
+        pd.testing.assert_frame_equal(read_any(tmp_path / file), read_any(comp.sample_dir / file))
+
+
+def head_cases() -> list[tuple[str, str]]:
+    return [(head, task) for head in HEADS.names() for task in sorted(HEADS.get(head).tasks) if task in TASK_SAMPLE]
+
+
+def small(task: str):
+    _, dataset, y = sample(TASK_SAMPLE[task])
+    n = min(N_ROWS, len(dataset.train))
+    return dataset.train.iloc[:n], y[:n], dataset.train.iloc[n:n + 12]
+
+
+def fast_params(head_name: str) -> dict:
+    """Small settings so the suite stays quick; the checks do not depend on model size."""
+    cls = HEADS.get(head_name)
+    return {k: v for k, v in {"n_estimators": 20, "k": 5}.items() if k in cls.param_names()}
+
+
+@pytest.mark.parametrize(("head_name", "task"), head_cases())
+def test_head_fit_predict_shape_and_range(head_name, task):
+    X, y, X_new = small(task)
+    head = HEADS.get(head_name)(**fast_params(head_name))
+    with pytest.raises(NotFittedError):
+        head.predict(X_new)
+    assert head.fit(X, y) is head
+    pred = head.predict(X_new)
+    assert pred.shape == (len(X_new), y.shape[1]) and np.isfinite(pred).all()
+    if task == "preference":
+        assert (pred >= 0).all() and np.allclose(pred.sum(axis=1), 1)
+    if task == "tagging":
+        assert (pred >= 0).all() and (pred <= 1).all()
+
+
+@pytest.mark.parametrize(("head_name", "task"), head_cases())
+def test_head_is_deterministic_and_round_trips(head_name, task, tmp_path):
+    X, y, X_new = small(task)
+    cls = HEADS.get(head_name)
+    head = cls(**fast_params(head_name)).fit(X, y)
+    again = cls(**fast_params(head_name)).fit(X, y)
+    np.testing.assert_array_equal(head.predict(X_new), again.predict(X_new))
+
+    head.save(tmp_path / "m")
+    loaded = cls.load(tmp_path / "m")
+    np.testing.assert_allclose(loaded.predict(X_new), head.predict(X_new), rtol=1e-6, atol=1e-9)
+    assert not list(tmp_path.rglob("*.pkl")) and not list(tmp_path.rglob("*.pickle"))
+
+    clone = head.clone()
+    assert clone.get_params() == head.get_params() and not clone.is_fitted
+
+
+@pytest.mark.parametrize(("head_name", "task"), head_cases())
+def test_head_single_rows_agree_with_the_batch(head_name, task):
+    X, y, X_new = small(task)
+    head = HEADS.get(head_name)(**fast_params(head_name)).fit(X, y)
+    batch = head.predict(X_new)
+    rows = np.vstack([head.predict(X_new.iloc[[i]]) for i in range(len(X_new))])
+    np.testing.assert_allclose(rows, batch, rtol=1e-5, atol=1e-7)
