@@ -3,12 +3,14 @@
     from competitions.checks import Column, read_table
     train = read_table(data_dir / "train.csv", [Column("id", "id"), Column("prompt", "text")])
 
-Row numbers in messages count data rows from 1 (the header is not a row); for CSV the file line is
-given too, since that is what an editor shows.
+Row numbers in messages count data rows from 1 (the header is not a row). File lines are not given
+for CSV rows, since quoted cells (chat turns, answers) often span several lines.
 """
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -29,8 +31,7 @@ class DataError(ValueError):
         if column is not None:
             where.append(f"column '{column}'")
         if row is not None:
-            line = f" (line {row + 1})" if str(file).endswith(".csv") else ""
-            where.append(f"row {row}{line}")
+            where.append(f"row {row}")
         message = f"{', '.join(where)}: {problem}"
         if expected:
             message += f"; expected {expected}"
@@ -64,14 +65,33 @@ def require_table(data_dir: Path, stem: str) -> Path:
     return path
 
 
+def _locate_in_csv(prefix: str) -> tuple[str | None, int | None]:
+    """The column and data row where a CSV whose text so far is `prefix` continues."""
+    records = list(csv.reader(io.StringIO(prefix)))
+    if not records:
+        return None, None
+    header = records[0]
+    if prefix.endswith(("\n", "\r")):  # the bad byte opens a new record
+        return header[0], len(records)
+    if len(records) == 1:  # inside the header
+        return None, None
+    partial = records[-1]
+    return header[min(len(partial), len(header)) - 1], len(records) - 1
+
+
 def _check_utf8(path: Path) -> None:
     raw = path.read_bytes()
     try:
         raw.decode("utf-8")
     except UnicodeDecodeError as err:
         line = raw[: err.start].count(b"\n") + 1
-        raise DataError(path, f"line {line}: bytes are not valid UTF-8 (byte offset {err.start})",
-                        expected="UTF-8 text (re-save the file as UTF-8)") from None
+        column, row = None, None
+        if path.suffix.lower() == ".csv":
+            column, row = _locate_in_csv(raw[: err.start].decode("utf-8"))
+        elif path.suffix.lower() == ".jsonl":
+            row = line
+        raise DataError(path, f"bytes that are not valid UTF-8 (line {line}, byte offset {err.start})",
+                        column=column, row=row, expected="UTF-8 text (re-save the file as UTF-8)") from None
 
 
 def read_any(path: Path) -> pd.DataFrame:

@@ -144,7 +144,7 @@ BAD_INPUTS = {
     # case: (file changed, change, what the message must name)
     "missing column": ("train.csv", _drop_answer_3, ["train.csv", "'답변_3'", "missing column"]),
     "duplicate id": ("train.csv", _duplicate_id, ["train.csv", "column 'id'", "rows 1 and 2", "TRAIN_000"]),
-    "empty question": ("train.csv", _empty_question, ["train.csv", "column '질문_2'", "row 5", "line 6"]),
+    "empty question": ("train.csv", _empty_question, ["train.csv", "column '질문_2'", "row 5"]),
     "blank test question": ("test.csv", _blank_test_question, ["test.csv", "column '질문'", "row 3"]),
     "id not in sample": ("sample_submission.csv", _drop_sample_row,
                          ["test.csv", "column 'id'", "row 5", "TEST_004", "sample_submission.csv"]),
@@ -170,7 +170,7 @@ def test_bad_input_names_file_column_and_row(comp, data_copy, case):
 def test_non_utf8_file_is_named_with_its_line(comp, data_copy):
     text = (data_copy / "test.csv").read_text(encoding="utf-8")
     (data_copy / "test.csv").write_bytes(text.encode("cp949"))  # Korean Windows' encoding
-    with pytest.raises(DataError, match=r"test\.csv: line 1: bytes are not valid UTF-8"):
+    with pytest.raises(DataError, match=r"test\.csv: bytes that are not valid UTF-8 \(line 1"):
         comp.load(data_copy)
 
 
