@@ -53,6 +53,7 @@ def render(rows: list[dict[str, Any]], fmt: str) -> str:
         return json.dumps(frame.to_dict(orient="records"), indent=2, default=str)
     if fmt == "markdown":
         header = "| " + " | ".join(frame.columns) + " |\n|" + "---|" * len(frame.columns) + "\n"
-        cells = frame.astype(object).where(frame.notna(), "")
+        rounded = frame.round(4)  # markdown is for reading; csv and json keep full precision
+        cells = rounded.astype(object).where(rounded.notna(), "")
         return header + "".join("| " + " | ".join(map(str, row)) + " |\n" for row in cells.itertuples(index=False))
     raise ValueError(f"unknown format '{fmt}'; known: {', '.join(FORMATS)}")
