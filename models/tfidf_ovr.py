@@ -46,7 +46,8 @@ class TfidfOvr(Head):
 
     def __init__(self, *, word_max: int = 2, char_min: int = 2, char_max: int = 5, max_features: int = 100_000,
                  min_df: int = 1, sublinear_tf: bool = True, C: float = 4.0, class_weight: str | None = None,
-                 max_body_chars: int = 2000, max_iter: int = 100, n_jobs: int = 1, seed: int = 0) -> None:
+                 min_positives: int = 1, max_body_chars: int = 2000, tol: float = 1e-4, max_iter: int = 100, n_jobs: int = 1,
+                 seed: int = 0) -> None:
         self.word_max = word_max  # word n-grams 1..word_max; 0 turns the word block off
         self.char_min = char_min  # char_wb n-grams char_min..char_max; char_max 0 turns the block off
         self.char_max = char_max
@@ -55,7 +56,9 @@ class TfidfOvr(Head):
         self.sublinear_tf = sublinear_tf
         self.C = C  # inverse regularisation of each tag's logistic regression
         self.class_weight = class_weight  # None or "balanced"
+        self.min_positives = min_positives  # rarer tags in the fold are scored at their rate, not learned
         self.max_body_chars = max_body_chars
+        self.tol = tol  # liblinear's stopping tolerance
         self.max_iter = max_iter
         self.n_jobs = n_jobs
         self.seed = seed
@@ -89,8 +92,8 @@ class TfidfOvr(Head):
         features = sp.hstack(blocks, format="csr")
 
         # Tags constant in this fold get their rate and no model (OneVsRest would fit a constant anyway).
-        rate = y.mean(axis=0)
-        self.learned_ = (rate > 0) & (rate < 1)
+        rate, positives = y.mean(axis=0), y.sum(axis=0)
+        self.learned_ = (positives >= max(self.min_positives, 1)) & (rate < 1)
         self.constant_ = np.where(self.learned_, 0.0, rate)
         n_features = features.shape[1]
         self.coef_ = np.zeros((int(self.learned_.sum()), n_features), dtype=np.float32)
@@ -98,7 +101,7 @@ class TfidfOvr(Head):
         if self.learned_.any():
             # liblinear: fast on sparse, short texts and one binary problem per tag; seeded for determinism.
             base = LogisticRegression(C=self.C, solver="liblinear", dual=True, class_weight=self.class_weight,
-                                      max_iter=self.max_iter, random_state=self.seed)
+                                      tol=self.tol, max_iter=self.max_iter, random_state=self.seed)
             # int64 labels: scikit-learn 1.9's LabelBinarizer corrupts int8 indicators wider than 128 columns.
             ovr = OneVsRestClassifier(base, n_jobs=self.n_jobs).fit(features, y[:, self.learned_].astype(np.int64))
             for k, est in enumerate(ovr.estimators_):

@@ -70,11 +70,11 @@ def test_bad_input_fails_clearly_and_writes_no_submission(tmp_path):
     data = tmp_path / "data"
     shutil.copytree(get_competition("wsdm").sample_dir, data)
     test = pd.read_parquet(data / "test.parquet")
-    test.loc[3, "response_b"] = ""
+    test.loc[3, "prompt"] = ""  # an empty response is legitimate (a model answered nothing); a prompt is not
     test.to_parquet(data / "test.parquet")
     code, text = submit("run", "wsdm", "--data", str(data), "--runs", str(tmp_path / "runs"))
     assert code == 2
-    assert "test.parquet" in text and "response_b" in text and "row 4" in text and "empty text" in text
+    assert "test.parquet" in text and "prompt" in text and "row 4" in text and "empty text" in text
     assert not list((tmp_path / "runs").rglob("submission.csv"))
 
 
