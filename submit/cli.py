@@ -70,7 +70,11 @@ def run(
                                                      "experiment's folder (printed).")] = None,
     runs: RunsDir = Path("runs"),
 ) -> None:
-    """Cross-validate a recipe, rank it on the local leaderboard and write a validated submission."""
+    """Cross-validate a recipe, rank it on the local leaderboard and write a validated submission.
+
+    Examples: `submit wsdm`, `submit lmsys --data data/lmsys --recipe longer-wins`,
+    `submit law-tags --set params.C=8 --set folds.n_splits=3 --output sub.csv`.
+    """
     try:
         with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                       console=console, transient=False) as progress:
@@ -113,7 +117,7 @@ def run(
 
 @app.command("list")
 def list_competitions() -> None:
-    """The installed competitions, their tasks, metrics and recipes."""
+    """The installed competitions, their tasks, metrics and recipes. Example: `submit list`."""
     for name in COMPETITIONS.names():
         try:
             comp = get_competition(name)
@@ -131,7 +135,10 @@ def leaderboard(
     format_: Annotated[str, typer.Option("--format", help=f"One of: {', '.join(FORMATS)}.")] = "table",
     runs: RunsDir = Path("runs"),
 ) -> None:
-    """The local CV leaderboard, best first in the metric's direction."""
+    """The local CV leaderboard, best first in the metric's direction.
+
+    Examples: `submit leaderboard lmsys`, `submit leaderboard wsdm --format markdown > LEADERBOARD.md`.
+    """
     if format_ not in FORMATS:
         _fail(ValueError(f"unknown format '{format_}'; known: {', '.join(FORMATS)}"))
     rows = Store(runs / "leaderboard.sqlite").leaderboard(competition)
@@ -150,7 +157,10 @@ def validate(
     file: Annotated[Path, typer.Argument(help="The submission file to check.")],
     data: Annotated[Path | None, typer.Option(help="Folder with the host's files (for sample_submission).")] = None,
 ) -> None:
-    """Check a submission file as the host would: ids, columns, values."""
+    """Check a submission file as the host would: ids, columns, values.
+
+    Example: `submit validate hansol runs/hansol/default-1a2b3c4d5e/submission.csv --data data/hansol`.
+    """
     try:
         comp = get_competition(competition)
         data_dir, _ = resolve_data_dir(comp, data)
