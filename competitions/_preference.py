@@ -18,14 +18,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from competitions.base import Metric
+from competitions.base import Metric, subset_rows
 from competitions.checks import Column, DataError, read_table
 
 CANONICAL = ("id", "prompt", "response_a", "response_b", "n_turns")
 LMSYS_FLAGS = ("winner_model_a", "winner_model_b", "winner_tie")
 WSDM_LABELS = ("model_a", "model_b")
 TURN_SEPARATOR = "\n\n"
-LIMIT_SEED = 0  # `limit` keeps the same rows on every run, so folds and caches stay valid
 
 
 # --- metrics ------------------------------------------------------------------------------------------
@@ -62,12 +61,7 @@ def prompt_groups(prompts: pd.Series) -> np.ndarray:
 
 
 def keep_subset(frame: pd.DataFrame, y: np.ndarray, limit: int | None) -> tuple[pd.DataFrame, np.ndarray]:
-    """A seeded random subset of `limit` rows in file order (head() would keep only the oldest rows)."""
-    if limit is None or limit >= len(frame):
-        return frame, y
-    if limit < 1:
-        raise ValueError(f"limit must be a positive number of training rows, got {limit}")
-    keep = np.sort(np.random.default_rng(LIMIT_SEED).choice(len(frame), size=limit, replace=False))
+    keep = subset_rows(len(frame), limit)
     return frame.iloc[keep].reset_index(drop=True), y[keep]
 
 

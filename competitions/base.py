@@ -25,6 +25,23 @@ import pandas as pd
 from competitions.tasks import TaskType
 
 
+class LoadOptionError(ValueError):
+    """A loader option (the recipe's `data` section) outside what it accepts."""
+
+
+def subset_rows(n_rows: int, limit: int | None) -> np.ndarray:
+    """Row indices of the recipe's `data.limit`: a seeded random subset kept in file order.
+
+    Random rather than the first rows, which are often the oldest; seeded, so every run keeps the same
+    rows and the saved folds and caches stay valid.
+    """
+    if limit is None or limit >= n_rows:
+        return np.arange(n_rows)
+    if limit < 1:
+        raise LoadOptionError(f"data.limit must be at least 1, got {limit}")
+    return np.sort(np.random.default_rng(0).choice(n_rows, size=limit, replace=False))
+
+
 @dataclass(frozen=True)
 class Metric:
     name: str

@@ -19,6 +19,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from competitions._registry import UnknownName
+from competitions.base import LoadOptionError
 from competitions.checks import DataError
 from competitions.registry import COMPETITIONS, get_competition
 from cv.recipe import RecipeError
@@ -47,7 +48,7 @@ console = Console(stderr=True, soft_wrap=True)
 out = Console(soft_wrap=True)  # paths printed whole, so they can be copied
 
 # Errors a user can fix; anything else is a bug and keeps its traceback.
-USER_ERRORS = (DataError, RecipeError, SubmissionError, EmbedderUnavailable, UnknownName)
+USER_ERRORS = (DataError, LoadOptionError, RecipeError, SubmissionError, EmbedderUnavailable, UnknownName)
 
 RunsDir = Annotated[Path, typer.Option("--runs", help="Where experiments, folds, cache and the leaderboard live.",
                                        envvar="SUBMIT_RUNS_DIR")]

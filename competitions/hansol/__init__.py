@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from competitions.base import Competition, Dataset, Metric, SubmissionSpec
+from competitions.base import Competition, Dataset, Metric, SubmissionSpec, subset_rows
 from competitions.checks import Column, DataError, check_ids_covered, read_table, require_table
 from competitions.tasks import ANSWER_EMBEDDING, cosine_to_references, reference_target, unit_rows
 from models.embedders import embed
@@ -128,12 +128,7 @@ class Hansol(Competition):
                             expected="columns id, vec_0, vec_1, ... in that order")
         check_ids_covered(test["id"], sample["id"], ids_file=test_path, sample_file=sample_path)
 
-        if limit is not None:
-            if limit < 1:
-                raise ValueError(f"hansol: limit must be at least 1, got {limit}")
-            # A seeded subset kept in file order: rows spread over the whole file, not just its first ones.
-            keep = np.sort(np.random.default_rng(0).permutation(len(raw))[: min(limit, len(raw))])
-            raw = raw.iloc[keep].reset_index(drop=True)
+        raw = raw.iloc[subset_rows(len(raw), limit)].reset_index(drop=True)
 
         # Two canonical rows per Dacon row, side by side: TRAIN_000#1, TRAIN_000#2, TRAIN_001#1, ...
         rows = [(f"{r['id']}#{v}", r[q], r["category"], r["id"]) for _, r in raw.iterrows()

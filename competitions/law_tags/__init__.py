@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from competitions.base import Competition, Dataset, Metric, SubmissionSpec
+from competitions.base import Competition, Dataset, LoadOptionError, Metric, SubmissionSpec, subset_rows
 from competitions.checks import TABLE_SUFFIXES, Column, DataError, check_ids_covered, find_table, read_table
 from competitions.tasks import TAGGING, TaggingDecision, fit_tagging_decision, mean_row_f1, micro_f1
 
@@ -268,26 +268,23 @@ class LawTags(Competition):
         """Read either layout. limit: a seeded random subset of that many training rows (file order kept),
         taken before counting tags; min_tag_count: tags seen fewer times are dropped, and so are the rows
         left with no tag. The test rows are never subset."""
-        if limit is not None and limit < 1:
-            raise ValueError(f"{self.name}: limit must be at least 1, got {limit}")
         if min_tag_count < 1:
-            raise ValueError(f"{self.name}: min_tag_count must be at least 1, got {min_tag_count}")
+            raise LoadOptionError(f"{self.name}: min_tag_count must be at least 1, got {min_tag_count}")
         data_dir = Path(data_dir)
         if find_table(data_dir, "train") is not None:
             train, tags, test, sample, files = _read_kaggle(data_dir)
         else:
             train, tags, test, sample, files = _read_export(data_dir)
 
-        if limit is not None and limit < len(train):
-            keep = np.sort(np.random.default_rng(0).choice(len(train), size=limit, replace=False))
-            train, tags = train.iloc[keep], [tags[i] for i in keep]
+        keep = subset_rows(len(train), limit)
+        train, tags = train.iloc[keep], [tags[i] for i in keep]
         counts = pd.Series([t for row in tags for t in row]).value_counts()
         vocabulary = sorted(counts.index[counts >= min_tag_count])
         index = {tag: j for j, tag in enumerate(vocabulary)}
         tags = [[t for t in row if t in index] for row in tags]
         kept = np.array([bool(row) for row in tags], dtype=bool)
         if not kept.any():
-            raise ValueError(f"{self.name}: min_tag_count={min_tag_count} leaves no training row with a tag")
+            raise LoadOptionError(f"{self.name}: min_tag_count={min_tag_count} leaves no training row with a tag")
         train = train[kept].reset_index(drop=True)
         tags = [row for row, k in zip(tags, kept, strict=True) if k]
 
