@@ -6,6 +6,7 @@ import json
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pandas as pd
@@ -102,3 +103,28 @@ def test_the_installed_command_takes_the_competition_as_first_word(tmp_path):
     ran = subprocess.run([exe, "law-tags", "--runs", str(tmp_path)], capture_output=True, text=True, timeout=300)
     assert ran.returncode == 0, ran.stderr
     assert "Submission written and validated" in ran.stdout
+
+
+def test_a_killed_run_resumes_where_it_stopped(tmp_path):
+    """SIGKILL after the first finished fold, then the same command: the rest run, the result is the same."""
+    exe = Path(sys.executable).with_name("submit")
+    slow = ["--set", "params.early_stopping_rounds=0", "--set", "params.n_estimators=400"]
+    args = [exe, "lmsys", "--runs", str(tmp_path / "runs"), *slow]
+    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    while not list((tmp_path / "runs").glob("lmsys/*/folds/*/result.npz")) and time.monotonic() < deadline:
+        assert proc.poll() is None, "the run ended before its first fold was written"
+        time.sleep(0.05)
+    proc.kill()
+    proc.wait(timeout=30)
+    finished = list((tmp_path / "runs").glob("lmsys/*/folds/*/result.npz"))
+    assert 1 <= len(finished) < 5
+    assert not list((tmp_path / "runs").rglob("*.tmp")) and not list((tmp_path / "runs").rglob("submission.csv"))
+
+    resumed = subprocess.run(args, capture_output=True, text=True, timeout=300)
+    assert resumed.returncode == 0, resumed.stderr
+    assert f"{len(finished)} finished fold(s) reused" in resumed.stdout
+    fresh = subprocess.run([exe, "lmsys", "--runs", str(tmp_path / "fresh"), *slow], capture_output=True, text=True,
+                           timeout=300)
+    cv_line = [line for line in fresh.stdout.splitlines() if line.startswith("CV ")]
+    assert cv_line and cv_line == [line for line in resumed.stdout.splitlines() if line.startswith("CV ")]
