@@ -65,14 +65,6 @@ def keep_subset(frame: pd.DataFrame, y: np.ndarray, limit: int | None) -> tuple[
     return frame.iloc[keep].reset_index(drop=True), y[keep]
 
 
-def check_unique_ids(frame: pd.DataFrame, path: Path) -> None:
-    dup = frame["id"].duplicated(keep=False)
-    if dup.any():
-        rows = (dup.to_numpy().nonzero()[0][:2] + 1).tolist()
-        raise DataError(path, f"duplicate id '{frame['id'][dup].iloc[0]}' at training rows {rows[0]} and {rows[1]} "
-                        "(after appending the extra training rows)", column="id", expected="unique ids")
-
-
 def canonical(frame: pd.DataFrame) -> pd.DataFrame:
     columns = [*CANONICAL, *(["language"] if "language" in frame.columns else [])]
     out = frame[columns].reset_index(drop=True)

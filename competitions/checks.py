@@ -119,6 +119,15 @@ def _first_bad(mask: pd.Series) -> int:
     return int(mask.to_numpy().nonzero()[0][0]) + 1
 
 
+def check_unique_ids(path: Path, ids: pd.Series, *, column: str = "id", context: str = "") -> None:
+    """No id twice; the message names the first repeated id and two rows that hold it."""
+    dup = ids.duplicated(keep=False)
+    if dup.any():
+        rows = (dup.to_numpy().nonzero()[0][:2] + 1).tolist()
+        raise DataError(path, f"duplicate id '{ids[dup].iloc[0]}' at rows {rows[0]} and {rows[1]}{context}",
+                        column=column, expected="unique ids")
+
+
 def _check_column(path: Path, frame: pd.DataFrame, col: Column) -> pd.Series:
     values = frame[col.name]
     missing = values.isna() | (values.astype(str) == "")
@@ -127,11 +136,7 @@ def _check_column(path: Path, frame: pd.DataFrame, col: Column) -> pd.Series:
         raise DataError(path, what, column=col.name, row=_first_bad(missing), expected="a non-empty value")
     if col.kind == "id":
         as_str = values.astype(str)
-        dup = as_str.duplicated(keep=False)
-        if dup.any():
-            rows = (dup.to_numpy().nonzero()[0][:2] + 1).tolist()
-            raise DataError(path, f"duplicate id '{as_str[dup].iloc[0]}' at rows {rows[0]} and {rows[1]}",
-                            column=col.name, expected="unique ids")
+        check_unique_ids(path, as_str, column=col.name)
         return as_str
     if col.kind in ("text", "optional_text"):
         return values.where(~values.isna(), "").astype(str)

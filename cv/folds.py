@@ -60,11 +60,14 @@ def assign_folds(dataset: Dataset, scheme: str, n_splits: int, seed: int) -> np.
     return folds
 
 
-def shared_folds(competition: Competition, dataset: Dataset, config: FoldsConfig, runs_dir: Path
-                 ) -> tuple[str, np.ndarray]:
-    """Load the saved assignment for this data and scheme, or make and save it."""
+def shared_folds(competition: Competition, dataset: Dataset, config: FoldsConfig, runs_dir: Path,
+                 fingerprint: str | None = None) -> tuple[str, np.ndarray]:
+    """Load the saved assignment for this data and scheme, or make and save it.
+
+    `fingerprint`: dataset.fingerprint() when the caller already has it (hashing large text is not free).
+    """
     scheme = config.scheme or competition.folds_scheme
-    folds_id = f"{scheme}-k{config.n_splits}-s{config.seed}-{dataset.fingerprint()}"
+    folds_id = f"{scheme}-k{config.n_splits}-s{config.seed}-{fingerprint or dataset.fingerprint()}"
     path = Path(runs_dir) / competition.name / "folds" / f"{folds_id}.parquet"
     ids = dataset.train["id"].astype(str).to_numpy()
     if path.exists():

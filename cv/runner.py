@@ -141,6 +141,12 @@ def package_versions() -> dict[str, str]:
     return versions
 
 
+def _log(exp_dir: Path, text: str) -> None:
+    """Append a line to the experiment's log.txt, closed again at once so a killed run loses nothing."""
+    with (exp_dir / "log.txt").open("a", encoding="utf-8") as log:
+        log.write(f"{time.strftime('%Y-%m-%d %H:%M:%S')} {text}\n")
+
+
 def _mean_views(results: dict[str, np.ndarray], views: list[str]) -> np.ndarray:
     return np.mean([results[v] for v in [PLAIN, *views]], axis=0)
 
@@ -157,13 +163,13 @@ def run_experiment(competition: Competition, dataset: Dataset, recipe: Recipe, r
                    store: Store | None = None) -> ExperimentResult:
     """Cross-validate recipe's head on dataset; record the experiment; return its scores and test predictions."""
     runs_dir = Path(runs_dir)
-    folds_id, folds = shared_folds(competition, dataset, recipe.folds, runs_dir)
-    exp_id = experiment_id(recipe, dataset.fingerprint(), folds_id)
+    fingerprint = dataset.fingerprint()
+    folds_id, folds = shared_folds(competition, dataset, recipe.folds, runs_dir, fingerprint)
+    exp_id = experiment_id(recipe, fingerprint, folds_id)
     exp_dir = runs_dir / competition.name / exp_id
     exp_dir.mkdir(parents=True, exist_ok=True)
     atomic_write_text(exp_dir / "recipe.yaml", yaml.safe_dump(recipe.resolved(), sort_keys=False, allow_unicode=True))
-    log = (exp_dir / "log.txt").open("a", encoding="utf-8")
-    log.write(f"{time.strftime('%Y-%m-%d %H:%M:%S')} start {exp_id} folds={folds_id}\n")
+    _log(exp_dir, f"start {exp_id} folds={folds_id}")
 
     y = competition.targets(dataset, recipe.embedder)
     n_splits = recipe.folds.n_splits
@@ -178,8 +184,7 @@ def run_experiment(competition: Competition, dataset: Dataset, recipe: Recipe, r
         on_fold(done, n_splits)
     for path in executor.map(fit_fold, todo, context):
         done += 1
-        log.write(f"{time.strftime('%Y-%m-%d %H:%M:%S')} finished {path.parent.name}\n")
-        log.flush()
+        _log(exp_dir, f"finished fold {path.parent.name}")
         if on_fold:
             on_fold(done, n_splits)
 
@@ -222,12 +227,11 @@ def run_experiment(competition: Competition, dataset: Dataset, recipe: Recipe, r
         "experiment": exp_id, "competition": competition.name, "metric": metric.name,
         "higher_is_better": metric.higher_is_better, "cv_mean": float(main.mean()), "cv_std": float(main.std()),
         "fold_scores": scores, "cv_no_tta": cv_no_tta, "decision": decision, "fit_s": fit_s,
-        "predict_s": predict_s, "fingerprint": dataset.fingerprint(), "folds_id": folds_id,
+        "predict_s": predict_s, "fingerprint": fingerprint, "folds_id": folds_id,
         "git_commit": git_commit(), "packages": package_versions(), "embedder": recipe.embedder,
     }
     atomic_write_text(exp_dir / "scores.json", json.dumps(summary, indent=2))
-    log.write(f"{time.strftime('%Y-%m-%d %H:%M:%S')} {metric.name} {main.mean():.5f} ± {main.std():.5f}\n")
-    log.close()
+    _log(exp_dir, f"{metric.name} {main.mean():.5f} ± {main.std():.5f}")
 
     (store or Store(runs_dir / "leaderboard.sqlite")).record_experiment({
         "id": exp_id, "competition": competition.name, "kind": "model", "recipe": recipe.name,

@@ -19,7 +19,7 @@ def leaderboard_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
         "rank": i, "experiment": r["id"], "recipe": r["recipe"], "head": r["head"], "metric": r["metric"],
         "cv_mean": r["cv_mean"], "cv_std": r["cv_std"], "cv_no_tta": r["cv_no_tta"],
         "folds": " ".join(f"{s:.4f}" for s in r["fold_scores"]),
-        **{f"{name}": value for name, value in r["other_scores"].items()},
+        **r["other_scores"],
         "public": r.get("public_score"), "fit_s": round(r["fit_s"], 2), "predict_s": round(r["predict_s"], 2),
         "n_train": r["n_train"], "date": r["created"],
     } for i, r in enumerate(rows, start=1)])

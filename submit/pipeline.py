@@ -71,9 +71,9 @@ def run_competition(name: str, *, data: Path | None = None, recipe: str = "defau
     submission = None
     if len(dataset.test) and dataset.sample_submission is not None:
         frame = competition.format_submission(dataset, result.test_decided)
-        submission = write_submission(frame, dataset.sample_submission, competition.submission_spec(dataset),
-                                      output or result.dir / "submission.csv")
-        vectors_model = resolved.embedder if competition.submission_spec(dataset).kind == "vectors" else None
+        spec = competition.submission_spec(dataset)
+        submission = write_submission(frame, dataset.sample_submission, spec, output or result.dir / "submission.csv")
+        vectors_model = resolved.embedder if spec.kind == "vectors" else None
         atomic_write_text(Path(f"{submission}.json"), json.dumps({
             "competition": competition.name, "experiment": result.id, "metric": result.metric,
             "cv_mean": result.cv_mean, "vectors_model": vectors_model}, indent=2))

@@ -295,3 +295,15 @@ def test_real_wsdm_with_lmsys_rows():
     data = Wsdm().load(real_data("wsdm"), extra_train=str(real_data("lmsys")))
     assert data.y.shape == (len(data.train), 2) and len(data.train) > 500
     assert len(data.test) >= 1 and list(data.test.columns)[:5] == CANONICAL
+
+
+def test_extra_train_ids_that_collide_with_train_are_refused(wsdm_dir: Path):
+    lmsys = Lmsys().load(Lmsys().sample_dir)
+    decided_id = lmsys.train["id"][lmsys.y[:, 2] == 0].iloc[0]
+    train = pd.read_parquet(wsdm_dir / "train.parquet")
+    train.loc[0, "id"] = f"lmsys-{decided_id}"
+    train.to_parquet(wsdm_dir / "train.parquet")
+    with pytest.raises(DataError) as err:
+        Wsdm().load(wsdm_dir, extra_train=str(Lmsys().sample_dir))
+    assert_names(err, "train.parquet", "column 'id'", f"duplicate id 'lmsys-{decided_id}'", "rows 1 and",
+                 "after appending the extra training rows")

@@ -21,7 +21,6 @@ from competitions._preference import (
     ACCURACY,
     LOG_LOSS,
     WSDM_LABELS,
-    check_unique_ids,
     keep_subset,
     lmsys_to_wsdm,
     prompt_groups,
@@ -31,7 +30,15 @@ from competitions._preference import (
     synthetic_pairs,
 )
 from competitions.base import Competition, Dataset, SubmissionSpec
-from competitions.checks import Column, DataError, check_ids_covered, find_table, read_table, require_table
+from competitions.checks import (
+    Column,
+    DataError,
+    check_ids_covered,
+    check_unique_ids,
+    find_table,
+    read_table,
+    require_table,
+)
 from competitions.tasks import PREFERENCE
 
 N_SAMPLE_TRAIN, N_SAMPLE_TEST = 600, 40
@@ -73,7 +80,8 @@ class Wsdm(Competition):
         train = pd.concat(frames, ignore_index=True)
         if "language" in train.columns:  # LMSYS rows carry no language
             train["language"] = train["language"].fillna("unknown")
-        check_unique_ids(train, files.get("train", files.get("extra_train")))
+        check_unique_ids(files.get("train", files.get("extra_train")), train["id"],
+                         context=" of the training rows (after appending the extra training rows)")
         train, y_train = keep_subset(train, np.concatenate(ys), limit)
 
         files["test"] = require_table(data_dir, "test")
