@@ -326,6 +326,8 @@ class KaggleSession:
             status = str(self._call(f"reading the status of dataset {ref}", None, lambda: self.api.dataset_status(ref)))
             if status.lower() == "ready":
                 return
+            if status.lower() in ("failed", "deleted"):
+                raise KaggleError(f"Kaggle could not process dataset {ref} ({status}); see it on Kaggle")
             if time.monotonic() + poll_s > deadline:
                 raise KaggleError(f"dataset {ref} is still '{status}' after {timeout_s:.0f} s; run the upload again "
                                   "later (the dataset is kept)")

@@ -78,16 +78,16 @@ def _zip_experiment(folder: Path, models: list[Path], target: Path) -> Path:
 
 def notebook(competition: str, data_slug: str, bundle_slug: str) -> dict:
     """The inference notebook (nbformat 4), its parameters in the first cell."""
-    def code(text: str) -> dict:
-        return {"cell_type": "code", "metadata": {}, "execution_count": None, "outputs": [],
+    def code(cell_id: str, text: str) -> dict:
+        return {"cell_type": "code", "id": cell_id, "metadata": {}, "execution_count": None, "outputs": [],
                 "source": text.strip("\n").splitlines(keepends=True)}
 
     cells = [
-        {"cell_type": "markdown", "metadata": {},
+        {"cell_type": "markdown", "id": "about", "metadata": {},
          "source": [f"# submit: {competition} inference\n",
                     "Installs the bundled harness offline and writes `submission.csv` with the bundled experiment. "
                     "Set SUBMIT_INPUT_ROOT / SUBMIT_WORKING_ROOT to run it outside Kaggle.\n"]},
-        code(f'''
+        code("parameters", f'''
 import os, subprocess, sys, zipfile
 from pathlib import Path
 
@@ -97,7 +97,7 @@ WORKING = Path(os.environ.get("SUBMIT_WORKING_ROOT", "/kaggle/working"))
 DATA = INPUT / "{data_slug}"       # the competition's files
 BUNDLE = INPUT / "{bundle_slug}"   # this bundle: wheels and experiment.zip
 '''),
-        code('''
+        code("install", '''
 # Offline install into the working folder: no index, no dependencies (the image has them).
 PACKAGES = WORKING / "submit-packages"
 wheels = sorted(str(p) for p in BUNDLE.rglob("*.whl"))
@@ -105,7 +105,7 @@ subprocess.run([sys.executable, "-m", "pip", "install", "--no-index", "--no-deps
                 str(PACKAGES), *wheels], check=True)
 print("installed:", *[Path(w).name for w in wheels])
 '''),
-        code('''
+        code("experiment", '''
 # The experiment: Kaggle may have unpacked experiment.zip already; else unpack it here.
 found = sorted(BUNDLE.rglob("recipe.yaml"))
 if found:
@@ -116,14 +116,19 @@ else:
         archive.extractall(EXPERIMENT)
 print("experiment:", EXPERIMENT)
 '''),
-        code('''
+        code("predict", '''
 env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(PACKAGES), os.environ.get("PYTHONPATH", "")]),
        "SUBMIT_CACHE_DIR": str(WORKING / "submit-cache")}
-run = subprocess.run([sys.executable, "-m", "submit.cli", "predict", COMPETITION, "--experiment", str(EXPERIMENT),
+where = subprocess.run([sys.executable, "-c", "import submit.cli; print(submit.cli.__file__)"], env=env,
+                       capture_output=True, text=True)
+print("harness:", where.stdout.strip(), where.stderr)
+run = subprocess.run([sys.executable, "-m", "submit", "predict", COMPETITION, "--experiment", str(EXPERIMENT),
                       "--data", str(DATA), "--output", str(WORKING / "submission.csv")],
                      env=env, capture_output=True, text=True)
 print(run.stdout, run.stderr)
 run.check_returncode()
+import pandas as pd
+print(pd.read_csv(WORKING / "submission.csv").head())
 '''),
     ]
     return {"cells": cells, "metadata": {"kernelspec": {"display_name": "Python 3", "language": "python",
