@@ -119,12 +119,13 @@ print("experiment:", EXPERIMENT)
         code("predict", '''
 env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(PACKAGES), os.environ.get("PYTHONPATH", "")]),
        "SUBMIT_CACHE_DIR": str(WORKING / "submit-cache")}
+# From the working folder: `python -m` puts the current folder first on sys.path.
 where = subprocess.run([sys.executable, "-c", "import submit.cli; print(submit.cli.__file__)"], env=env,
-                       capture_output=True, text=True)
+                       cwd=WORKING, capture_output=True, text=True)
 print("harness:", where.stdout.strip(), where.stderr)
 run = subprocess.run([sys.executable, "-m", "submit", "predict", COMPETITION, "--experiment", str(EXPERIMENT),
                       "--data", str(DATA), "--output", str(WORKING / "submission.csv")],
-                     env=env, capture_output=True, text=True)
+                     env=env, cwd=WORKING, capture_output=True, text=True)
 print(run.stdout, run.stderr)
 run.check_returncode()
 import pandas as pd
