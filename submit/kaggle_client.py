@@ -180,9 +180,10 @@ class KaggleSession:
     """One signed-in client; every call maps the service's refusals onto messages that say what to do."""
 
     def __init__(self, credentials: Credentials, *, retries: int = 3, backoff_s: float = 2.0,
-                 sleep: Callable[[float], None] = time.sleep):
+                 sleep: Callable[[float], None] | None = None):
         self.credentials = credentials
-        self.retries, self.backoff_s, self.sleep = retries, backoff_s, sleep
+        self.retries, self.backoff_s = retries, backoff_s
+        self.sleep = sleep or time.sleep
         self._client: Any = None
 
     @property
@@ -228,7 +229,8 @@ class KaggleSession:
             except (requests.RequestException, OSError) as err:
                 code = _status_code(err)
                 if retry and code in RETRY_STATUS and attempt < self.retries:
-                    wait = _retry_after(err) or self.backoff_s * 2 ** (attempt - 1)
+                    wait = _retry_after(err)
+                    wait = self.backoff_s * 2 ** (attempt - 1) if wait is None else wait
                     self.sleep(min(wait, MAX_RETRY_WAIT_S))
                     continue
                 raise self._explain(err, what, slug) from None

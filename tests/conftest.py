@@ -33,5 +33,5 @@ def wsdm_experiment(tmp_path_factory):
     from submit.pipeline import run_competition
 
     runs = tmp_path_factory.mktemp("wsdm-runs")
-    outcome = run_competition("wsdm", overrides=["params.n_estimators=40"], runs_dir=runs)
+    outcome = run_competition("wsdm", overrides=["params.n_estimators=40", "params.encoder=null"], runs_dir=runs)
     return runs, outcome.result.id

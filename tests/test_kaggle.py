@@ -211,12 +211,15 @@ def test_no_submissions_left_means_no_upload(kaggle_env, serve):
     assert server.rpcs == ["GetSubmissionLimits"]
 
 
-def test_rate_limit_is_retried_and_a_lasting_500_is_reported(kaggle_env, serve):
+def test_rate_limit_is_retried_and_a_lasting_500_is_reported(kaggle_env, serve, monkeypatch):
     run_law_tags()
     server = serve(fail={"GetSubmissionLimits": [429, 500, 500]})
+    waits: list[float] = []
+    monkeypatch.setattr("submit.kaggle_client.time.sleep", waits.append)
     code, text = submit("upload", "law-tags", "--slug", "law-tags-demo", "-m", "x", "--runs", "runs")
     assert code == 2 and "Kaggle answered 500" in text and "3 tries" in text
     assert server.rpcs == ["GetSubmissionLimits"] * 3  # bounded: three tries, then the message
+    assert waits == [0.0, 4.0]  # the 429's Retry-After (0 s), then exponential backoff
     assert not server.calls("CreateSubmission")
 
 
@@ -288,3 +291,14 @@ def test_code_competition_upload_and_the_public_score_beside_cv(kaggle_env, serv
     cv = Store(kaggle_env / "runs" / "leaderboard.sqlite").experiment(exp)["cv_mean"]
     assert f"{cv:.4f}" in line and "0.6102" in line
     assert_no_secret(text + board, kaggle_env)
+
+
+def test_an_api_token_is_sent_as_a_bearer_token(kaggle_env, serve, monkeypatch):
+    monkeypatch.delenv("KAGGLE_KEY")
+    monkeypatch.setenv("KAGGLE_API_TOKEN", SECRET)
+    server = serve(zip_files=sample_files("wsdm"))
+    code, text = submit("download", "wsdm")
+    assert code == 0, text
+    (call,) = server.calls("DownloadDataFiles")
+    assert call.headers["Authorization"] == f"Bearer {SECRET}"
+    assert_no_secret(text, kaggle_env)
