@@ -104,6 +104,7 @@ class Competition:
     host: ClassVar[str]  # kaggle | dacon | local
     slug: ClassVar[str | None] = None  # the host's id for the competition
     url: ClassVar[str | None] = None
+    code_competition: ClassVar[bool] = False  # the host scores a notebook run offline, not an uploaded file
     task: ClassVar[TaskType]
     metrics: ClassVar[tuple[Metric, ...]]  # the first is the leaderboard's
     folds_scheme: ClassVar[str]  # stratified | grouped | multilabel

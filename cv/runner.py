@@ -117,6 +117,19 @@ def fit_fold(job: FoldJob, ctx: FoldContext) -> Path:
     return atomic_write(job.out_dir / "result.npz", lambda tmp: np.savez(tmp.open("wb"), **arrays))
 
 
+def predict_saved_folds(task: TaskType, head: str, fold_models: list[Path], tta: list[str],
+                        X: pd.DataFrame) -> np.ndarray:
+    """New rows through an experiment's saved fold heads, as run_experiment predicts its test rows: each
+    fold under each view, the folds averaged per view, then the views averaged."""
+    head_cls = HEADS.get(head)
+    per_view: dict[str, list[np.ndarray]] = {v: [] for v in [PLAIN, *tta]}
+    for folder in fold_models:
+        for view, pred in _predict_views(head_cls.load(folder), task, X, tta).items():
+            task.check_prediction(pred, len(X))
+            per_view[view].append(pred)
+    return _mean_views({v: np.mean(p, axis=0) for v, p in per_view.items()}, tta)
+
+
 def experiment_id(recipe: Recipe, fingerprint: str, folds_id: str) -> str:
     digest = hashlib.sha256(f"{recipe.digest()}|{fingerprint}|{folds_id}".encode()).hexdigest()
     return f"{recipe.name}-{digest[:10]}"

@@ -48,7 +48,9 @@ CREATE TABLE IF NOT EXISTS submissions (
     created TEXT NOT NULL,
     message TEXT,
     public_score REAL,
-    private_score REAL
+    private_score REAL,
+    host_ref TEXT,                   -- the host's id of an uploaded submission (Kaggle's submission ref)
+    status TEXT                      -- the host's status: pending | complete | error | submitted
 );
 """
 
@@ -64,6 +66,10 @@ class Store:
         with closing(self._connect()) as con:
             con.execute("PRAGMA journal_mode=WAL")
             con.executescript(_SCHEMA)
+            columns = {row["name"] for row in con.execute("PRAGMA table_info(submissions)")}
+            for added in ("host_ref TEXT", "status TEXT"):  # stores made before uploads existed
+                if added.split()[0] not in columns:
+                    con.execute(f"ALTER TABLE submissions ADD COLUMN {added}")
 
     def _connect(self) -> sqlite3.Connection:
         con = sqlite3.connect(self.path, timeout=60)
@@ -82,10 +88,26 @@ class Store:
                     f"VALUES ({', '.join('?' * len(columns))})", tuple(row[c] for c in columns))
 
     def record_submission(self, experiment_id: str, competition: str, path: Path, vectors_model: str | None,
-                          message: str | None = None) -> int:
+                          message: str | None = None, host_ref: str | None = None, status: str | None = None) -> int:
         return self._write(
-            "INSERT INTO submissions (experiment_id, competition, path, vectors_model, created, message) "
-            "VALUES (?, ?, ?, ?, ?, ?)", (experiment_id, competition, str(path), vectors_model, now(), message))
+            "INSERT INTO submissions (experiment_id, competition, path, vectors_model, created, message, host_ref, "
+            "status) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (experiment_id, competition, str(path), vectors_model, now(), message, host_ref, status))
+
+    def update_submission(self, competition: str, host_ref: str, status: str, public_score: float | None,
+                          private_score: float | None) -> int:
+        """The host's verdict on an uploaded submission; returns how many rows it matched (0 or 1)."""
+        with closing(self._connect()) as con, con:
+            return con.execute("UPDATE submissions SET status = ?, public_score = ?, private_score = ? "
+                               "WHERE competition = ? AND host_ref = ?",
+                               (status, public_score, private_score, competition, host_ref)).rowcount
+
+    def submissions(self, competition: str) -> list[dict[str, Any]]:
+        """Uploaded submissions (those with a host ref), oldest first."""
+        with closing(self._connect()) as con:
+            rows = con.execute("SELECT * FROM submissions WHERE competition = ? AND host_ref IS NOT NULL ORDER BY id",
+                               (competition,)).fetchall()
+        return [dict(r) for r in rows]
 
     def experiment(self, experiment_id: str) -> dict[str, Any] | None:
         with closing(self._connect()) as con:
@@ -97,7 +119,9 @@ class Store:
         with closing(self._connect()) as con:
             rows = con.execute(
                 """SELECT e.*, (SELECT s.public_score FROM submissions s WHERE s.experiment_id = e.id
-                                AND s.public_score IS NOT NULL ORDER BY s.id DESC LIMIT 1) AS public_score
+                                AND s.public_score IS NOT NULL ORDER BY s.id DESC LIMIT 1) AS public_score,
+                      (SELECT s.private_score FROM submissions s WHERE s.experiment_id = e.id
+                                AND s.private_score IS NOT NULL ORDER BY s.id DESC LIMIT 1) AS private_score
                    FROM experiments e WHERE e.competition = ?""", (competition,)).fetchall()
         decoded = [_decode(r) for r in rows]
         # Each row carries its metric's direction; a competition has one primary metric, so one sort fits all.

@@ -40,6 +40,9 @@ Examples:
   submit leaderboard lmsys --format markdown
   submit validate hansol runs/hansol/default-1a2b3c/submission.csv
   submit list
+  submit download wsdm                          the host's files, through the Kaggle API
+  submit upload wsdm -m "lgbm" --wait           validate, upload, record the public score
+  submit leaderboard wsdm --sync --plot lb.png  public scores beside CV, rank correlation
 """
 
 app = typer.Typer(help="Competition-submission harness: shared CV, a local leaderboard, valid submissions.",
@@ -134,14 +137,23 @@ def list_competitions() -> None:
 def leaderboard(
     competition: Annotated[str, typer.Argument(help="A competition name.")],
     format_: Annotated[str, typer.Option("--format", help=f"One of: {', '.join(FORMATS)}.")] = "table",
+    sync: Annotated[bool, typer.Option(help="First fetch our Kaggle submissions' public/private scores; show them "
+                                            "beside CV with the CV-LB rank correlation.")] = False,
+    plot: Annotated[Path | None, typer.Option(help="With --sync: write a PNG of CV vs public score.")] = None,
+    slug: Annotated[str | None, typer.Option(help="With --sync: the Kaggle slug, if not the plugin's.")] = None,
     runs: RunsDir = Path("runs"),
 ) -> None:
-    """The local CV leaderboard, best first in the metric's direction.
+    """The local CV leaderboard, best first in the metric's direction, with public scores once recorded.
 
-    Examples: `submit leaderboard lmsys`, `submit leaderboard wsdm --format markdown > LEADERBOARD.md`.
+    Examples: `submit leaderboard lmsys`, `submit leaderboard wsdm --format markdown > LEADERBOARD.md`,
+    `submit leaderboard wsdm --sync --plot cv_vs_lb.png`.
     """
     if format_ not in FORMATS:
         _fail(ValueError(f"unknown format '{format_}'; known: {', '.join(FORMATS)}"))
+    if sync:
+        from submit.host_cli import show_sync
+
+        show_sync(competition, runs, slug, plot)
     rows = Store(runs / "leaderboard.sqlite").leaderboard(competition)
     if not rows:
         console.print(f"No experiments for {competition} in {runs}. Run one: submit {competition}")
@@ -173,6 +185,9 @@ def validate(
     except USER_ERRORS as err:
         _fail(err)
     out.print(f"{file}: valid {competition} submission ({len(frame):,} rows).")
+
+
+import submit.host_cli  # noqa: E402, F401  (registers predict, download, package, upload)
 
 
 def main() -> None:

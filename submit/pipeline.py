@@ -12,6 +12,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from competitions.base import Competition, Dataset
 from competitions.checks import DataError
 from competitions.registry import get_competition
@@ -70,12 +72,23 @@ def run_competition(name: str, *, data: Path | None = None, recipe: str = "defau
 
     submission = None
     if len(dataset.test) and dataset.sample_submission is not None:
-        frame = competition.format_submission(dataset, result.test_decided)
-        spec = competition.submission_spec(dataset)
-        submission = write_submission(frame, dataset.sample_submission, spec, output or result.dir / "submission.csv")
-        vectors_model = resolved.embedder if spec.kind == "vectors" else None
-        atomic_write_text(Path(f"{submission}.json"), json.dumps({
-            "competition": competition.name, "experiment": result.id, "metric": result.metric,
-            "cv_mean": result.cv_mean, "vectors_model": vectors_model}, indent=2))
+        submission, vectors_model = write_experiment_submission(
+            competition, dataset, result.test_decided, output or result.dir / "submission.csv",
+            experiment=result.id, metric=result.metric, cv_mean=result.cv_mean, embedder=resolved.embedder)
         store.record_submission(result.id, competition.name, submission.resolve(), vectors_model)
     return Outcome(competition, dataset, data_dir, source, resolved, result, rank, submission)
+
+
+def write_experiment_submission(competition: Competition, dataset: Dataset, decided: np.ndarray, path: Path, *,
+                                experiment: str, metric: str, cv_mean: float, embedder: str
+                                ) -> tuple[Path, str | None]:
+    """Format, validate and write the submission, with its `.json` sidecar naming the experiment and, for
+    vectors, the model that made them (the Dacon upload checks it); returns the path and that model."""
+    frame = competition.format_submission(dataset, decided)
+    spec = competition.submission_spec(dataset)
+    submission = write_submission(frame, dataset.sample_submission, spec, path)
+    vectors_model = embedder if spec.kind == "vectors" else None
+    atomic_write_text(Path(f"{submission}.json"), json.dumps({
+        "competition": competition.name, "experiment": experiment, "metric": metric, "cv_mean": cv_mean,
+        "vectors_model": vectors_model}, indent=2))
+    return submission, vectors_model

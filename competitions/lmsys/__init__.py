@@ -42,6 +42,7 @@ class Lmsys(Competition):
     host = "kaggle"
     slug = "lmsys-chatbot-arena"
     url = "https://www.kaggle.com/competitions/lmsys-chatbot-arena"
+    code_competition = True
     task = PREFERENCE
     metrics = (LOG_LOSS, ACCURACY)
     folds_scheme = "grouped"

@@ -50,6 +50,7 @@ class Wsdm(Competition):
     host = "kaggle"
     slug = "wsdm-cup-multilingual-chatbot-arena"
     url = "https://www.kaggle.com/competitions/wsdm-cup-multilingual-chatbot-arena"
+    code_competition = True
     task = PREFERENCE
     metrics = (ACCURACY, LOG_LOSS)
     folds_scheme = "grouped"

@@ -1,0 +1,73 @@
+"""Predict new test rows with an experiment's saved fold heads, and write a validated submission.
+
+    path = predict_submission("wsdm", "default-1a2b3c4d5e", data=Path("data/wsdm"))
+    path = predict_submission("wsdm", Path("/kaggle/working/experiment"), data=Path("/kaggle/input/wsdm-cup..."))
+
+The experiment is an id under runs/<competition>/ or any folder holding its recipe.yaml, scores.json and
+folds/<k>/model/ (an inference bundle brings exactly those). The test rows go through every fold's head
+under the recipe's test-time views, are averaged as in the CV run, pass through the decision fitted on
+out-of-fold predictions, and are written as the host's submission file after its checks.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import yaml
+
+from competitions.checks import DataError
+from competitions.registry import get_competition
+from cv.recipe import Recipe, RecipeError, build_recipe
+from cv.runner import predict_saved_folds
+from submit.pipeline import resolve_data_dir, write_experiment_submission
+
+EXPERIMENT_FILES = ("recipe.yaml", "scores.json")
+
+
+def experiment_dir(competition: str, experiment: str | Path, runs_dir: Path = Path("runs")) -> Path:
+    """A folder holding the experiment: the argument itself when it is one, else runs/<competition>/<id>."""
+    for candidate in (Path(experiment), Path(runs_dir) / competition / str(experiment)):
+        if all((candidate / name).is_file() for name in EXPERIMENT_FILES):
+            return candidate
+    known = sorted(p.name for p in (Path(runs_dir) / competition).glob("*") if (p / "scores.json").is_file())
+    raise RecipeError(f"no finished experiment '{experiment}' for {competition} in {Path(runs_dir) / competition} "
+                      f"(and no folder of that name with {' and '.join(EXPERIMENT_FILES)}); "
+                      f"known: {', '.join(known) or 'none, run one first: submit ' + competition}")
+
+
+def saved_recipe(competition_name: str, folder: Path) -> Recipe:
+    raw = yaml.safe_load((folder / "recipe.yaml").read_text(encoding="utf-8"))
+    name = raw.pop("name", folder.name)
+    return build_recipe(get_competition(competition_name), raw, name)
+
+
+def fold_models(folder: Path, recipe: Recipe) -> list[Path]:
+    models = [folder / "folds" / str(k) / "model" for k in range(recipe.folds.n_splits)]
+    missing = [m for m in models if not (m / "head.json").is_file()]
+    if missing:
+        raise DataError(missing[0], "fold model not found",
+                        expected=f"the {recipe.folds.n_splits} fitted fold heads of a finished run "
+                                 f"(folds/<k>/model/head.json); rerun the experiment to finish its folds")
+    return models
+
+
+def predict_submission(competition_name: str, experiment: str | Path, *, data: Path | None = None,
+                       output: Path | None = None, runs_dir: Path = Path("runs")) -> Path:
+    """Write the submission of `experiment` for the test rows in `data` (default: as `submit run` finds them)."""
+    competition = get_competition(competition_name)
+    folder = experiment_dir(competition_name, experiment, runs_dir)
+    recipe = saved_recipe(competition_name, folder)
+    scores = json.loads((folder / "scores.json").read_text(encoding="utf-8"))
+    data_dir, _ = resolve_data_dir(competition, data)
+    # The recipe's data options (a training subset, extra training rows) shape training only: the test
+    # rows are the host's files as they are.
+    dataset = competition.load(data_dir)
+    if not len(dataset.test) or dataset.sample_submission is None:
+        raise DataError(data_dir, "no test rows or no sample_submission", expected="the host's test files")
+    raw = predict_saved_folds(competition.task, recipe.head, fold_models(folder, recipe), recipe.tta, dataset.test)
+    decided = competition.decide(raw, scores["decision"])
+    path, _ = write_experiment_submission(
+        competition, dataset, decided, output or folder / "submission.csv", experiment=scores["experiment"],
+        metric=scores["metric"], cv_mean=scores["cv_mean"], embedder=recipe.embedder)
+    return path
