@@ -227,6 +227,6 @@ def _report(config: CurationConfig, steps: list[Step], notes: list[str], train: 
         "examples": examples,
         "changed_rows": {s.name: sum(s.name in r["changed"] for r in records) for s in steps
                          if isinstance(s, Transform)},
-        "pii_entities": dict(entities.most_common()),
+        "pii_entities": dict(sorted(entities.items(), key=lambda kv: (-kv[1], kv[0]))),
         "notes": notes,
     }

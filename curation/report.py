@@ -22,18 +22,19 @@ def report_renderable(report: dict[str, Any]) -> RenderableType:
     steps = Table(title=f"Curation of {', '.join(report['columns'])}: {rows_in:,} training rows in, "
                         f"{rows_out:,} kept; {report['test_rows']:,} test rows transformed, never dropped",
                   title_justify="left")
-    for column in ("step", "kind", "parameters", "effect"):
-        steps.add_column(column, justify="right" if column == "effect" else "left")
+    steps.add_column("step", no_wrap=True)
+    steps.add_column("parameters", overflow="fold")
+    steps.add_column("effect")
     for step in report["steps"]:
         name = step["name"]
         if step["kind"] == "filter":
-            effect = f"{report['dropped'][name]:,} training rows dropped"
+            effect = f"dropped {report['dropped'][name]:,} training rows"
         elif name == "pii":
             found = report["pii_entities"]
-            effect = ", ".join(f"{k} {v:,}" for k, v in found.items()) + " replaced" if found else "nothing found"
+            effect = "replaced " + ", ".join(f"{k} {v:,}" for k, v in found.items()) if found else "found nothing"
         else:
-            effect = f"{report['changed_rows'][name]:,} rows changed"
-        steps.add_row(name, step["kind"], _params(step["params"]), effect)
+            effect = f"changed {report['changed_rows'][name]:,} rows"
+        steps.add_row(name, _params(step["params"]), effect)
     parts: list[RenderableType] = [steps]
 
     shown = [(name, ex) for name, examples in report["examples"].items() for ex in examples]

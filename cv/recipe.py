@@ -79,7 +79,9 @@ def _set_path(raw: dict[str, Any], dotted: str, value: Any) -> None:
     keys = dotted.split(".")
     node = raw
     for key in keys[:-1]:
-        node = node.setdefault(key, {})
+        if node.get(key) is None:  # absent, or an empty YAML section ("pii:" with nothing after it)
+            node[key] = {}
+        node = node[key]
         if not isinstance(node, dict):
             raise RecipeError(f"--set {dotted}: '{key}' is not a section")
     node[keys[-1]] = value
