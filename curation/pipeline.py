@@ -176,12 +176,14 @@ def curate_dataset(dataset: Dataset, config: CurationConfig) -> Curated:
     steps_json = json.dumps([[s.name, s.params()] for s in steps], sort_keys=True)
 
     rows = _rows(train, config.columns, score_column) + _rows(test, config.columns, None)
-    items = [json.dumps([CURATION_VERSION, steps_json, texts, score], ensure_ascii=False) for texts, score in rows]
+    # The notes say how the steps ran here (names checked or not): a row curated otherwise is not reused.
+    items = [json.dumps([CURATION_VERSION, steps_json, notes, texts, score], ensure_ascii=False)
+             for texts, score in rows]
     computed = [0]
 
     def compute(missing_items: list[str]) -> list[dict[str, Any]]:
         computed[0] = len(missing_items)
-        todo = [json.loads(item)[2:] for item in missing_items]
+        todo = [json.loads(item)[3:] for item in missing_items]
         executor, n_chunks = _executor(config, len(todo))
         size = math.ceil(len(todo) / n_chunks)
         jobs = [(i, todo[start:start + size]) for i, start in enumerate(range(0, len(todo), size))]

@@ -300,7 +300,7 @@ def build_step(name: str, params: dict[str, Any] | None) -> Step:
                                 f"its parameters: {', '.join(allowed) or 'none'}")
         ok, params[key] = _fits(value, hints[key])
         if not ok:
-            raise CurationError(f"curation.steps.{name}.{key}: {value!r} is not a {hints[key]}")
+            raise CurationError(f"curation.steps.{name}.{key}: {value!r} does not fit the type {hints[key]}")
     missing = missing_modules(cls)
     if missing:
         raise CurationError(f"curation step '{name}' needs {', '.join(missing)}, which is not installed; "

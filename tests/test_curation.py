@@ -234,7 +234,7 @@ def test_preference_and_answer_embedding_text_curate_on_their_samples():
 @pytest.mark.parametrize(("override", "message"), [
     ("curation.steps.spellcheck={}", "unknown curation step 'spellcheck'; known: unicode, clean, pii"),
     ("curation.steps.word_count.minimum=3", "takes no parameter 'minimum'; its parameters: min, max"),
-    ("curation.steps.word_count.min=many", "'many' is not a int | None"),
+    ("curation.steps.word_count.min=many", "'many' does not fit the type int | None"),
     ("curation.steps.repeating_ngrams.mode=sometimes", "mode top or duplicate"),
     ("curation.steps.pii.entities=[NAME]", "known: EMAIL_ADDRESS"),
     ("curation.colums=[title]", "unknown key(s) colums; allowed: columns, steps"),
@@ -313,3 +313,17 @@ def test_filters_that_leave_no_training_rows_are_a_user_error(tmp_path):
                         "--set", "curation.steps.word_count.min=10000")
     assert code == 2
     assert "curation kept no training rows" in text and "loosen its filters" in text
+
+
+@pytest.mark.realdata
+def test_law_titles_through_the_curated_recipe():
+    comp = LawTags()
+    data = comp.load(shared_data("law"))
+    curated = curate_dataset(data, load_recipe(comp, "curated").curation)
+    report = curated.report
+    short = int((data.train["title"].str.split().str.len() <= 15).sum())
+    assert report["dropped"]["word_count"] == short > 3000  # titles only: most questions are short
+    assert report["rows_out"] == int(curated.keep.sum()) == 3700 - short - report["dropped"]["repeating_ngrams"]
+    assert report["pii_entities"].get("URL", 0) >= 5 and "score" not in report["dropped"]
+    assert report["changed_rows"]["unicode"] >= 10  # curly quotes and apostrophes
+    assert curated.dataset.train["title"].str.contains("<URL>").sum() == report["pii_entities"]["URL"]
