@@ -49,7 +49,9 @@ class CurationConfig:
     columns: list[str]  # the text columns transformed and measured
     steps: dict[str, dict[str, Any]]  # step name -> its parameters, in the order the steps run
     workers: int = 0  # processes when many rows are new; 0: one per core
-    parallel_min_rows: int = 20_000  # fewer new rows than this run in this process (starting workers costs ~2 s)
+    # Fewer new rows than this run in this process: each spawned worker first imports pandas, Presidio and
+    # spaCy (5-20 s), about what one process needs for 50,000 rows of PII (2,700 rows/s, BENCHMARKS.md).
+    parallel_min_rows: int = 50_000
 
     def identity(self) -> dict[str, Any]:
         """What decides the curated data; workers change how it is computed, not what."""
