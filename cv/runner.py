@@ -28,6 +28,8 @@ import yaml
 
 from competitions.base import Competition, Dataset
 from competitions.tasks import TaskType
+from curation.pipeline import curate_dataset
+from curation.steps import CurationError
 from cv.executor import Executor, LocalExecutor
 from cv.folds import shared_folds
 from cv.io import atomic_write, atomic_write_text
@@ -76,6 +78,7 @@ class ExperimentResult:
     decision: dict[str, Any]
     test_decided: np.ndarray
     folds_run: int  # folds fitted in this call (the others were finished before)
+    curation: dict[str, Any] | None = None  # the curation report (also <experiment>/curation.json)
 
 
 def _predict_views(head: Any, task: TaskType, X: pd.DataFrame, views: list[str]) -> dict[str, np.ndarray]:
@@ -184,10 +187,21 @@ def run_experiment(competition: Competition, dataset: Dataset, recipe: Recipe, r
     atomic_write_text(exp_dir / "recipe.yaml", yaml.safe_dump(recipe.resolved(), sort_keys=False, allow_unicode=True))
     _log(exp_dir, f"start {exp_id} folds={folds_id}")
 
+    # Curation after the folds: they stay those of the raw data; filters only shrink each training side.
+    keep, report = np.ones(len(dataset.train), dtype=bool), None
+    if recipe.curation:
+        curated = curate_dataset(dataset, recipe.curation)
+        dataset, keep, report = curated.dataset, curated.keep, curated.report
+        atomic_write_text(exp_dir / "curation.json", json.dumps(report, indent=2, ensure_ascii=False))
+
     y = competition.targets(dataset, recipe.embedder)
     n_splits = recipe.folds.n_splits
-    jobs = [FoldJob(k, np.flatnonzero(folds != k), np.flatnonzero(folds == k), exp_dir / "folds" / str(k))
+    jobs = [FoldJob(k, np.flatnonzero((folds != k) & keep), np.flatnonzero(folds == k), exp_dir / "folds" / str(k))
             for k in range(n_splits)]
+    empty = [job.fold for job in jobs if not len(job.train_idx)]
+    if empty:
+        raise CurationError(f"curation kept no training rows outside fold(s) {empty} ({keep.sum()} of {len(keep)} "
+                            f"kept): loosen its filters, e.g. --set curation.steps.word_count.min=5")
     todo = [job for job in jobs if not (job.out_dir / "result.npz").exists()]
     context = FoldContext(competition.task, recipe.head, recipe.resolved()["params"], recipe.train_views,
                           recipe.tta, dataset.train, y, dataset.test)
@@ -236,6 +250,9 @@ def run_experiment(competition: Competition, dataset: Dataset, recipe: Recipe, r
         test_frame = pd.DataFrame(test_final, columns=columns).assign(id=dataset.test["id"].to_numpy())
         atomic_write(exp_dir / "test.parquet", lambda tmp: test_frame.to_parquet(tmp, index=False))
     other = {name: float(np.mean(values)) for name, values in scores.items() if name != metric.name}
+    if not keep.all():  # the same OOF predictions, scored on the rows curation keeps
+        kept = _fold_scores(competition, y[keep], oof_final[keep], folds[keep], decision)[metric.name]
+        other[f"{metric.name}_kept_rows"] = float(np.mean(kept))
     summary = {
         "experiment": exp_id, "competition": competition.name, "metric": metric.name,
         "higher_is_better": metric.higher_is_better, "cv_mean": float(main.mean()), "cv_std": float(main.std()),
@@ -259,6 +276,6 @@ def run_experiment(competition: Competition, dataset: Dataset, recipe: Recipe, r
         cv_mean=summary["cv_mean"], cv_std=summary["cv_std"], fold_scores=scores[metric.name], cv_no_tta=cv_no_tta,
         other_scores=other, decision=decision,
         test_decided=competition.decide(test_final, decision) if len(test_final) else test_final,
-        folds_run=len(todo),
+        folds_run=len(todo), curation=report,
     )
 

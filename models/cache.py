@@ -1,18 +1,22 @@
 """A content cache for per-row arrays (embeddings, features), keyed by a hash of what they are made from.
 
     vectors = cached_rows("embed/usem3", texts, lambda missing: model.encode(missing))
+    records = cached_json("curation", items, lambda missing: [curate(item) for item in missing])
 
-One SQLite file per namespace under the cache folder (SUBMIT_CACHE_DIR, default runs/cache). Rows are
-cached one by one, so a fold, an experiment or a later run that meets the same text reuses its vector.
+One SQLite file per namespace under the cache folder (SUBMIT_CACHE_DIR, default runs/cache). Rows (arrays,
+or JSON values) are cached one by one, so a fold, an experiment or a later run that meets the same text
+reuses its vector.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import sqlite3
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -40,24 +44,42 @@ def _connect(namespace: str) -> sqlite3.Connection:
     return con
 
 
-def cached_rows(namespace: str, items: Sequence[str], compute: Callable[[list[str]], np.ndarray]) -> np.ndarray:
-    """Stack the cached row of each item, computing (and storing) only the ones not seen before."""
+def _cached(namespace: str, items: Sequence[str], compute: Callable[[list[str]], Sequence[Any]],
+            encode: Callable[[Any], tuple[str, str, bytes]], decode: Callable[[str, str, bytes], Any]) -> list[Any]:
+    """The cached value of each item, computing (and storing) only the ones not seen before."""
     keys = [content_key(namespace, item) for item in items]
-    found: dict[str, np.ndarray] = {}
+    found: dict[str, Any] = {}
     with _connect(namespace) as con:
         unique = list(dict.fromkeys(keys))
         for start in range(0, len(unique), _CHUNK):
             chunk = unique[start:start + _CHUNK]
             query = f"SELECT key, dtype, shape, data FROM rows WHERE key IN ({','.join('?' * len(chunk))})"
             for key, dtype, shape, data in con.execute(query, chunk):
-                found[key] = np.frombuffer(data, dtype=dtype).reshape(tuple(map(int, shape.split(","))))
+                found[key] = decode(dtype, shape, data)
         missing = {key: item for key, item in zip(keys, items, strict=True) if key not in found}
         if missing:
-            computed = np.asarray(compute(list(missing.values())))
-            con.executemany(
-                "INSERT OR REPLACE INTO rows VALUES (?, ?, ?, ?)",
-                [(key, str(row.dtype), ",".join(map(str, row.shape)), row.tobytes())
-                 for key, row in zip(missing, computed, strict=True)],
-            )
+            computed = compute(list(missing.values()))
+            con.executemany("INSERT OR REPLACE INTO rows VALUES (?, ?, ?, ?)",
+                            [(key, *encode(value)) for key, value in zip(missing, computed, strict=True)])
             found.update(zip(missing, computed, strict=True))
-    return np.stack([found[key] for key in keys]) if keys else np.zeros((0, 0))
+    return [found[key] for key in keys]
+
+
+def _encode_array(row: np.ndarray) -> tuple[str, str, bytes]:
+    return str(row.dtype), ",".join(map(str, row.shape)), row.tobytes()
+
+
+def _decode_array(dtype: str, shape: str, data: bytes) -> np.ndarray:
+    return np.frombuffer(data, dtype=dtype).reshape(tuple(map(int, shape.split(","))))
+
+
+def cached_rows(namespace: str, items: Sequence[str], compute: Callable[[list[str]], np.ndarray]) -> np.ndarray:
+    """Stack the cached row of each item, computing (and storing) only the ones not seen before."""
+    rows = _cached(namespace, items, lambda missing: np.asarray(compute(missing)), _encode_array, _decode_array)
+    return np.stack(rows) if rows else np.zeros((0, 0))
+
+
+def cached_json(namespace: str, items: Sequence[str], compute: Callable[[list[str]], Sequence[Any]]) -> list[Any]:
+    """The cached JSON value (dicts, lists, strings, numbers) of each item, computing only the new ones."""
+    return _cached(namespace, items, compute, lambda value: ("json", "", json.dumps(value).encode("utf-8")),
+                   lambda dtype, shape, data: json.loads(data))

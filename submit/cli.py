@@ -22,6 +22,8 @@ from competitions._registry import UnknownName
 from competitions.base import LoadOptionError
 from competitions.checks import DataError
 from competitions.registry import COMPETITIONS, get_competition
+from curation.report import report_renderable
+from curation.steps import CurationError
 from cv.recipe import RecipeError
 from cv.store import Store
 from models.embedders import EmbedderUnavailable
@@ -37,6 +39,7 @@ Examples:
   submit wsdm --data ../shared/data/wsdm --set data.extra_train=../shared/data/lmsys
   submit lmsys --recipe longer-wins             a reference rule on the same folds
   submit law-tags --set params.C=8 --set folds.n_splits=3
+  submit law-tags --recipe curated              curation steps first, with their report
   submit leaderboard lmsys --format markdown
   submit validate hansol runs/hansol/default-1a2b3c/submission.csv
   submit list
@@ -51,7 +54,8 @@ console = Console(stderr=True, soft_wrap=True)
 out = Console(soft_wrap=True)  # paths printed whole, so they can be copied
 
 # Errors a user can fix; anything else is a bug and keeps its traceback.
-USER_ERRORS = (DataError, LoadOptionError, RecipeError, SubmissionError, EmbedderUnavailable, UnknownName)
+USER_ERRORS = (DataError, LoadOptionError, RecipeError, SubmissionError, EmbedderUnavailable, UnknownName,
+               CurationError)
 
 RunsDir = Annotated[Path, typer.Option("--runs", help="Where experiments, folds, cache and the leaderboard live.",
                                        envvar="SUBMIT_RUNS_DIR")]
@@ -97,6 +101,8 @@ def run(
         raise typer.Exit(130) from None
 
     r = outcome.result
+    if r.curation:
+        out.print(report_renderable(r.curation))
     direction = "higher is better" if r.higher_is_better else "lower is better"
     folds = " ".join(f"{s:.4f}" for s in r.fold_scores)
     out.print(f"CV {r.metric}: [bold]{r.cv_mean:.4f}[/] ± {r.cv_std:.4f} ({direction}); folds: {folds}")

@@ -66,6 +66,8 @@ def run_competition(name: str, *, data: Path | None = None, recipe: str = "defau
     dataset = competition.load(data_dir, **resolved.data)
     on_stage(f"{len(dataset.train):,} training rows, {len(dataset.test):,} test rows; "
              f"recipe '{resolved.name}' (head {resolved.head})")
+    if resolved.curation:
+        on_stage(f"Curating {', '.join(resolved.curation.columns)}: {', '.join(resolved.curation.steps)}")
     store = Store(runs_dir / "leaderboard.sqlite")
     result = run_experiment(competition, dataset, resolved, runs_dir, on_fold=on_fold, store=store)
     rank = store.rank(competition.name, result.id)
