@@ -57,6 +57,7 @@ class FoldContext:
     params: dict[str, Any]
     train_views: list[str]
     tta: list[str]
+    tta_budget: float
     X: pd.DataFrame
     y: np.ndarray
     X_test: pd.DataFrame
@@ -78,11 +79,25 @@ class ExperimentResult:
     folds_run: int  # folds fitted in this call (the others were finished before)
 
 
-def _predict_views(head: Any, task: TaskType, X: pd.DataFrame, views: list[str]) -> dict[str, np.ndarray]:
-    out = {PLAIN: head.predict(X)}
+def tta_rows(task: TaskType, plain: np.ndarray, budget: float) -> np.ndarray:
+    """Rows that get the extra views: all of them, or the `budget` share least certain by plain prediction."""
+    if budget >= 1:
+        return np.arange(len(plain))
+    n = int(np.ceil(budget * len(plain)))
+    return np.sort(np.argsort(task.certainty(plain), kind="stable")[:n])
+
+
+def predict_views(head: Any, task: TaskType, X: pd.DataFrame, views: list[str], budget: float = 1.0
+                  ) -> dict[str, np.ndarray]:
+    """The plain prediction and each view's inverted one; rows outside the budget keep the plain one."""
+    plain = head.predict(X)
+    out = {PLAIN: plain}
+    rows = tta_rows(task, plain, budget) if views else np.arange(0)
     for name in views:
         view = task.views[name]
-        out[name] = view.invert(head.predict(view.transform(X)))
+        out[name] = plain.copy()
+        if len(rows):
+            out[name][rows] = view.invert(head.predict(view.transform(X.iloc[rows])))
     return out
 
 
@@ -104,8 +119,8 @@ def fit_fold(job: FoldJob, ctx: FoldContext) -> Path:
     head.fit(X_train, y_train)  # never the scored fold: early stopping on it would flatter the OOF score
     fit_s = time.perf_counter() - start
     start = time.perf_counter()
-    valid = _predict_views(head, ctx.task, X_valid, ctx.tta)
-    test = _predict_views(head, ctx.task, ctx.X_test, ctx.tta) if len(ctx.X_test) else {}
+    valid = predict_views(head, ctx.task, X_valid, ctx.tta, ctx.tta_budget)
+    test = predict_views(head, ctx.task, ctx.X_test, ctx.tta, ctx.tta_budget) if len(ctx.X_test) else {}
     predict_s = time.perf_counter() - start
     for pred in valid.values():
         ctx.task.check_prediction(pred, len(X_valid))
@@ -147,8 +162,8 @@ def _log(exp_dir: Path, text: str) -> None:
         log.write(f"{time.strftime('%Y-%m-%d %H:%M:%S')} {text}\n")
 
 
-def _mean_views(results: dict[str, np.ndarray], views: list[str]) -> np.ndarray:
-    return np.mean([results[v] for v in [PLAIN, *views]], axis=0)
+def _merge_views(task: TaskType, results: dict[str, np.ndarray], views: list[str]) -> np.ndarray:
+    return task.combine([results[v] for v in [PLAIN, *views]])
 
 
 def _fold_scores(competition: Competition, y: np.ndarray, oof: np.ndarray, folds: np.ndarray,
@@ -177,7 +192,7 @@ def run_experiment(competition: Competition, dataset: Dataset, recipe: Recipe, r
             for k in range(n_splits)]
     todo = [job for job in jobs if not (job.out_dir / "result.npz").exists()]
     context = FoldContext(competition.task, recipe.head, recipe.resolved()["params"], recipe.train_views,
-                          recipe.tta, dataset.train, y, dataset.test)
+                          recipe.tta, recipe.tta_budget, dataset.train, y, dataset.test)
     executor = executor or LocalExecutor()
     done = n_splits - len(todo)
     if on_fold:
@@ -202,8 +217,9 @@ def run_experiment(competition: Competition, dataset: Dataset, recipe: Recipe, r
                     test[v].append(fold[f"test__{v}"])
             fit_s += float(fold["fit_s"])
             predict_s += float(fold["predict_s"])
-    oof_final = _mean_views(oof, recipe.tta)
-    test_final = _mean_views({v: np.mean(p, axis=0) for v, p in test.items()}, recipe.tta) if test[PLAIN] \
+    task = competition.task
+    oof_final = _merge_views(task, oof, recipe.tta)
+    test_final = _merge_views(task, {v: np.mean(p, axis=0) for v, p in test.items()}, recipe.tta) if test[PLAIN] \
         else np.zeros((0, oof_final.shape[1]))
 
     decision = competition.fit_decision(y, oof_final)

@@ -14,4 +14,5 @@ HEADS = Registry("head", "submit.heads", {
     "lgbm-pairwise": "models.lgbm_pairwise:LgbmPairwise",
     "retrieval": "models.retrieval:Retrieval",
     "tfidf-ovr": "models.tfidf_ovr:TfidfOvr",
+    "bilstm": "models.bilstm:SiameseBilstm",  # imports torch only when fitted or loaded
 })
