@@ -166,7 +166,7 @@ def _merge_views(task: TaskType, results: dict[str, np.ndarray], views: list[str
     return task.combine([results[v] for v in [PLAIN, *views]])
 
 
-def _fold_scores(competition: Competition, y: np.ndarray, oof: np.ndarray, folds: np.ndarray,
+def fold_scores(competition: Competition, y: np.ndarray, oof: np.ndarray, folds: np.ndarray,
                  decision: dict[str, Any]) -> dict[str, list[float]]:
     decided = competition.decide(oof, decision)
     per_fold = [competition.score(y[folds == k], decided[folds == k]) for k in np.unique(folds)]
@@ -223,13 +223,13 @@ def run_experiment(competition: Competition, dataset: Dataset, recipe: Recipe, r
         else np.zeros((0, oof_final.shape[1]))
 
     decision = competition.fit_decision(y, oof_final)
-    scores = _fold_scores(competition, y, oof_final, folds, decision)
+    scores = fold_scores(competition, y, oof_final, folds, decision)
     metric = competition.metric
     main = np.array(scores[metric.name])
     cv_no_tta = None
     if recipe.tta:
         plain_decision = competition.fit_decision(y, oof[PLAIN])
-        cv_no_tta = float(np.mean(_fold_scores(competition, y, oof[PLAIN], folds, plain_decision)[metric.name]))
+        cv_no_tta = float(np.mean(fold_scores(competition, y, oof[PLAIN], folds, plain_decision)[metric.name]))
 
     width = oof_final.shape[1]
     columns = dataset.label_names if len(dataset.label_names) == width else [f"p{i}" for i in range(width)]

@@ -175,6 +175,10 @@ def validate(
     out.print(f"{file}: valid {competition} submission ({len(frame):,} rows).")
 
 
+# Commands kept in their own modules register themselves on `app` when imported.
+import submit.ensemble_cli  # noqa: E402, F401
+
+
 def main() -> None:
     """Entry point: `submit <competition> ...` runs the competition; other first words are commands."""
     args = sys.argv[1:]
