@@ -5,7 +5,8 @@
     combiner.describe()                              # {"weights": [...]} for the record
 
 - weighted: non-negative weights summing to 1 that minimise the task's loss on OOF (SLSQP).
-- rank: equal-weight mean of per-column ranks (scaled to [0, 1]) of the rows predicted together.
+- rank: equal-weight mean of each member's ranks (scaled to [0, 1]) over all cells of the rows predicted
+  together; ranked jointly, not per column, so a rare tag's scores stay comparable with a common one's.
 - caruana: greedy ensemble selection with replacement (Caruana et al. 2004, as AutoGluon's weighted
   ensemble): repeatedly add the member that most lowers the loss; weights are the counts.
 - stack: a logistic-regression meta-model on the members' logits (preference: multinomial over the
@@ -112,7 +113,7 @@ class RankAverage(Combiner):
         return self
 
     def apply(self, preds: list[np.ndarray]) -> np.ndarray:
-        ranks = np.mean([rankdata(p, axis=0) / len(p) for p in preds], axis=0)
+        ranks = np.mean([rankdata(p, axis=None).reshape(p.shape) / p.size for p in preds], axis=0)
         # Preference: rows renormalised so they read as probabilities (ranks are not calibrated: log loss suffers).
         return ranks / ranks.sum(axis=1, keepdims=True) if self.task == "preference" else ranks
 
