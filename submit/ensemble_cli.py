@@ -51,9 +51,12 @@ def ensemble_competition(name: str, *, experiments: list[str] | None = None, met
                             f"{first.id} was fitted on ({first.fingerprint}); pass the same --data it ran with")
     y = competition.targets(dataset, first.recipe.get("embedder"))
     result = build_ensemble(competition, members, y, method, runs_dir, store)
-    submission = write_experiment_submission(competition, dataset, result.id, result.metric, result.cv_mean,
-                                             result.test_decided, first.recipe.get("embedder"),
-                                             output or result.dir / "submission.csv", store)
+    submission = None
+    if len(dataset.test) and dataset.sample_submission is not None:
+        submission, vectors_model = write_experiment_submission(
+            competition, dataset, result.test_decided, output or result.dir / "submission.csv",
+            experiment=result.id, metric=result.metric, cv_mean=result.cv_mean, embedder=first.recipe.get("embedder"))
+        store.record_submission(result.id, competition.name, submission.resolve(), vectors_model)
     return EnsembleOutcome(competition, dataset, members, result, submission)
 
 

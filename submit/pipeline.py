@@ -54,23 +54,6 @@ def use_runs_dir(runs_dir: Path) -> None:
     os.environ.setdefault("SUBMIT_CACHE_DIR", str(Path(runs_dir) / "cache"))
 
 
-def write_experiment_submission(competition: Competition, dataset: Dataset, experiment_id: str, metric: str,
-                                cv_mean: float, test_decided: np.ndarray, embedder: str | None, path: Path,
-                                store: Store) -> Path | None:
-    """An experiment's decided test predictions as the host's file, validated, with its sidecar; None: no test."""
-    if not len(dataset.test) or dataset.sample_submission is None:
-        return None
-    frame = competition.format_submission(dataset, test_decided)
-    spec = competition.submission_spec(dataset)
-    submission = write_submission(frame, dataset.sample_submission, spec, path)
-    vectors_model = embedder if spec.kind == "vectors" else None
-    atomic_write_text(Path(f"{submission}.json"), json.dumps({
-        "competition": competition.name, "experiment": experiment_id, "metric": metric,
-        "cv_mean": cv_mean, "vectors_model": vectors_model}, indent=2))
-    store.record_submission(experiment_id, competition.name, submission.resolve(), vectors_model)
-    return submission
-
-
 def run_competition(name: str, *, data: Path | None = None, recipe: str = "default", overrides: list[str] = (),
                     output: Path | None = None, runs_dir: Path = Path("runs"),
                     on_stage: Callable[[str], None] = lambda _: None,
@@ -87,7 +70,25 @@ def run_competition(name: str, *, data: Path | None = None, recipe: str = "defau
     result = run_experiment(competition, dataset, resolved, runs_dir, on_fold=on_fold, store=store)
     rank = store.rank(competition.name, result.id)
 
-    submission = write_experiment_submission(competition, dataset, result.id, result.metric, result.cv_mean,
-                                             result.test_decided, resolved.embedder, output or result.dir /
-                                             "submission.csv", store)
+    submission = None
+    if len(dataset.test) and dataset.sample_submission is not None:
+        submission, vectors_model = write_experiment_submission(
+            competition, dataset, result.test_decided, output or result.dir / "submission.csv",
+            experiment=result.id, metric=result.metric, cv_mean=result.cv_mean, embedder=resolved.embedder)
+        store.record_submission(result.id, competition.name, submission.resolve(), vectors_model)
     return Outcome(competition, dataset, data_dir, source, resolved, result, rank, submission)
+
+
+def write_experiment_submission(competition: Competition, dataset: Dataset, decided: np.ndarray, path: Path, *,
+                                experiment: str, metric: str, cv_mean: float, embedder: str
+                                ) -> tuple[Path, str | None]:
+    """Format, validate and write the submission, with its `.json` sidecar naming the experiment and, for
+    vectors, the model that made them (the Dacon upload checks it); returns the path and that model."""
+    frame = competition.format_submission(dataset, decided)
+    spec = competition.submission_spec(dataset)
+    submission = write_submission(frame, dataset.sample_submission, spec, path)
+    vectors_model = embedder if spec.kind == "vectors" else None
+    atomic_write_text(Path(f"{submission}.json"), json.dumps({
+        "competition": competition.name, "experiment": experiment, "metric": metric, "cv_mean": cv_mean,
+        "vectors_model": vectors_model}, indent=2))
+    return submission, vectors_model
