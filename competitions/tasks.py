@@ -9,6 +9,10 @@ A task fixes the canonical input columns a competition's loader must produce, th
 and prediction arrays, the decision step fitted on out-of-fold predictions (tag thresholds), and the
 test-time views with their inverses. Heads name the tasks they serve by the task's name only.
 
+Test-time augmentation (the runner's `tta`) predicts each view, inverts it and merges the results with
+`task.combine`; the selective variant (`tta_budget` < 1) applies the extra views only to the rows whose
+plain prediction is least certain by `task.certainty`.
+
 Arrays by task:
 - preference: y one-hot (n, n_classes) over (A wins, B wins[, tie]); prediction (n, n_classes)
   probabilities.
@@ -37,11 +41,18 @@ class View:
     transform_y: Callable[[np.ndarray], np.ndarray] | None = None  # targets of the view; None: unchanged
 
 
+def mean_of_views(preds: list[np.ndarray]) -> np.ndarray:
+    return np.mean(preds, axis=0)
+
+
 @dataclass(frozen=True)
 class TaskType:
     name: str
     inputs: tuple[str, ...]
     views: dict[str, View] = field(default_factory=dict)
+    combine: Callable[[list[np.ndarray]], np.ndarray] = mean_of_views  # merges a row's view predictions
+    # (n, k) prediction -> (n,) certainty, higher is surer; None: no selective TTA for the task.
+    certainty: Callable[[np.ndarray], np.ndarray] | None = None
 
     def check_prediction(self, pred: np.ndarray, n_rows: int) -> None:
         if pred.ndim != 2 or pred.shape[0] != n_rows:
@@ -71,12 +82,19 @@ def swap_probabilities(pred: np.ndarray) -> np.ndarray:
     return out
 
 
+def top_two_margin(pred: np.ndarray) -> np.ndarray:
+    """The best class's probability minus the runner-up's: 0 for a coin flip, 1 for a sure call."""
+    ordered = np.sort(pred, axis=1)
+    return ordered[:, -1] - ordered[:, -2]
+
+
 PREFERENCE = TaskType(
     name="preference",
     inputs=("prompt", "response_a", "response_b"),
     views={
         "swap": View("swap", swap_responses, swap_probabilities, swap_probabilities),
     },
+    certainty=top_two_margin,
 )
 
 # --- answer embedding ---------------------------------------------------------------------------------
@@ -102,7 +120,24 @@ def cosine_to_references(y: np.ndarray, pred: np.ndarray) -> float:
     return float(np.mean(np.sum(unit_rows(pred) * y, axis=1)))
 
 
-ANSWER_EMBEDDING = TaskType(name="answer_embedding", inputs=("question",))
+def whole_line(X: pd.DataFrame) -> pd.DataFrame:
+    """Each row asked as one question: a test line holding two questions is embedded whole, not split."""
+    return X.assign(questions=[[str(q)] for q in X["question"]])
+
+
+def unit_mean(preds: list[np.ndarray]) -> np.ndarray:
+    """Vectors of the views: each unit-normalised, averaged, renormalised (only the direction is scored)."""
+    return unit_rows(np.mean([unit_rows(p) for p in preds], axis=0))
+
+
+ANSWER_EMBEDDING = TaskType(
+    name="answer_embedding",
+    inputs=("question",),
+    # The plain prediction answers each question a line holds (the split of two-question test lines);
+    # `whole-line` answers the line as it stands. On single-question rows the two coincide.
+    views={"whole-line": View("whole-line", whole_line, unit_rows)},
+    combine=unit_mean,
+)
 
 # --- tagging ------------------------------------------------------------------------------------------
 
@@ -138,7 +173,33 @@ def fit_tagging_decision(y: np.ndarray, scores: np.ndarray) -> TaggingDecision:
     return TaggingDecision(float(best))
 
 
-TAGGING = TaskType(name="tagging", inputs=("title", "body"))
+TAIL_CHARS = 1000
+
+
+def title_only(X: pd.DataFrame) -> pd.DataFrame:
+    return X.assign(body="") if "body" in X.columns else X
+
+
+def body_tail(X: pd.DataFrame) -> pd.DataFrame:
+    """The body's last TAIL_CHARS characters: a head that reads a body's start sees its end instead."""
+    return X.assign(body=X["body"].fillna("").astype(str).str.slice(-TAIL_CHARS)) if "body" in X.columns else X
+
+
+def _same(pred: np.ndarray) -> np.ndarray:
+    return pred
+
+
+def best_score(scores: np.ndarray) -> np.ndarray:
+    """A row whose best tag scores low is the least sure of its tags."""
+    return scores.max(axis=1)
+
+
+TAGGING = TaskType(
+    name="tagging",
+    inputs=("title", "body"),
+    views={"title-only": View("title-only", title_only, _same), "body-tail": View("body-tail", body_tail, _same)},
+    certainty=best_score,
+)
 
 GENERATION = TaskType(name="generation", inputs=("instruction", "input"))
 

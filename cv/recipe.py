@@ -44,6 +44,7 @@ class Recipe:
     folds: FoldsConfig = field(default_factory=FoldsConfig)
     train_views: list[str] = field(default_factory=list)  # task views added to each training fold
     tta: list[str] = field(default_factory=list)  # task views averaged with the plain prediction
+    tta_budget: float = 1.0  # share of rows given the tta views: the least certain by plain prediction (1: all)
     embedder: str = "usem3"  # answer_embedding: the space targets and submitted vectors live in
     data: dict[str, Any] = field(default_factory=dict)  # options of the competition's loader
     curation: CurationConfig | None = None  # text steps and training-row filters (curation.pipeline)
@@ -141,10 +142,20 @@ def build_recipe(competition: Competition, raw: dict[str, Any], name: str) -> Re
 
     views = set(competition.task.views)
     for key in ("train_views", "tta"):
+        if isinstance(raw.get(key), str):  # `tta: swap` for one view, `tta: none` for none
+            raw[key] = [] if raw[key] == "none" else [raw[key]]
         for view in raw.get(key) or []:
             if view not in views:
                 raise RecipeError(f"recipe '{name}': {key} names view '{view}'; "
                                   f"{competition.task.name} has: {', '.join(sorted(views)) or 'none'}")
+
+    tta_budget = _coerce("tta_budget", raw.get("tta_budget", 1.0), 1.0)
+    if not 0 < tta_budget <= 1:
+        raise RecipeError(f"recipe '{name}': tta_budget must be in (0, 1] (the share of rows given the tta "
+                          f"views), got {tta_budget}")
+    if tta_budget < 1 and competition.task.certainty is None:
+        raise RecipeError(f"recipe '{name}': tta_budget < 1 needs a certainty of {competition.task.name} "
+                          "predictions, and the task defines none; use tta_budget: 1.0")
 
     data = dict(raw.get("data") or {})
     load_params = inspect.signature(competition.load).parameters
@@ -163,7 +174,8 @@ def build_recipe(competition: Competition, raw: dict[str, Any], name: str) -> Re
 
     return Recipe(name=name, head=head_cls.name, params=params, folds=folds,
                   train_views=list(raw.get("train_views") or []), tta=list(raw.get("tta") or []),
-                  embedder=str(raw.get("embedder", "usem3")), data=data, curation=curation)
+                  tta_budget=tta_budget, embedder=str(raw.get("embedder", "usem3")), data=data,
+                  curation=curation)
 
 
 def load_recipe(competition: Competition, name_or_path: str = "default", overrides: list[str] = ()) -> Recipe:

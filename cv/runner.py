@@ -59,6 +59,7 @@ class FoldContext:
     params: dict[str, Any]
     train_views: list[str]
     tta: list[str]
+    tta_budget: float
     X: pd.DataFrame
     y: np.ndarray
     X_test: pd.DataFrame
@@ -81,11 +82,25 @@ class ExperimentResult:
     curation: dict[str, Any] | None = None  # the curation report (also <experiment>/curation.json)
 
 
-def _predict_views(head: Any, task: TaskType, X: pd.DataFrame, views: list[str]) -> dict[str, np.ndarray]:
-    out = {PLAIN: head.predict(X)}
+def tta_rows(task: TaskType, plain: np.ndarray, budget: float) -> np.ndarray:
+    """Rows that get the extra views: all of them, or the `budget` share least certain by plain prediction."""
+    if budget >= 1:
+        return np.arange(len(plain))
+    n = int(np.ceil(budget * len(plain)))
+    return np.sort(np.argsort(task.certainty(plain), kind="stable")[:n])
+
+
+def predict_views(head: Any, task: TaskType, X: pd.DataFrame, views: list[str], budget: float = 1.0
+                  ) -> dict[str, np.ndarray]:
+    """The plain prediction and each view's inverted one; rows outside the budget keep the plain one."""
+    plain = head.predict(X)
+    out = {PLAIN: plain}
+    rows = tta_rows(task, plain, budget) if views else np.arange(0)
     for name in views:
         view = task.views[name]
-        out[name] = view.invert(head.predict(view.transform(X)))
+        out[name] = plain.copy()
+        if len(rows):
+            out[name][rows] = view.invert(head.predict(view.transform(X.iloc[rows])))
     return out
 
 
@@ -107,8 +122,8 @@ def fit_fold(job: FoldJob, ctx: FoldContext) -> Path:
     head.fit(X_train, y_train)  # never the scored fold: early stopping on it would flatter the OOF score
     fit_s = time.perf_counter() - start
     start = time.perf_counter()
-    valid = _predict_views(head, ctx.task, X_valid, ctx.tta)
-    test = _predict_views(head, ctx.task, ctx.X_test, ctx.tta) if len(ctx.X_test) else {}
+    valid = predict_views(head, ctx.task, X_valid, ctx.tta, ctx.tta_budget)
+    test = predict_views(head, ctx.task, ctx.X_test, ctx.tta, ctx.tta_budget) if len(ctx.X_test) else {}
     predict_s = time.perf_counter() - start
     for pred in valid.values():
         ctx.task.check_prediction(pred, len(X_valid))
@@ -121,16 +136,16 @@ def fit_fold(job: FoldJob, ctx: FoldContext) -> Path:
 
 
 def predict_saved_folds(task: TaskType, head: str, fold_models: list[Path], tta: list[str],
-                        X: pd.DataFrame) -> np.ndarray:
+                        X: pd.DataFrame, tta_budget: float = 1.0) -> np.ndarray:
     """New rows through an experiment's saved fold heads, as run_experiment predicts its test rows: each
     fold under each view, the folds averaged per view, then the views averaged."""
     head_cls = HEADS.get(head)
     per_view: dict[str, list[np.ndarray]] = {v: [] for v in [PLAIN, *tta]}
     for folder in fold_models:
-        for view, pred in _predict_views(head_cls.load(folder), task, X, tta).items():
+        for view, pred in predict_views(head_cls.load(folder), task, X, tta, tta_budget).items():
             task.check_prediction(pred, len(X))
             per_view[view].append(pred)
-    return _mean_views({v: np.mean(p, axis=0) for v, p in per_view.items()}, tta)
+    return _merge_views(task, {v: np.mean(p, axis=0) for v, p in per_view.items()}, tta)
 
 
 def experiment_id(recipe: Recipe, fingerprint: str, folds_id: str) -> str:
@@ -163,11 +178,11 @@ def _log(exp_dir: Path, text: str) -> None:
         log.write(f"{time.strftime('%Y-%m-%d %H:%M:%S')} {text}\n")
 
 
-def _mean_views(results: dict[str, np.ndarray], views: list[str]) -> np.ndarray:
-    return np.mean([results[v] for v in [PLAIN, *views]], axis=0)
+def _merge_views(task: TaskType, results: dict[str, np.ndarray], views: list[str]) -> np.ndarray:
+    return task.combine([results[v] for v in [PLAIN, *views]])
 
 
-def _fold_scores(competition: Competition, y: np.ndarray, oof: np.ndarray, folds: np.ndarray,
+def fold_scores(competition: Competition, y: np.ndarray, oof: np.ndarray, folds: np.ndarray,
                  decision: dict[str, Any]) -> dict[str, list[float]]:
     decided = competition.decide(oof, decision)
     per_fold = [competition.score(y[folds == k], decided[folds == k]) for k in np.unique(folds)]
@@ -204,7 +219,7 @@ def run_experiment(competition: Competition, dataset: Dataset, recipe: Recipe, r
                             f"kept): loosen its filters, e.g. --set curation.steps.word_count.min=5")
     todo = [job for job in jobs if not (job.out_dir / "result.npz").exists()]
     context = FoldContext(competition.task, recipe.head, recipe.resolved()["params"], recipe.train_views,
-                          recipe.tta, dataset.train, y, dataset.test)
+                          recipe.tta, recipe.tta_budget, dataset.train, y, dataset.test)
     executor = executor or LocalExecutor()
     done = n_splits - len(todo)
     if on_fold:
@@ -229,18 +244,19 @@ def run_experiment(competition: Competition, dataset: Dataset, recipe: Recipe, r
                     test[v].append(fold[f"test__{v}"])
             fit_s += float(fold["fit_s"])
             predict_s += float(fold["predict_s"])
-    oof_final = _mean_views(oof, recipe.tta)
-    test_final = _mean_views({v: np.mean(p, axis=0) for v, p in test.items()}, recipe.tta) if test[PLAIN] \
+    task = competition.task
+    oof_final = _merge_views(task, oof, recipe.tta)
+    test_final = _merge_views(task, {v: np.mean(p, axis=0) for v, p in test.items()}, recipe.tta) if test[PLAIN] \
         else np.zeros((0, oof_final.shape[1]))
 
     decision = competition.fit_decision(y, oof_final)
-    scores = _fold_scores(competition, y, oof_final, folds, decision)
+    scores = fold_scores(competition, y, oof_final, folds, decision)
     metric = competition.metric
     main = np.array(scores[metric.name])
     cv_no_tta = None
     if recipe.tta:
         plain_decision = competition.fit_decision(y, oof[PLAIN])
-        cv_no_tta = float(np.mean(_fold_scores(competition, y, oof[PLAIN], folds, plain_decision)[metric.name]))
+        cv_no_tta = float(np.mean(fold_scores(competition, y, oof[PLAIN], folds, plain_decision)[metric.name]))
 
     width = oof_final.shape[1]
     columns = dataset.label_names if len(dataset.label_names) == width else [f"p{i}" for i in range(width)]
@@ -251,7 +267,7 @@ def run_experiment(competition: Competition, dataset: Dataset, recipe: Recipe, r
         atomic_write(exp_dir / "test.parquet", lambda tmp: test_frame.to_parquet(tmp, index=False))
     other = {name: float(np.mean(values)) for name, values in scores.items() if name != metric.name}
     if not keep.all():  # the same OOF predictions, scored on the rows curation keeps
-        kept = _fold_scores(competition, y[keep], oof_final[keep], folds[keep], decision)[metric.name]
+        kept = fold_scores(competition, y[keep], oof_final[keep], folds[keep], decision)[metric.name]
         other[f"{metric.name}_kept_rows"] = float(np.mean(kept))
     summary = {
         "experiment": exp_id, "competition": competition.name, "metric": metric.name,

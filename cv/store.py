@@ -39,6 +39,12 @@ CREATE TABLE IF NOT EXISTS experiments (
     path TEXT NOT NULL,
     created TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS ensemble_members (
+    ensemble_id TEXT NOT NULL REFERENCES experiments(id),
+    member_id TEXT NOT NULL REFERENCES experiments(id),
+    weight REAL,                     -- NULL for methods without weights (rank, stack)
+    PRIMARY KEY (ensemble_id, member_id)
+);
 CREATE TABLE IF NOT EXISTS submissions (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     experiment_id TEXT NOT NULL REFERENCES experiments(id),
@@ -131,6 +137,20 @@ class Store:
         board = self.leaderboard(competition)
         ids = [r["id"] for r in board]
         return ids.index(experiment_id) + 1, len(ids)
+
+    def record_ensemble(self, row: dict[str, Any], weights: dict[str, float | None]) -> None:
+        """An ensemble's experiment row, then its members' weights (replacing any earlier record)."""
+        self.record_experiment(row)
+        with closing(self._connect()) as con, con:
+            con.execute("DELETE FROM ensemble_members WHERE ensemble_id = ?", (row["id"],))
+            con.executemany("INSERT INTO ensemble_members (ensemble_id, member_id, weight) VALUES (?, ?, ?)",
+                            [(row["id"], member, weight) for member, weight in weights.items()])
+
+    def ensemble_members(self, ensemble_id: str) -> dict[str, float | None]:
+        with closing(self._connect()) as con:
+            rows = con.execute("SELECT member_id, weight FROM ensemble_members WHERE ensemble_id = ?",
+                               (ensemble_id,)).fetchall()
+        return {r["member_id"]: r["weight"] for r in rows}
 
 
 def _decode(row: sqlite3.Row) -> dict[str, Any]:

@@ -25,6 +25,23 @@ class NotFittedError(RuntimeError):
     pass
 
 
+def hold_out_groups(X: pd.DataFrame, y: np.ndarray, column: str, fraction: float, seed: int
+                    ) -> tuple[pd.DataFrame, np.ndarray, pd.DataFrame | None, np.ndarray | None]:
+    """Hold out a seeded share of the values of `column` (all rows of a value on one side) for early stopping.
+
+    Returns (X_train, y_train, X_valid, y_valid); the valid pair is None when the split would leave a side
+    empty. Heads use it on their training fold: the runner never passes them the scored fold.
+    """
+    keys = X[column].astype(str)
+    unique = keys.unique()
+    rng = np.random.default_rng(seed)
+    held = set(rng.choice(unique, size=max(1, int(len(unique) * fraction)), replace=False))
+    mask = keys.isin(held).to_numpy()
+    if mask.all() or not mask.any():
+        return X, y, None, None
+    return X[~mask].reset_index(drop=True), y[~mask], X[mask].reset_index(drop=True), y[mask]
+
+
 class Head:
     name: ClassVar[str]
     tasks: ClassVar[frozenset[str]]

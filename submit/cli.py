@@ -193,7 +193,9 @@ def validate(
     out.print(f"{file}: valid {competition} submission ({len(frame):,} rows).")
 
 
-import submit.host_cli  # noqa: E402, F401  (registers predict, download, package, upload)
+# Commands kept in their own modules register themselves on `app` when imported.
+import submit.ensemble_cli  # noqa: E402
+import submit.host_cli  # noqa: E402, F401  (predict, download, package, upload)
 
 
 def main() -> None:

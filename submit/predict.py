@@ -65,7 +65,8 @@ def predict_submission(competition_name: str, experiment: str | Path, *, data: P
     dataset = competition.load(data_dir)
     if not len(dataset.test) or dataset.sample_submission is None:
         raise DataError(data_dir, "no test rows or no sample_submission", expected="the host's test files")
-    raw = predict_saved_folds(competition.task, recipe.head, fold_models(folder, recipe), recipe.tta, dataset.test)
+    raw = predict_saved_folds(competition.task, recipe.head, fold_models(folder, recipe), recipe.tta, dataset.test,
+                              recipe.tta_budget)
     decided = competition.decide(raw, scores["decision"])
     path, _ = write_experiment_submission(
         competition, dataset, decided, output or folder / "submission.csv", experiment=scores["experiment"],

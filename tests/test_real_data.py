@@ -2,7 +2,8 @@
 
 Each default recipe must beat its reference rule on the same folds: the class prior (lmsys log loss),
 the majority class and "the longer response wins" (WSDM-shaped accuracy), the constant mean answer
-(hansol cosine), and always predicting the most frequent tag (law-tags micro-F1). Skips, saying why,
+(hansol cosine), and always predicting the most frequent tag (law-tags micro-F1); an ensemble of two heads
+must score at least its best member (hansol, law-tags). Skips, saying why,
 where the data is absent (a user's fresh clone).
 """
 
@@ -13,7 +14,8 @@ import pytest
 
 from competitions.registry import get_competition
 from cv.recipe import load_recipe
-from cv.runner import run_experiment
+from cv.runner import ExperimentResult, run_experiment
+from submit.ensemble_cli import ensemble_competition
 from tests.conftest import shared_data
 
 pytestmark = pytest.mark.realdata
@@ -24,11 +26,15 @@ def runs(tmp_path_factory):
     return tmp_path_factory.mktemp("runs")
 
 
-def cv(name: str, data, recipe: str, runs, overrides: list[str] = ()) -> float:
+def experiment(name: str, data, recipe: str, runs, overrides: list[str] = ()) -> ExperimentResult:
     comp = get_competition(name)
     resolved = load_recipe(comp, recipe, list(overrides))
     dataset = comp.load(data, **resolved.data)
-    return run_experiment(comp, dataset, resolved, runs).cv_mean
+    return run_experiment(comp, dataset, resolved, runs)
+
+
+def cv(name: str, data, recipe: str, runs, overrides: list[str] = ()) -> float:
+    return experiment(name, data, recipe, runs, overrides).cv_mean
 
 
 def test_lmsys_log_loss_beats_the_class_prior(runs):
@@ -64,3 +70,15 @@ def test_law_tags_beat_the_most_frequent_tag(runs):
     print(f"law-tags micro-F1: tfidf {model:.4f}, most frequent tag {frequent:.4f}")
     assert model > frequent + 0.05
     assert np.isfinite(model)
+
+
+@pytest.mark.parametrize(("name", "folder", "second"), [("hansol", "hansol", "ridge"), ("law-tags", "law", "knn")])
+def test_an_ensemble_of_two_heads_scores_at_least_the_best_member(runs, name, folder, second):
+    data = shared_data(folder)
+    members = [experiment(name, data, "default", runs), experiment(name, data, second, runs)]
+    blend = ensemble_competition(name, experiments=[m.id for m in members], method="weighted", data=data,
+                                 runs_dir=runs).result
+    best = max(m.cv_mean for m in members)
+    print(f"{name}: default {members[0].cv_mean:.4f}, {second} {members[1].cv_mean:.4f}, ensemble {blend.cv_mean:.4f}")
+    assert blend.cv_mean >= best
+

