@@ -209,6 +209,10 @@ def curate_dataset(dataset: Dataset, config: CurationConfig) -> Curated:
     return Curated(curated, keep, report)
 
 
+# Below this share of training rows kept, the report says which filter to look at.
+KEEP_WARNING = 0.5
+
+
 def _report(config: CurationConfig, steps: list[Step], notes: list[str], train: pd.DataFrame,
             train_records: list[dict[str, Any]], records: list[dict[str, Any]], keep: np.ndarray) -> dict[str, Any]:
     filters = [s.name for s in steps if isinstance(s, Filter)]
@@ -220,6 +224,12 @@ def _report(config: CurationConfig, steps: list[Step], notes: list[str], train: 
             text = " / ".join(t for t in record["texts"] if t)
             shown.append({"id": str(train["id"].iloc[row]), "value": record["value"],
                           "text": text if len(text) <= EXAMPLE_CHARS else text[:EXAMPLE_CHARS - 1] + "…"})
+    if len(train_records) and keep.mean() < KEEP_WARNING:
+        worst = dropped.most_common(1)[0][0]
+        notes = [*notes, f"the filters kept {keep.mean():.0%} of the training rows, '{worst}' dropping the most "
+                         f"({dropped[worst]:,}): check that its thresholds suit this text (the law seed's were set for "
+                         f"whole questions); loosen them with --set curation.steps.{worst}.<parameter>=... "
+                         f"or switch the step off with --set curation.steps.{worst}=false"]
     entities = Counter()
     for record in records:
         entities.update(record["entities"])

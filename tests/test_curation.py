@@ -194,6 +194,16 @@ def test_pipeline_report_drops_only_training_rows_and_is_cached():
     assert again.dataset.train.equals(curated.dataset.train) and (again.keep == curated.keep).all()
 
 
+def test_report_names_the_filter_when_most_training_rows_are_dropped():
+    kept_most = curate_dataset(tiny_dataset(), parse_curation(CONFIG, ["title", "body"])).report
+    assert not any("kept" in note for note in kept_most["notes"])  # 3 of 5 kept: no warning
+    strict = {"steps": {"word_count": {"min": 26}, "score": {"min": 0}}}  # only row 1 has 26 words
+    report = curate_dataset(tiny_dataset(), parse_curation(strict, ["title", "body"])).report
+    assert report["rows_out"] == 1
+    assert any(note.startswith("the filters kept 20% of the training rows, 'word_count' dropping the most (4)")
+               and "--set curation.steps.word_count=false" in note for note in report["notes"])
+
+
 def test_score_step_is_skipped_without_a_score_column():
     data = tiny_dataset()
     data.train = data.train.drop(columns="score")
@@ -323,6 +333,7 @@ def test_law_titles_through_the_curated_recipe():
     report = curated.report
     short = int((data.train["title"].str.split().str.len() <= 15).sum())
     assert report["dropped"]["word_count"] == short > 3000  # titles only: most questions are short
+    assert any("'word_count' dropping the most" in note for note in report["notes"])
     assert report["rows_out"] == int(curated.keep.sum()) == 3700 - short - report["dropped"]["repeating_ngrams"]
     assert report["pii_entities"].get("URL", 0) >= 5 and "score" not in report["dropped"]
     assert report["changed_rows"]["unicode"] >= 10  # curly quotes and apostrophes
