@@ -2,7 +2,8 @@
 
     combiner = METHODS["weighted"](task="preference").fit([oof_a, oof_b], y)
     blend = combiner.apply([test_a, test_b])         # the task's array, like one member's
-    combiner.describe()                              # {"weights": [...]} for the record
+    combiner.describe()                              # {"weights": [...]} for the record, plain JSON
+    METHODS["weighted"](task="preference").restore(described).apply(...)   # as fitted, without refitting
 
 - weighted: non-negative weights summing to 1 that minimise the task's loss on OOF (SLSQP).
 - rank: equal-weight mean of each member's ranks (scaled to [0, 1]) over all cells of the rows predicted
@@ -64,6 +65,10 @@ class Combiner:
     def describe(self) -> dict[str, Any]:
         raise NotImplementedError
 
+    def restore(self, described: dict[str, Any]) -> Combiner:
+        """The fitted combiner back from what `describe()` recorded (ensemble.json), ready to apply."""
+        raise NotImplementedError
+
 
 class Weighted(Combiner):
     name = "weighted"
@@ -82,6 +87,10 @@ class Weighted(Combiner):
 
     def describe(self) -> dict[str, Any]:
         return {"weights": self.weights_.tolist()}
+
+    def restore(self, described: dict[str, Any]) -> Weighted:
+        self.weights_ = np.asarray(described["weights"], dtype=np.float64)
+        return self
 
 
 class Caruana(Weighted):
@@ -120,6 +129,9 @@ class RankAverage(Combiner):
     def describe(self) -> dict[str, Any]:
         return {"weights": None}
 
+    def restore(self, described: dict[str, Any]) -> RankAverage:
+        return self
+
 
 def _logits(p: np.ndarray) -> np.ndarray:
     p = np.clip(p, EPS, 1 - EPS)
@@ -156,7 +168,21 @@ class Stack(Combiner):
 
     def describe(self) -> dict[str, Any]:
         return {"weights": None, "meta_model": "logistic regression", "coef": self.model_.coef_.tolist(),
-                "intercept": self.model_.intercept_.tolist()}
+                "intercept": self.model_.intercept_.tolist(), "classes": self.model_.classes_.tolist(),
+                "n_outputs": self.n_outputs_}
+
+    def restore(self, described: dict[str, Any]) -> Stack:
+        if "classes" not in described:
+            raise EnsembleError("its meta-model was recorded without its classes (by an older version), so it cannot "
+                                "be applied to new rows")
+        # The fitted state of a logistic regression is its coefficients, intercepts and classes: set back as
+        # fitted attributes, predict_proba computes exactly what the fitted model did (stored as JSON, not pickled).
+        model = LogisticRegression(C=self.C, max_iter=1000)
+        model.coef_, model.intercept_, model.classes_ = (np.asarray(described[key]) for key in
+                                                         ("coef", "intercept", "classes"))
+        model.n_features_in_ = model.coef_.shape[1]
+        self.model_, self.n_outputs_ = model, int(described["n_outputs"])
+        return self
 
 
 METHODS: dict[str, type[Combiner]] = {c.name: c for c in (Weighted, RankAverage, Caruana, Stack)}

@@ -23,6 +23,7 @@ from competitions.base import Competition
 from competitions.checks import DataError
 from competitions.registry import get_competition
 from cv.store import Store
+from ensembles.members import EnsembleError
 from submit.cli import USER_ERRORS, RunsDir, _fail, app, console, out
 from submit.dacon import DaconError, check_scorer_model, dacon_api, manual_steps, upload_to_dacon
 from submit.kaggle_client import KaggleError, KaggleSession, find_credentials
@@ -31,7 +32,7 @@ from submit.pipeline import resolve_data_dir
 from submit.predict import experiment_dir, predict_submission
 from submit.validate import validate_file
 
-HOST_ERRORS = (*USER_ERRORS, KaggleError, DaconError, PackageError)
+HOST_ERRORS = (*USER_ERRORS, KaggleError, DaconError, PackageError, EnsembleError)
 
 Experiment = Annotated[str | None, typer.Option("--experiment", "-e", help="Experiment id (see `submit leaderboard`) "
                                                 "or a folder holding one. Default: the best on the leaderboard.")]

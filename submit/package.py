@@ -7,9 +7,10 @@
 Code competitions (WSDM, LMSYS) score a notebook that runs offline on Kaggle. The notebook installs the
 bundled wheels into the working folder (no index, no dependencies: Kaggle's image brings pandas,
 LightGBM, scikit-learn and friends; add wheels it lacks with `extra_wheels`), unpacks the experiment
-and runs `submit predict` on the competition's input into submission.csv. Its input and working roots
-come from SUBMIT_INPUT_ROOT and SUBMIT_WORKING_ROOT (default /kaggle/input and /kaggle/working), so the
-same notebook runs here against a folder laid out like /kaggle/input.
+and runs `submit predict` on the competition's input into submission.csv (an ensemble's archive brings its
+members' experiments too, under members/<id>/). Its input and working roots come from SUBMIT_INPUT_ROOT
+and SUBMIT_WORKING_ROOT (default /kaggle/input and /kaggle/working), so the same notebook runs here
+against a folder laid out like /kaggle/input.
 """
 
 from __future__ import annotations
@@ -23,9 +24,10 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from competitions.base import Competition
 from competitions.registry import get_competition
 from cv.io import atomic_write, atomic_write_text
-from submit.predict import experiment_dir, fold_models, saved_recipe
+from submit.predict import EXPERIMENT_FILES, experiment_dir, fold_models, is_ensemble, saved_ensemble, saved_recipe
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 OWNER_PLACEHOLDER = "OWNER"  # replaced by the Kaggle user name on upload
@@ -63,16 +65,26 @@ def build_wheel(out_dir: Path) -> Path:
     return wheels[-1]
 
 
-def _zip_experiment(folder: Path, models: list[Path], target: Path) -> Path:
-    """recipe.yaml, scores.json and the fold heads: what `submit predict` reads, nothing else (no OOF)."""
+def experiment_files(competition: Competition, folder: Path) -> dict[str, Path]:
+    """What `submit predict` reads, by name in the archive, nothing else (no OOF): recipe.yaml, scores.json and
+    the fold heads; for an ensemble, its ensemble.json and each member's own files under members/<id>/."""
+    files = {name: folder / name for name in EXPERIMENT_FILES}
+    if is_ensemble(folder):
+        files["ensemble.json"] = folder / "ensemble.json"
+        for member in saved_ensemble(competition, folder)[1]:
+            files.update({f"members/{member.name}/{name}": path
+                          for name, path in experiment_files(competition, member).items()})
+        return files
+    for model in fold_models(folder, saved_recipe(competition.name, folder)):
+        files.update({file.relative_to(folder).as_posix(): file for file in sorted(model.rglob("*")) if file.is_file()})
+    return files
+
+
+def _zip_experiment(files: dict[str, Path], target: Path) -> Path:
     def write(tmp: Path) -> None:
         with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as archive:
-            for name in ("recipe.yaml", "scores.json"):
-                archive.write(folder / name, name)
-            for model in models:
-                for file in sorted(model.rglob("*")):
-                    if file.is_file():
-                        archive.write(file, file.relative_to(folder).as_posix())
+            for name, file in files.items():
+                archive.write(file, name)
     return atomic_write(target, write)
 
 
@@ -109,7 +121,7 @@ print("installed:", *[Path(w).name for w in wheels])
 # The experiment: Kaggle may have unpacked experiment.zip already; else unpack it here.
 found = sorted(BUNDLE.rglob("recipe.yaml"))
 if found:
-    EXPERIMENT = found[0].parent
+    EXPERIMENT = min(found, key=lambda p: len(p.parts)).parent  # an ensemble's members sit below it
 else:
     EXPERIMENT = WORKING / "experiment"
     with zipfile.ZipFile(next(BUNDLE.rglob("experiment.zip"))) as archive:
@@ -145,8 +157,7 @@ def build_bundle(competition_name: str, experiment: str | Path, out_dir: Path, *
         raise PackageError(f"{competition_name} is not a Kaggle competition; bundles are for Kaggle code "
                            "competitions (upload its submission file instead)")
     folder = experiment_dir(competition_name, experiment, runs_dir)
-    recipe = saved_recipe(competition_name, folder)
-    models = fold_models(folder, recipe)
+    files = experiment_files(competition, folder)
     dataset_slug = slug_for("submit", competition_name, folder.name)
     kernel_slug = slug_for("submit", competition_name, folder.name, "notebook")
     for slug in (dataset_slug, kernel_slug):
@@ -162,7 +173,7 @@ def build_bundle(competition_name: str, experiment: str | Path, out_dir: Path, *
     if extra_wheels is not None:
         for wheel in sorted(Path(extra_wheels).glob("*.whl")):
             shutil.copy2(wheel, dataset / wheel.name)
-    _zip_experiment(folder, models, dataset / "experiment.zip")
+    _zip_experiment(files, dataset / "experiment.zip")
     atomic_write_text(dataset / "dataset-metadata.json", json.dumps({
         "title": dataset_slug, "id": f"{owner}/{dataset_slug}", "licenses": [{"name": "CC0-1.0"}]}, indent=2))
 

@@ -7,6 +7,10 @@ The experiment is an id under runs/<competition>/ or any folder holding its reci
 folds/<k>/model/ (an inference bundle brings exactly those). The test rows go through every fold's head
 under the recipe's test-time views, are averaged as in the CV run, pass through the decision fitted on
 out-of-fold predictions, and are written as the host's submission file after its checks.
+
+An ensemble (made by `submit ensemble`) is predicted the same way: each member from its own saved folds,
+then blended by the ensemble's combiner as fitted on all out-of-fold rows (ensemble.json), then its own
+decision. Its members' folders sit beside it (runs/<competition>/<id>) or under its members/ folder (a bundle).
 """
 
 from __future__ import annotations
@@ -14,12 +18,18 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import yaml
 
+from competitions.base import Competition
 from competitions.checks import DataError
 from competitions.registry import get_competition
 from cv.recipe import Recipe, RecipeError, build_recipe
 from cv.runner import predict_saved_folds
+from ensembles.build import make_combiner
+from ensembles.members import EnsembleError
+from ensembles.methods import Combiner
 from submit.pipeline import resolve_data_dir, write_experiment_submission
 
 EXPERIMENT_FILES = ("recipe.yaml", "scores.json")
@@ -36,8 +46,16 @@ def experiment_dir(competition: str, experiment: str | Path, runs_dir: Path = Pa
                       f"known: {', '.join(known) or 'none, run one first: submit ' + competition}")
 
 
+def _raw_recipe(folder: Path) -> dict:
+    return yaml.safe_load((folder / "recipe.yaml").read_text(encoding="utf-8"))
+
+
+def is_ensemble(folder: Path) -> bool:
+    return "members" in _raw_recipe(folder)
+
+
 def saved_recipe(competition_name: str, folder: Path) -> Recipe:
-    raw = yaml.safe_load((folder / "recipe.yaml").read_text(encoding="utf-8"))
+    raw = _raw_recipe(folder)
     name = raw.pop("name", folder.name)
     return build_recipe(get_competition(competition_name), raw, name)
 
@@ -52,12 +70,47 @@ def fold_models(folder: Path, recipe: Recipe) -> list[Path]:
     return models
 
 
+def saved_ensemble(competition: Competition, folder: Path) -> tuple[Combiner, list[Path]]:
+    """An ensemble's combiner as fitted on all out-of-fold rows, and its members' folders in its order."""
+    path = folder / "ensemble.json"
+    if not path.is_file():
+        raise EnsembleError(f"ensemble {folder.name}: no ensemble.json in {folder}; build it again with "
+                            f"`submit ensemble {competition.name}`")
+    stored = json.loads(path.read_text(encoding="utf-8"))
+    ids = [m["id"] for m in stored["members"]]
+    again = f"submit ensemble {competition.name} --experiments {','.join(ids)} --method {stored['method']}"
+    try:
+        combiner = make_combiner(stored["method"], competition.task.name).restore(stored["combiner"])
+    except EnsembleError as err:
+        raise EnsembleError(f"ensemble {folder.name}: {err}; build it again with `{again}`") from None
+    members = []
+    for member in ids:
+        places = (folder / "members" / member, folder.parent / member)
+        found = [p for p in places if all((p / name).is_file() for name in EXPERIMENT_FILES)]
+        if not found:
+            raise EnsembleError(f"ensemble {folder.name}: its member experiment {member} is not in "
+                                f"{' or '.join(map(str, places))}; put that experiment's folder there, or run it "
+                                f"again on the same data and then `{again}`")
+        members.append(found[0])
+    return combiner, members
+
+
+def predict_experiment(competition: Competition, folder: Path, X: pd.DataFrame) -> np.ndarray:
+    """Undecided predictions for rows X: a model's fold heads as in its CV run, or an ensemble's members
+    (each predicted this way) blended by its combiner."""
+    if is_ensemble(folder):
+        combiner, members = saved_ensemble(competition, folder)
+        return combiner.apply([predict_experiment(competition, member, X) for member in members])
+    recipe = saved_recipe(competition.name, folder)
+    return predict_saved_folds(competition.task, recipe.head, fold_models(folder, recipe), recipe.tta, X,
+                               recipe.tta_budget)
+
+
 def predict_submission(competition_name: str, experiment: str | Path, *, data: Path | None = None,
                        output: Path | None = None, runs_dir: Path = Path("runs")) -> Path:
     """Write the submission of `experiment` for the test rows in `data` (default: as `submit run` finds them)."""
     competition = get_competition(competition_name)
     folder = experiment_dir(competition_name, experiment, runs_dir)
-    recipe = saved_recipe(competition_name, folder)
     scores = json.loads((folder / "scores.json").read_text(encoding="utf-8"))
     data_dir, _ = resolve_data_dir(competition, data)
     # The recipe's data options (a training subset, extra training rows) shape training only: the test
@@ -65,10 +118,9 @@ def predict_submission(competition_name: str, experiment: str | Path, *, data: P
     dataset = competition.load(data_dir)
     if not len(dataset.test) or dataset.sample_submission is None:
         raise DataError(data_dir, "no test rows or no sample_submission", expected="the host's test files")
-    raw = predict_saved_folds(competition.task, recipe.head, fold_models(folder, recipe), recipe.tta, dataset.test,
-                              recipe.tta_budget)
-    decided = competition.decide(raw, scores["decision"])
+    decided = competition.decide(predict_experiment(competition, folder, dataset.test), scores["decision"])
     path, _ = write_experiment_submission(
         competition, dataset, decided, output or folder / "submission.csv", experiment=scores["experiment"],
-        metric=scores["metric"], cv_mean=scores["cv_mean"], embedder=recipe.embedder)
+        metric=scores["metric"], cv_mean=scores["cv_mean"],
+        embedder=_raw_recipe(folder).get("embedder", Recipe.embedder))
     return path

@@ -1,4 +1,5 @@
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -35,3 +36,17 @@ def wsdm_experiment(tmp_path_factory):
     runs = tmp_path_factory.mktemp("wsdm-runs")
     outcome = run_competition("wsdm", overrides=["params.n_estimators=40", "params.encoder=null"], runs_dir=runs)
     return runs, outcome.result.id
+
+
+@pytest.fixture(scope="session")
+def wsdm_ensembles(wsdm_experiment, tmp_path_factory):
+    """That experiment and longer-wins blended by weights and by stacking, in a copy of its runs folder:
+    (runs folder, {method: ensemble id}). Shared read-only too."""
+    from submit.ensemble_cli import ensemble_competition
+    from submit.pipeline import run_competition
+
+    runs = tmp_path_factory.mktemp("wsdm-ensembles") / "runs"
+    shutil.copytree(wsdm_experiment[0], runs)
+    run_competition("wsdm", recipe="longer-wins", runs_dir=runs)
+    return runs, {method: ensemble_competition("wsdm", method=method, runs_dir=runs).result.id
+                  for method in ("weighted", "stack")}

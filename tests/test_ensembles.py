@@ -83,6 +83,25 @@ def test_weights_are_fitted_on_oof_only(method):
         assert not np.array_equal(before[FOLDS != 0], after[FOLDS != 0])
 
 
+@pytest.mark.parametrize("method", list(METHODS))
+@pytest.mark.parametrize("task", ["preference", "tagging"])
+def test_a_recorded_combiner_applies_to_new_rows_as_fitted(method, task):
+    if task == "preference":
+        y, oofs, tests = preference_case()
+    else:
+        rng = np.random.default_rng(3)
+        y = (rng.random((N, 6)) < 0.2).astype(float)
+        oofs = [np.clip(0.4 * y + rng.random(y.shape) * 0.5 * scale, 0, 1) for scale in (1.0, 0.6)]
+        tests = [o[:30] for o in oofs]
+    fitted = make_combiner(method, task).fit(oofs, y)
+    recorded = json.loads(json.dumps(fitted.describe()))  # as ensemble.json keeps it: plain JSON
+    restored = make_combiner(method, task).restore(recorded)
+    np.testing.assert_array_equal(restored.apply(tests), fitted.apply(tests))
+    if method == "stack":  # an ensemble.json written before the classes were recorded is refused, not misread
+        with pytest.raises(EnsembleError, match="without its classes"):
+            make_combiner(method, task).restore({k: v for k, v in recorded.items() if k != "classes"})
+
+
 def test_vectors_are_blended_as_unit_vectors_and_beat_the_best_member(tmp_path):
     comp = get_competition("hansol")
     rng = np.random.default_rng(1)
