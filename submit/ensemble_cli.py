@@ -94,9 +94,9 @@ def ensemble(
     table.add_row(f"[bold]{r.id}[/]", method, f"[bold]{r.cv_mean:.4f}[/] ± {r.cv_std:.4f}", "")
     out.print(table)
     best = max(outcome.members, key=lambda m: m.cv_mean if r.higher_is_better else -m.cv_mean)
-    better = r.cv_mean >= best.cv_mean if r.higher_is_better else r.cv_mean <= best.cv_mean
-    out.print(f"Ensemble CV {r.metric} {r.cv_mean:.4f} vs best member {best.cv_mean:.4f} ({best.id}): "
-              f"{'at least as good' if better else 'worse: keep the best member'}. "
+    gain = (r.cv_mean - best.cv_mean) * (1 if r.higher_is_better else -1)
+    verdict = "better" if gain > 5e-5 else "the same to 4 decimals" if gain > -5e-5 else "worse: keep the best member"
+    out.print(f"Ensemble CV {r.metric} {r.cv_mean:.4f} vs best member {best.cv_mean:.4f} ({best.id}): {verdict}. "
               "The weights were fitted on other folds' out-of-fold rows for each fold's score.")
     if outcome.submission:
         out.print(f"Submission written and validated: [bold]{outcome.submission}[/]")
