@@ -14,4 +14,6 @@ HEADS = Registry("head", "submit.heads", {
     "lgbm-pairwise": "models.lgbm_pairwise:LgbmPairwise",
     "retrieval": "models.retrieval:Retrieval",
     "tfidf-ovr": "models.tfidf_ovr:TfidfOvr",
+    "llm-classifier": "models.llm.classifier:LlmClassifier",
+    "llm-generator": "models.llm.generator:LlmGenerator",
 })

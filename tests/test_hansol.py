@@ -66,7 +66,8 @@ def test_recipes_resolve(comp):
 def test_sample_has_two_canonical_rows_per_dacon_row(comp, sample):
     raw = pd.read_csv(comp.sample_dir / "train.csv", dtype=str)
     train = sample.train
-    assert list(train.columns) == ["id", "question", "category", "source_id"]
+    assert list(train.columns) == ["id", "question", "category", "source_id", "answers"]
+    assert train["answers"][0] == [raw[f"답변_{i}"][0] for i in range(1, 6)]
     assert len(train) == 2 * len(raw) and 100 <= len(raw) <= 200
     assert train["id"].tolist()[:2] == [f"{raw['id'][0]}#1", f"{raw['id'][0]}#2"]
     assert train["question"].tolist()[:2] == [raw["질문_1"][0], raw["질문_2"][0]]
