@@ -101,8 +101,8 @@ def _quiet() -> None:
 
     logging.set_verbosity_error()
     logging.disable_progress_bar()
-    # peft still asks for the attribute transformers 5 renamed; the warning says nothing to the user.
-    warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
+    # peft still calls the names transformers 5 renamed (activation_checkpointing); nothing for the user to do.
+    warnings.filterwarnings("ignore", message=".*gradient_checkpointing.*", category=FutureWarning)
 
 
 class ExampleDataset:
