@@ -162,7 +162,9 @@ def test_an_interrupted_fit_resumes_from_its_last_checkpoint(tmp_path):
 def test_runner_records_curves_adapters_tags_and_tokens_per_second(tmp_path):
     comp = get_competition("law-tags")
     dataset = comp.load(comp.sample_dir, limit=48)
-    params = [f"params.{k}={v}" for k, v in {**TINY, "max_steps": 2, "max_new_tokens": 6}.items()]
+    settings = {**TINY, "max_steps": 2, "max_new_tokens": 6, "eval_steps": 1, "eval_fraction": 0.25,
+                "early_stopping_patience": 3}
+    params = [f"params.{k}={v}" for k, v in settings.items()]
     recipe = load_recipe(comp, "default", ["head=llm-generator", *params, "folds.n_splits=2"])
     result = run_experiment(comp, dataset, recipe, tmp_path)
     scores = json.loads((result.dir / "scores.json").read_text())
@@ -171,7 +173,9 @@ def test_runner_records_curves_adapters_tags_and_tokens_per_second(tmp_path):
     for k in (0, 1):
         fold = result.dir / "folds" / str(k)
         lines = [json.loads(line) for line in (fold / "work" / "curves.jsonl").read_text().splitlines()]
-        assert [r["step"] for r in lines if "loss" in r] == [1, 2] and all("learning_rate" in r for r in lines[:2])
+        train_lines = [r for r in lines if "loss" in r]
+        assert [r["step"] for r in train_lines] == [1, 2] and all("learning_rate" in r for r in train_lines)
+        assert [r["step"] for r in lines if "eval_loss" in r] == [1, 2]  # evaluated on the inner holdout
         assert (fold / "work" / "curves.png").stat().st_size > 0
         assert (fold / "model" / "adapter" / "adapter_model.safetensors").exists()
         saved = json.loads((fold / "model" / "generator.json").read_text())
