@@ -106,6 +106,15 @@ def test_qlora_4bit_with_paged_8bit_adamw_trains_on_cpu(tmp_path):
     np.testing.assert_allclose(LlmClassifier.load(tmp_path / "m").predict(X_new), pred, rtol=1e-5, atol=1e-6)
 
 
+def test_a_merged_adapter_is_still_saved_and_reloaded(tmp_path):
+    X, y, X_new = preference_sample(16)
+    head = LlmClassifier(**{**TINY, "max_steps": 1, "merge_adapter": True}).fit(X, y)
+    pred = head.predict(X_new)  # merges the adapter into the weights before predicting
+    head.save(tmp_path / "m")
+    assert (tmp_path / "m" / "adapter" / "adapter_config.json").exists()
+    np.testing.assert_allclose(LlmClassifier.load(tmp_path / "m").predict(X_new), pred, atol=1e-5)
+
+
 def test_full_fine_tuning_saves_and_reloads_the_whole_model(tmp_path):
     X, y, X_new = preference_sample(16)
     head = LlmClassifier(**{**TINY, "quantization": "full", "max_steps": 1}).fit(X, y)

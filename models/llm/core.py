@@ -327,8 +327,11 @@ class LlmHead(Head):
 
     # --- inference ------------------------------------------------------------------------------------
     def _inference_model(self) -> Any:
-        if self.merge_adapter and hasattr(self.model_, "merge_and_unload"):
-            self.model_ = self.model_.merge_and_unload()
+        # Merged in place, the LoRA layers kept: inference skips their extra matmuls, and the adapter
+        # (unchanged by a merge) can still be saved with the head and loaded onto the base again.
+        if self.merge_adapter and not getattr(self, "merged_", False):
+            self.model_.base_model.merge_adapter()
+            self.merged_ = True
         return self.model_
 
     def _count_inference(self, tokens: int, seconds: float) -> None:
