@@ -95,9 +95,14 @@ def cut_tokens(ids: list[int], keep: int, cut: str, marker: list[int]) -> list[i
 
 def _quiet() -> None:
     """transformers' per-load reports and progress bars would drown the harness's own progress."""
+    import logging as std_logging
     import warnings
 
     from transformers.utils import logging
+
+    # bitsandbytes' CPU backend would fetch a faster 4-bit kernel from the hub (`kernels`); offline it
+    # warns at import and uses its own, slower path, which is what runs here anyway.
+    std_logging.getLogger("bitsandbytes.backends.cpu.ops").setLevel(std_logging.ERROR)
 
     logging.set_verbosity_error()
     logging.disable_progress_bar()
@@ -203,11 +208,11 @@ class LlmHead(Head):
 
     def _load_model(self, kind: str, num_labels: int = 0, adapter: Path | None = None) -> tuple[Any, Any]:
         """(model, tokenizer): the base as `quantization` says, with a fresh or saved adapter on top."""
+        _quiet()
         import torch
         from peft import LoraConfig, PeftModel, get_peft_model, prepare_model_for_kbit_training
         from transformers import AutoModelForCausalLM, AutoModelForSequenceClassification, BitsAndBytesConfig
 
-        _quiet()
         folder = model_folder(self.model)
         device, dtype = device_and_dtype(self.dtype)
         tokenizer = self._load_tokenizer(folder)
