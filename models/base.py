@@ -45,6 +45,10 @@ def hold_out_groups(X: pd.DataFrame, y: np.ndarray, column: str, fraction: float
 class Head:
     name: ClassVar[str]
     tasks: ClassVar[frozenset[str]]
+    # Lent by the CV runner before fit; plain attributes, not parameters. work_dir: a folder whose content
+    # survives an interrupted fold (checkpoints); label_names: the names of y's columns (tags), if any.
+    work_dir: Path | None = None
+    label_names: list[str] | None = None
 
     @classmethod
     def param_names(cls) -> list[str]:

@@ -16,4 +16,6 @@ HEADS = Registry("head", "submit.heads", {
     "tfidf-ovr": "models.tfidf_ovr:TfidfOvr",
     "ridge-map": "models.ridge_map:RidgeMap",
     "bilstm": "models.bilstm:SiameseBilstm",  # imports torch only when fitted or loaded
+    "llm-classifier": "models.llm.classifier:LlmClassifier",
+    "llm-generator": "models.llm.generator:LlmGenerator",
 })

@@ -101,7 +101,12 @@ def small(task: str):
 def fast_params(head_name: str) -> dict:
     """Small settings so the suite stays quick; the checks do not depend on model size."""
     cls = HEADS.get(head_name)
-    return {k: v for k, v in {"n_estimators": 20, "k": 5}.items() if k in cls.param_names()}
+    small_settings = {"n_estimators": 20, "k": 5,
+                      # LLM heads: the tiny random model, LoRA without quantisation, two steps, short texts
+                      "model": "tiny-llama", "quantization": "lora", "max_steps": 2, "micro_batch_size": 4,
+                      "grad_accum": 1, "max_length": 384, "max_new_tokens": 6, "gradient_checkpointing": False,
+                      "save_steps": 1000}
+    return {k: v for k, v in small_settings.items() if k in cls.param_names()}
 
 
 @pytest.mark.parametrize(("head_name", "task"), head_cases())

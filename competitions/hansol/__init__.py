@@ -94,8 +94,9 @@ class Hansol(Competition):
     with any submission.
 
     Canonical training frame: one row per question variant (two per Dacon row) with columns id
-    ("TRAIN_000#1"), question, category, source_id; `groups` is source_id (both variants of a row fall
-    in one fold), `stratify` the category codes, `extra["references"]` the five reference answers of
+    ("TRAIN_000#1"), question, category, source_id and answers (the five reference answers as text, for
+    heads that write answers); `groups` is source_id (both variants of a row fall in one fold),
+    `stratify` the category codes, `extra["references"]` the five reference answers of
     each canonical row. The test frame has id, question (the raw line) and questions (the list of
     questions it holds, see `split_questions`).
     """
@@ -135,6 +136,7 @@ class Hansol(Competition):
                 for v, q in enumerate(QUESTIONS, start=1)]
         train = pd.DataFrame(rows, columns=["id", "question", "category", "source_id"])
         references = [tuple(r[a] for a in ANSWERS) for _, r in raw.iterrows() for _ in QUESTIONS]
+        train["answers"] = [list(r) for r in references]  # the texts, for heads that learn to write answers
         categories = sorted(train["category"].unique())
         test_frame = pd.DataFrame({"id": test["id"], "question": test["질문"],
                                    "questions": [split_questions(q) for q in test["질문"]]})

