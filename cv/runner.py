@@ -18,7 +18,7 @@ import json
 import subprocess
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -63,7 +63,7 @@ class FoldContext:
     X: pd.DataFrame
     y: np.ndarray
     X_test: pd.DataFrame
-    label_names: list[str]
+    label_names: list[str] = field(default_factory=list)  # names of y's columns (tags), lent to the head
 
 
 @dataclass
