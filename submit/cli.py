@@ -17,6 +17,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.text import Text
 
 from competitions._registry import UnknownName
 from competitions.base import LoadOptionError
@@ -62,7 +63,8 @@ RunsDir = Annotated[Path, typer.Option("--runs", help="Where experiments, folds,
 
 
 def _fail(err: Exception) -> None:
-    console.print(f"[bold red]error:[/] {err}", highlight=False, markup=False, style="red")
+    # Text, not markup: an error message may hold brackets of its own (paths, lists).
+    console.print(Text.assemble(("error: ", "bold red"), (str(err), "red")), highlight=False)
     raise typer.Exit(2)
 
 
