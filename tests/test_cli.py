@@ -92,7 +92,7 @@ def test_unknown_names_list_what_exists(tmp_path):
     assert code == 2 and "unknown competition 'kaggle-titanic'" in text and "wsdm" in text
     code, text = submit("run", "wsdm", "--recipe", "nope", "--runs", str(tmp_path))
     assert code == 2 and "no recipe 'nope'" in text
-    assert text.lstrip().startswith("error: ") and "[bold" not in text  # styled, not markup printed as text
+    assert "error: no recipe" in text and "[bold" not in text  # styled, not markup printed as text
 
 
 def test_the_installed_command_takes_the_competition_as_first_word(tmp_path):
