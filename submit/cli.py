@@ -88,10 +88,11 @@ def run(
     try:
         with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                       console=console, transient=False) as progress:
-            bar = progress.add_task("cross-validating", total=None)
+            bars: list = []  # the bar appears once the data and recipe have loaded, not before their errors
 
             def on_fold(done: int, total: int) -> None:
-                progress.update(bar, completed=done, total=total, description=f"folds ({done} of {total} done)")
+                bars[:] = bars or [progress.add_task("folds", total=total)]
+                progress.update(bars[0], completed=done, total=total, description=f"folds ({done} of {total} done)")
 
             outcome = run_competition(competition, data=data, recipe=recipe, overrides=set_ or [], output=output,
                                       runs_dir=runs, on_stage=lambda text: progress.console.print(text),
