@@ -151,40 +151,21 @@ def test_lmsys_missing_column(lmsys_dir: Path):
     assert_names(err, "train.csv", "missing column", "response_b")
 
 
-def test_lmsys_two_winner_flags(lmsys_dir: Path):
+@pytest.mark.parametrize("file, row, cells, expected", [
+    ("train.csv", 4, {"winner_model_a": "1", "winner_model_b": "1", "winner_tie": "0"},
+     ("winner_model_a", "row 5", "exactly one")),
+    ("train.csv", 0, {"winner_tie": "yes"}, ("winner_tie", "row 1", "'yes'")),
+    ("train.csv", 2, {"response_a": "just some text"}, ("response_a", "row 3", "JSON list")),
+    ("test.csv", 0, {"prompt": json.dumps(["fine", 42])}, ("prompt", "row 1")),  # a turn that is not a string
+    ("train.csv", 6, {"prompt": ""}, ("prompt", "row 7", "empty text")),
+], ids=["two-winner-flags", "flag-of-wrong-type", "cell-not-a-json-list", "turn-not-a-string", "empty-text"])
+def test_lmsys_bad_cell_is_named(lmsys_dir: Path, file, row, cells, expected):
     def spoil(frame):
-        frame.loc[4, ["winner_model_a", "winner_model_b", "winner_tie"]] = ["1", "1", "0"]
-    rewrite_csv(lmsys_dir / "train.csv", spoil)
+        frame.loc[row, list(cells)] = list(cells.values())
+    rewrite_csv(lmsys_dir / file, spoil)
     with pytest.raises(DataError) as err:
         Lmsys().load(lmsys_dir)
-    assert_names(err, "train.csv", "winner_model_a", "row 5", "exactly one")
-
-
-def test_lmsys_flag_of_wrong_type(lmsys_dir: Path):
-    def spoil(frame):
-        frame.loc[0, "winner_tie"] = "yes"
-    rewrite_csv(lmsys_dir / "train.csv", spoil)
-    with pytest.raises(DataError) as err:
-        Lmsys().load(lmsys_dir)
-    assert_names(err, "train.csv", "winner_tie", "row 1", "'yes'")
-
-
-def test_lmsys_cell_not_a_json_list(lmsys_dir: Path):
-    def spoil(frame):
-        frame.loc[2, "response_a"] = "just some text"
-    rewrite_csv(lmsys_dir / "train.csv", spoil)
-    with pytest.raises(DataError) as err:
-        Lmsys().load(lmsys_dir)
-    assert_names(err, "train.csv", "response_a", "row 3", "JSON list")
-
-
-def test_lmsys_turn_not_a_string(lmsys_dir: Path):
-    def spoil(frame):
-        frame.loc[0, "prompt"] = json.dumps(["fine", 42])
-    rewrite_csv(lmsys_dir / "test.csv", spoil)
-    with pytest.raises(DataError) as err:
-        Lmsys().load(lmsys_dir)
-    assert_names(err, "test.csv", "prompt", "row 1")
+    assert_names(err, file, *expected)
 
 
 def test_lmsys_null_turns_read_as_empty(lmsys_dir: Path):
@@ -203,15 +184,6 @@ def test_lmsys_duplicate_id(lmsys_dir: Path):
     with pytest.raises(DataError) as err:
         Lmsys().load(lmsys_dir)
     assert_names(err, "train.csv", "column 'id'", "duplicate id", "rows 1 and 2")
-
-
-def test_lmsys_empty_text(lmsys_dir: Path):
-    def spoil(frame):
-        frame.loc[6, "prompt"] = ""
-    rewrite_csv(lmsys_dir / "train.csv", spoil)
-    with pytest.raises(DataError) as err:
-        Lmsys().load(lmsys_dir)
-    assert_names(err, "train.csv", "prompt", "row 7", "empty text")
 
 
 def test_lmsys_non_utf8_bytes(lmsys_dir: Path):
