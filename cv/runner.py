@@ -148,7 +148,7 @@ def predict_saved_folds(task: TaskType, head: str, fold_models: list[Path], tta:
         for view, pred in predict_views(head_cls.load(folder), task, X, tta, tta_budget).items():
             task.check_prediction(pred, len(X))
             per_view[view].append(pred)
-    return _merge_views(task, {v: np.mean(p, axis=0) for v, p in per_view.items()}, tta)
+    return _merge_fold_views(task, per_view, tta)
 
 
 def experiment_id(recipe: Recipe, fingerprint: str, folds_id: str) -> str:
@@ -185,8 +185,13 @@ def _merge_views(task: TaskType, results: dict[str, np.ndarray], views: list[str
     return task.combine([results[v] for v in [PLAIN, *views]])
 
 
+def _merge_fold_views(task: TaskType, per_view: dict[str, list[np.ndarray]], views: list[str]) -> np.ndarray:
+    """Test rows: each view's predictions averaged over the folds, then the views merged."""
+    return _merge_views(task, {v: np.mean(p, axis=0) for v, p in per_view.items()}, views)
+
+
 def fold_scores(competition: Competition, y: np.ndarray, oof: np.ndarray, folds: np.ndarray,
-                 decision: dict[str, Any]) -> dict[str, list[float]]:
+                decision: dict[str, Any]) -> dict[str, list[float]]:
     decided = competition.decide(oof, decision)
     per_fold = [competition.score(y[folds == k], decided[folds == k]) for k in np.unique(folds)]
     return {m.name: [s[m.name] for s in per_fold] for m in competition.metrics}
@@ -252,7 +257,7 @@ def run_experiment(competition: Competition, dataset: Dataset, recipe: Recipe, r
             predict_s += float(fold["predict_s"])
     task = competition.task
     oof_final = _merge_views(task, oof, recipe.tta)
-    test_final = _merge_views(task, {v: np.mean(p, axis=0) for v, p in test.items()}, recipe.tta) if test[PLAIN] \
+    test_final = _merge_fold_views(task, test, recipe.tta) if test[PLAIN] \
         else np.zeros((0, oof_final.shape[1]))
 
     decision = competition.fit_decision(y, oof_final)

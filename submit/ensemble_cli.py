@@ -24,7 +24,7 @@ from ensembles.build import EnsembleResult, build_ensemble
 from ensembles.members import EnsembleError, Member, load_members
 from ensembles.methods import METHODS
 from submit.cli import USER_ERRORS, RunsDir, _fail, app, out
-from submit.pipeline import resolve_data_dir, use_runs_dir, write_experiment_submission
+from submit.pipeline import record_experiment_submission, resolve_data_dir, use_runs_dir
 
 
 @dataclass
@@ -51,12 +51,9 @@ def ensemble_competition(name: str, *, experiments: list[str] | None = None, met
                             f"{first.id} was fitted on ({first.fingerprint}); pass the same --data it ran with")
     y = competition.targets(dataset, first.recipe.get("embedder"))
     result = build_ensemble(competition, members, y, method, runs_dir, store)
-    submission = None
-    if len(dataset.test) and dataset.sample_submission is not None:
-        submission, vectors_model = write_experiment_submission(
-            competition, dataset, result.test_decided, output or result.dir / "submission.csv",
-            experiment=result.id, metric=result.metric, cv_mean=result.cv_mean, embedder=first.recipe.get("embedder"))
-        store.record_submission(result.id, competition.name, submission.resolve(), vectors_model)
+    submission = record_experiment_submission(
+        competition, dataset, result.test_decided, output or result.dir / "submission.csv", store,
+        experiment=result.id, metric=result.metric, cv_mean=result.cv_mean, embedder=first.recipe.get("embedder"))
     return EnsembleOutcome(competition, dataset, members, result, submission)
 
 

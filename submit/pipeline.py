@@ -72,13 +72,23 @@ def run_competition(name: str, *, data: Path | None = None, recipe: str = "defau
     result = run_experiment(competition, dataset, resolved, runs_dir, on_fold=on_fold, store=store)
     rank = store.rank(competition.name, result.id)
 
-    submission = None
-    if len(dataset.test) and dataset.sample_submission is not None:
-        submission, vectors_model = write_experiment_submission(
-            competition, dataset, result.test_decided, output or result.dir / "submission.csv",
-            experiment=result.id, metric=result.metric, cv_mean=result.cv_mean, embedder=resolved.embedder)
-        store.record_submission(result.id, competition.name, submission.resolve(), vectors_model)
+    submission = record_experiment_submission(
+        competition, dataset, result.test_decided, output or result.dir / "submission.csv", store,
+        experiment=result.id, metric=result.metric, cv_mean=result.cv_mean, embedder=resolved.embedder)
     return Outcome(competition, dataset, data_dir, source, resolved, result, rank, submission)
+
+
+def record_experiment_submission(competition: Competition, dataset: Dataset, decided: np.ndarray, path: Path,
+                                 store: Store, *, experiment: str, metric: str, cv_mean: float, embedder: str
+                                 ) -> Path | None:
+    """The experiment's submission written (see below) and recorded in the store; None when the data has no
+    test rows or no sample_submission to check against."""
+    if not len(dataset.test) or dataset.sample_submission is None:
+        return None
+    submission, vectors_model = write_experiment_submission(competition, dataset, decided, path, experiment=experiment,
+                                                            metric=metric, cv_mean=cv_mean, embedder=embedder)
+    store.record_submission(experiment, competition.name, submission.resolve(), vectors_model)
+    return submission
 
 
 def write_experiment_submission(competition: Competition, dataset: Dataset, decided: np.ndarray, path: Path, *,

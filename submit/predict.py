@@ -35,10 +35,14 @@ from submit.pipeline import resolve_data_dir, write_experiment_submission
 EXPERIMENT_FILES = ("recipe.yaml", "scores.json")
 
 
+def _holds_experiment(folder: Path) -> bool:
+    return all((folder / name).is_file() for name in EXPERIMENT_FILES)
+
+
 def experiment_dir(competition: str, experiment: str | Path, runs_dir: Path = Path("runs")) -> Path:
     """A folder holding the experiment: the argument itself when it is one, else runs/<competition>/<id>."""
     for candidate in (Path(experiment), Path(runs_dir) / competition / str(experiment)):
-        if all((candidate / name).is_file() for name in EXPERIMENT_FILES):
+        if _holds_experiment(candidate):
             return candidate
     known = sorted(p.name for p in (Path(runs_dir) / competition).glob("*") if (p / "scores.json").is_file())
     raise RecipeError(f"no finished experiment '{experiment}' for {competition} in {Path(runs_dir) / competition} "
@@ -86,7 +90,7 @@ def saved_ensemble(competition: Competition, folder: Path) -> tuple[Combiner, li
     members = []
     for member in ids:
         places = (folder / "members" / member, folder.parent / member)
-        found = [p for p in places if all((p / name).is_file() for name in EXPERIMENT_FILES)]
+        found = [p for p in places if _holds_experiment(p)]
         if not found:
             raise EnsembleError(f"ensemble {folder.name}: its member experiment {member} is not in "
                                 f"{' or '.join(map(str, places))}; put that experiment's folder there, or run it "
