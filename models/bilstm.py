@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 
 from models.base import Head, hold_out_groups
+from models.bpe import train_byte_bpe
 
 PAD, UNK = "[PAD]", "[UNK]"
 
@@ -105,15 +106,7 @@ class SiameseBilstm(Head):
 
     # --- text -> padded token ids -----------------------------------------------------------------------
     def _train_tokenizer(self, texts: list[str]) -> Any:
-        from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-
-        tokenizer = Tokenizer(models.BPE(unk_token=UNK))
-        tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)  # any script, no unknowns
-        tokenizer.decoder = decoders.ByteLevel()
-        trainer = trainers.BpeTrainer(vocab_size=self.vocab_size, special_tokens=[PAD, UNK], show_progress=False,
-                                      initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
-        tokenizer.train_from_iterator(texts, trainer=trainer)
-        return tokenizer
+        return train_byte_bpe(texts, self.vocab_size, [PAD, UNK], unk_token=UNK)
 
     def _encode(self, texts: pd.Series) -> tuple[Any, Any]:
         torch = _torch()

@@ -26,6 +26,7 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
+from models.bpe import train_byte_bpe
 from models.cache import cache_dir
 
 # ChatML for the tiny models; Gemma's turn format for a Gemma GGUF that carries no template.
@@ -55,15 +56,9 @@ class ModelUnavailable(RuntimeError):
 
 
 def _tiny_tokenizer(folder: Path) -> None:
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import PreTrainedTokenizerFast
 
-    tokenizer = Tokenizer(models.BPE())
-    tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    tokenizer.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(vocab_size=768, special_tokens=_TINY_SPECIAL, show_progress=False,
-                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
-    tokenizer.train_from_iterator(_TINY_CORPUS * 4, trainer=trainer)
+    tokenizer = train_byte_bpe(_TINY_CORPUS * 4, 768, _TINY_SPECIAL)
     fast = PreTrainedTokenizerFast(tokenizer_object=tokenizer, pad_token="<pad>", eos_token="<|im_end|>",
                                    bos_token="<bos>")
     fast.chat_template = CHATML
