@@ -86,12 +86,16 @@ class Store:
         with closing(self._connect()) as con, con:  # the inner `with con` is one transaction
             return con.execute(sql, values).lastrowid
 
-    def record_experiment(self, row: dict[str, Any]) -> None:
+    @staticmethod
+    def _experiment_insert(row: dict[str, Any]) -> tuple[str, tuple[Any, ...]]:
         row = {**row, "fold_scores": json.dumps(row["fold_scores"]),
                "other_scores": json.dumps(row.get("other_scores", {})), "created": row.get("created") or now()}
         columns = list(row)
-        self._write(f"INSERT OR REPLACE INTO experiments ({', '.join(columns)}) "
-                    f"VALUES ({', '.join('?' * len(columns))})", tuple(row[c] for c in columns))
+        return (f"INSERT OR REPLACE INTO experiments ({', '.join(columns)}) "
+                f"VALUES ({', '.join('?' * len(columns))})", tuple(row[c] for c in columns))
+
+    def record_experiment(self, row: dict[str, Any]) -> None:
+        self._write(*self._experiment_insert(row))
 
     def record_submission(self, experiment_id: str, competition: str, path: Path, vectors_model: str | None,
                           message: str | None = None, host_ref: str | None = None, status: str | None = None) -> int:
@@ -139,9 +143,10 @@ class Store:
         return ids.index(experiment_id) + 1, len(ids)
 
     def record_ensemble(self, row: dict[str, Any], weights: dict[str, float | None]) -> None:
-        """An ensemble's experiment row, then its members' weights (replacing any earlier record)."""
-        self.record_experiment(row)
+        """An ensemble's experiment row and its members' weights (replacing any earlier record), in one
+        transaction, so no ensemble row is left without its members."""
         with closing(self._connect()) as con, con:
+            con.execute(*self._experiment_insert(row))
             con.execute("DELETE FROM ensemble_members WHERE ensemble_id = ?", (row["id"],))
             con.executemany("INSERT INTO ensemble_members (ensemble_id, member_id, weight) VALUES (?, ?, ?)",
                             [(row["id"], member, weight) for member, weight in weights.items()])
