@@ -16,8 +16,10 @@ import warnings
 from importlib.metadata import entry_points
 from typing import Any
 
+from competitions.errors import UserError
 
-class UnknownName(KeyError):
+
+class UnknownName(UserError, KeyError):
     def __str__(self) -> str:
         return str(self.args[0])
 

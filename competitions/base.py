@@ -22,10 +22,11 @@ from typing import Any, ClassVar
 import numpy as np
 import pandas as pd
 
+from competitions.errors import UserError
 from competitions.tasks import TaskType
 
 
-class LoadOptionError(ValueError):
+class LoadOptionError(UserError, ValueError):
     """A loader option (the recipe's `data` section) outside what it accepts."""
 
 

@@ -18,10 +18,12 @@ from pathlib import Path
 
 import pandas as pd
 
+from competitions.errors import UserError
+
 TABLE_SUFFIXES = (".csv", ".parquet", ".jsonl", ".json")
 
 
-class DataError(ValueError):
+class DataError(UserError, ValueError):
     """A problem in a competition's input files, phrased so the user can find and fix it."""
 
     def __init__(self, file: Path | str, problem: str, *, column: str | None = None, row: int | None = None,

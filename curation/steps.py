@@ -26,10 +26,12 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+from competitions.errors import UserError
+
 INSTALL_HINT = "pip install -e '.[curate]' in a clone (or pip install 'submit-harness[curate]')"
 
 
-class CurationError(ValueError):
+class CurationError(UserError, ValueError):
     """A curation section or step that cannot run as written (a user error)."""
 
 

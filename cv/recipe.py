@@ -20,12 +20,13 @@ from typing import Any
 import yaml
 
 from competitions.base import Competition
+from competitions.errors import UserError
 from curation.pipeline import CurationConfig, parse_curation
 from curation.steps import CurationError
 from models.registry import HEADS
 
 
-class RecipeError(ValueError):
+class RecipeError(UserError, ValueError):
     pass
 
 

@@ -17,10 +17,11 @@ import numpy as np
 import pandas as pd
 import yaml
 
+from competitions.errors import UserError
 from cv.store import Store
 
 
-class EnsembleError(ValueError):
+class EnsembleError(UserError, ValueError):
     """Experiments that cannot be combined, or a method that does not fit the task."""
 
 

@@ -20,9 +20,15 @@ from typing import Any, ClassVar
 import numpy as np
 import pandas as pd
 
+from competitions.errors import UserError
+
 
 class NotFittedError(RuntimeError):
     pass
+
+
+class HeadUnavailable(UserError, RuntimeError):
+    """A head whose optional packages are not installed; the message gives the install command."""
 
 
 def hold_out_groups(X: pd.DataFrame, y: np.ndarray, column: str, fraction: float, seed: int

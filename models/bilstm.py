@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from models.base import Head, hold_out_groups
+from models.base import Head, HeadUnavailable, hold_out_groups
 from models.bpe import train_byte_bpe
 
 PAD, UNK = "[PAD]", "[UNK]"
@@ -36,7 +36,7 @@ def _torch() -> Any:
     try:
         import torch
     except ImportError:
-        raise RuntimeError("the bilstm head needs PyTorch: pip install torch==2.13.0, then "
+        raise HeadUnavailable("the bilstm head needs PyTorch: pip install torch==2.13.0, then "
                            "pip install -e '.[st]'") from None
     return torch
 

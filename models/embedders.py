@@ -20,12 +20,13 @@ from functools import cache
 
 import numpy as np
 
+from competitions.errors import UserError
 from models.cache import cached_rows
 
 DACON_SCORER = "distiluse-base-multilingual-cased-v1"
 
 
-class EmbedderUnavailable(RuntimeError):
+class EmbedderUnavailable(UserError, RuntimeError):
     pass
 
 

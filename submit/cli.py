@@ -12,25 +12,23 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, NoReturn
 
+import click
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.text import Text
+from typer.core import TyperGroup
 
-from competitions._registry import UnknownName
-from competitions.base import LoadOptionError
 from competitions.checks import DataError
+from competitions.errors import UserError
 from competitions.registry import COMPETITIONS, get_competition
 from curation.report import report_renderable
-from curation.steps import CurationError
-from cv.recipe import RecipeError
 from cv.store import Store
-from models.embedders import EmbedderUnavailable
 from submit.leaderboard import FORMATS, render, rich_table
 from submit.pipeline import resolve_data_dir, run_competition
-from submit.validate import SubmissionError, validate_file
+from submit.validate import validate_file
 
 EXAMPLES = """
 Examples:
@@ -49,20 +47,29 @@ Examples:
   submit leaderboard wsdm --sync --plot lb.png  public scores beside CV, rank correlation
 """
 
-app = typer.Typer(help="Competition-submission harness: shared CV, a local leaderboard, valid submissions.",
-                  epilog=EXAMPLES, rich_markup_mode=None, no_args_is_help=True, add_completion=False)
 console = Console(stderr=True, soft_wrap=True)
 out = Console(soft_wrap=True)  # paths printed whole, so they can be copied
 
-# Errors a user can fix; anything else is a bug and keeps its traceback.
-USER_ERRORS = (DataError, LoadOptionError, RecipeError, SubmissionError, EmbedderUnavailable, UnknownName,
-               CurationError)
+
+class _Commands(TyperGroup):
+    """Every command's user errors end the same way: the message, no traceback, exit code 2. Anything else
+    is a bug and keeps its traceback."""
+
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except UserError as err:
+            _fail(err)
+
+
+app = typer.Typer(cls=_Commands, help="Competition-submission harness: shared CV, a local leaderboard, valid "
+                  "submissions.", epilog=EXAMPLES, rich_markup_mode=None, no_args_is_help=True, add_completion=False)
 
 RunsDir = Annotated[Path, typer.Option("--runs", help="Where experiments, folds, cache and the leaderboard live.",
                                        envvar="SUBMIT_RUNS_DIR")]
 
 
-def _fail(err: Exception) -> None:
+def _fail(err: Exception) -> NoReturn:
     # Text, not markup: an error message may hold brackets of its own (paths, lists).
     console.print(Text.assemble(("error: ", "bold red"), (str(err), "red")), highlight=False)
     raise typer.Exit(2)
@@ -97,8 +104,6 @@ def run(
             outcome = run_competition(competition, data=data, recipe=recipe, overrides=set_ or [], output=output,
                                       runs_dir=runs, on_stage=lambda text: progress.console.print(text),
                                       on_fold=on_fold)
-    except USER_ERRORS as err:
-        _fail(err)
     except KeyboardInterrupt:
         console.print("interrupted: finished folds are kept; run the same command again to resume.")
         raise typer.Exit(130) from None
@@ -183,16 +188,13 @@ def validate(
 
     Example: `submit validate hansol runs/hansol/default-1a2b3c4d5e/submission.csv --data data/hansol`.
     """
-    try:
-        comp = get_competition(competition)
-        data_dir, _ = resolve_data_dir(comp, data)
-        dataset = comp.load(data_dir)
-        if dataset.sample_submission is None:
-            raise DataError(data_dir / "sample_submission.csv", "file not found",
-                            expected="the host's sample_submission to validate against")
-        frame = validate_file(file, dataset.sample_submission, comp.submission_spec(dataset))
-    except USER_ERRORS as err:
-        _fail(err)
+    comp = get_competition(competition)
+    data_dir, _ = resolve_data_dir(comp, data)
+    dataset = comp.load(data_dir)
+    if dataset.sample_submission is None:
+        raise DataError(data_dir / "sample_submission.csv", "file not found",
+                        expected="the host's sample_submission to validate against")
+    frame = validate_file(file, dataset.sample_submission, comp.submission_spec(dataset))
     out.print(f"{file}: valid {competition} submission ({len(frame):,} rows).")
 
 

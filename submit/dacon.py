@@ -15,10 +15,11 @@ import json
 from pathlib import Path
 from typing import Any
 
+from competitions.errors import UserError
 from models.embedders import DACON_SCORER
 
 
-class DaconError(ValueError):
+class DaconError(UserError, ValueError):
     pass
 
 

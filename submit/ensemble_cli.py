@@ -23,7 +23,7 @@ from cv.store import Store
 from ensembles.build import EnsembleResult, build_ensemble
 from ensembles.members import EnsembleError, Member, load_members
 from ensembles.methods import METHODS
-from submit.cli import USER_ERRORS, RunsDir, _fail, app, out
+from submit.cli import RunsDir, app, out
 from submit.pipeline import record_experiment_submission, resolve_data_dir, use_runs_dir
 
 
@@ -75,11 +75,8 @@ def ensemble(
     `submit ensemble law-tags --data ../shared/data/law --method stack`.
     """
     ids = [e.strip() for e in experiments.split(",") if e.strip()] if experiments else None
-    try:
-        outcome = ensemble_competition(competition, experiments=ids, method=method, data=data, output=output,
-                                       runs_dir=runs)
-    except (*USER_ERRORS, EnsembleError) as err:
-        _fail(err)
+    outcome = ensemble_competition(competition, experiments=ids, method=method, data=data, output=output,
+                                   runs_dir=runs)
     r = outcome.result
     table = Table(title=f"{competition}: ensemble of {len(outcome.members)} ({method})")
     for column, justify in (("experiment", "left"), ("head", "left"), (f"CV {r.metric}", "right"),

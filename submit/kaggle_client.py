@@ -31,6 +31,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
+from competitions.errors import UserError
+
 T = TypeVar("T")
 
 TOKEN_HELP = "create an API token at https://www.kaggle.com/settings/api"
@@ -38,7 +40,7 @@ RETRY_STATUS = frozenset({429, 500, 502, 503, 504})
 MAX_RETRY_WAIT_S = 30.0
 
 
-class KaggleError(RuntimeError):
+class KaggleError(UserError, RuntimeError):
     """A Kaggle failure the user can act on; the message says what to do. `status`: the HTTP status, if any."""
 
     def __init__(self, message: str, status: int | None = None):

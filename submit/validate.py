@@ -17,12 +17,13 @@ import pandas as pd
 
 from competitions.base import SubmissionSpec
 from competitions.checks import DataError, read_any
+from competitions.errors import UserError
 from cv.io import atomic_write
 
 MAX_LISTED = 3  # examples shown per problem
 
 
-class SubmissionError(ValueError):
+class SubmissionError(UserError, ValueError):
     def __init__(self, file: Path | str, problems: list[str]):
         self.problems = problems
         super().__init__(f"{file}: the host would reject this submission:\n" + "\n".join(f"  - {p}" for p in problems))

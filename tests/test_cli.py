@@ -129,3 +129,22 @@ def test_a_killed_run_resumes_where_it_stopped(tmp_path):
                            timeout=300)
     cv_line = [line for line in fresh.stdout.splitlines() if line.startswith("CV ")]
     assert cv_line and cv_line == [line for line in resumed.stdout.splitlines() if line.startswith("CV ")]
+
+
+@pytest.mark.parametrize("error", ["models.llm:LlmUnavailable", "models.llm.zoo:ModelUnavailable",
+                                   "models.base:HeadUnavailable", "ensembles.members:EnsembleError"])
+def test_every_user_error_ends_with_its_message_and_exit_2(error, monkeypatch, tmp_path):
+    """One base class (competitions.errors.UserError): no command keeps a list of the errors it expects."""
+    import importlib
+
+    module, _, name = error.partition(":")
+    error_cls = getattr(importlib.import_module(module), name)
+
+    def fail(*args, **kwargs):
+        raise error_cls("the extra is missing: pip install -e '.[llm]'")
+
+    monkeypatch.setattr("submit.cli.run_competition", fail)
+    code, text = submit("run", "wsdm", "--runs", str(tmp_path))
+    assert code == 2
+    assert "error: the extra is missing: pip install -e '.[llm]'" in text
+    assert "Traceback" not in text

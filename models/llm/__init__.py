@@ -18,11 +18,13 @@ from __future__ import annotations
 
 import importlib.util
 
+from models.base import HeadUnavailable
+
 LLM_PACKAGES = ("torch", "transformers", "peft", "accelerate", "bitsandbytes")
 
 
-class LlmUnavailable(RuntimeError):
-    pass
+class LlmUnavailable(HeadUnavailable):
+    """The LLM extra is not installed."""
 
 
 def require_llm() -> None:

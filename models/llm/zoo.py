@@ -26,6 +26,7 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
+from competitions.errors import UserError
 from models.bpe import train_byte_bpe
 from models.cache import cache_dir
 
@@ -51,7 +52,7 @@ _TINY_SPECIAL = ["<pad>", "<|im_start|>", "<|im_end|>", "<bos>"]
 TINY_VERSION = "1"  # bump when the recipe of the tiny models changes, so caches rebuild
 
 
-class ModelUnavailable(RuntimeError):
+class ModelUnavailable(UserError, RuntimeError):
     pass
 
 
