@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from competitions.errors import UserError
+from competitions.submissions import SubmissionSpec
 from competitions.tasks import TaskType
 
 
@@ -51,17 +52,6 @@ class Metric:
 
     def __call__(self, y: np.ndarray, pred: np.ndarray) -> float:
         return float(self.fn(y, pred))
-
-
-@dataclass(frozen=True)
-class SubmissionSpec:
-    """What the host accepts. kind: labels | probabilities | vectors | tags."""
-
-    id_column: str
-    kind: str
-    columns: tuple[str, ...]  # the non-id columns, in the host's order
-    labels: frozenset[str] = frozenset()  # allowed labels (labels) or tag vocabulary (tags)
-    width: int = 0  # vector width (vectors)
 
 
 @dataclass
@@ -144,11 +134,11 @@ class Competition:
         return dataset.y
 
     def fit_decision(self, y: np.ndarray, oof: np.ndarray) -> dict[str, Any]:
-        """Parameters of the step from raw predictions to what is scored, fitted on OOF (none by default)."""
-        return {}
+        """Parameters of the step from raw predictions to what is scored, fitted on OOF: the task's own."""
+        return self.task.fit_decision(y, oof)
 
     def decide(self, pred: np.ndarray, decision: dict[str, Any]) -> np.ndarray:
-        return pred
+        return self.task.decide(pred, decision)
 
     def submission_spec(self, dataset: Dataset) -> SubmissionSpec:
         raise NotImplementedError

@@ -1,13 +1,20 @@
-"""Task types: the contract between competitions and model heads.
+"""Task types: the contract between competitions and model heads. A task type is an object that owns
+everything that depends on what is predicted, so that no other module dispatches on a task's name.
 
     from competitions.tasks import TASKS
     task = TASKS["preference"]
     view = task.views["swap"]
     pred = view.invert(head.predict(view.transform(X)))   # back in the original A/B order
+    task.combine([plain, pred])                           # the row's views merged
+    task.merge_folds(fold_test_preds)                     # the folds' test predictions merged
+    task.blend(member_preds, weights); task.loss(y, p)    # ensembles: the blend and the loss its weights fit
+    task.decide(oof, task.fit_decision(y, oof))           # the step from raw predictions to what is scored
 
-A task fixes the canonical input columns a competition's loader must produce, the shape of the target
-and prediction arrays, the decision step fitted on out-of-fold predictions (tag thresholds), and the
-test-time views with their inverses. Heads name the tasks they serve by the task's name only.
+A task fixes the canonical input columns a competition's loader must produce; `prediction`, the kind of
+its target and prediction arrays (how they are coerced, checked, allocated and stored); the test-time
+views with their inverses and how views and folds are merged; how ensemble members are blended and which
+methods make sense; the decision step fitted on out-of-fold predictions (tag thresholds); and the
+submission kinds its predictions can be written as (competitions/submissions.py).
 
 Test-time augmentation (the runner's `tta`) predicts each view, inverts it and merges the results with
 `task.combine`; the selective variant (`tta_budget` < 1) applies the extra views only to the rows whose
@@ -20,15 +27,138 @@ Arrays by task:
   `cosine_to_references`); prediction (n, d) vectors.
 - tagging: y (n, n_tags) 0/1 indicators over the competition's tag vocabulary; prediction (n, n_tags)
   scores in [0, 1], turned into tag sets by a threshold fitted on OOF (`TaggingDecision`).
+- generation: y and prediction are 1-D object arrays of n strings. Views, folds and ensemble members are
+  merged by minimum-Bayes-risk selection: per row, the candidate most similar to the others by the
+  competition's own `similarity`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
+
+from competitions import submissions
+from competitions.submissions import SubmissionKind
+
+EPS = 1e-7
+
+# --- prediction kinds -----------------------------------------------------------------------------------
+
+
+class PredictionKind:
+    """How a task's targets and predictions are held: coerced from what a head returns, checked, allocated
+    for out-of-fold assembly, and stored (Parquet columns for oof/test.parquet, npz-safe arrays for folds)."""
+
+    name: str
+    in_embedder_space: bool = False  # values only compare within one embedder's space (vectors)
+
+    def coerce(self, raw: Any) -> np.ndarray:
+        raise NotImplementedError
+
+    def check(self, pred: np.ndarray, n_rows: int, task: str) -> None:
+        raise NotImplementedError
+
+    def allocate(self, n_rows: int, like: np.ndarray) -> np.ndarray:
+        """An array of n_rows predictions shaped like `like`'s rows, to be filled fold by fold."""
+        raise NotImplementedError
+
+    def width(self, pred: np.ndarray) -> int:
+        raise NotImplementedError
+
+    def to_frame(self, pred: np.ndarray, names: Sequence[str] = ()) -> pd.DataFrame:
+        raise NotImplementedError
+
+    def from_frame(self, frame: pd.DataFrame) -> np.ndarray:
+        """The predictions back from `to_frame`'s columns (only those: no id or fold column)."""
+        raise NotImplementedError
+
+    def to_stored(self, pred: np.ndarray) -> np.ndarray:
+        """An array np.savez writes without pickling."""
+        return pred
+
+    def from_stored(self, stored: np.ndarray) -> np.ndarray:
+        return stored
+
+    def __repr__(self) -> str:
+        return self.name
+
+
+class NumericKind(PredictionKind):
+    """(n, k) finite float64: class probabilities, vectors or per-tag scores."""
+
+    def __init__(self, name: str, *, in_embedder_space: bool = False) -> None:
+        self.name, self.in_embedder_space = name, in_embedder_space
+
+    def coerce(self, raw: Any) -> np.ndarray:
+        return np.asarray(raw, dtype=np.float64)
+
+    def check(self, pred: np.ndarray, n_rows: int, task: str) -> None:
+        if pred.ndim != 2 or pred.shape[0] != n_rows:
+            raise ValueError(f"{task}: expected a (n={n_rows}, k) prediction, got shape {pred.shape}")
+        if not np.isfinite(pred).all():
+            raise ValueError(f"{task}: prediction holds NaN or infinite values")
+
+    def allocate(self, n_rows: int, like: np.ndarray) -> np.ndarray:
+        return np.zeros((n_rows, like.shape[1]))
+
+    def width(self, pred: np.ndarray) -> int:
+        return pred.shape[1]
+
+    def to_frame(self, pred: np.ndarray, names: Sequence[str] = ()) -> pd.DataFrame:
+        columns = list(names) if len(names) == pred.shape[1] else [f"p{i}" for i in range(pred.shape[1])]
+        return pd.DataFrame(pred, columns=columns)
+
+    def from_frame(self, frame: pd.DataFrame) -> np.ndarray:
+        return frame.to_numpy(dtype=np.float64)
+
+
+class TextKind(PredictionKind):
+    """(n,) object array of str: one generated text per row."""
+
+    name = "text"
+    column = "text"
+
+    def coerce(self, raw: Any) -> np.ndarray:
+        values = list(raw)
+        out = np.empty(len(values), dtype=object)
+        out[:] = ["" if v is None else str(v) for v in values]
+        return out
+
+    def check(self, pred: np.ndarray, n_rows: int, task: str) -> None:
+        if pred.ndim != 1 or len(pred) != n_rows:
+            raise ValueError(f"{task}: expected {n_rows} texts, got an array of shape {pred.shape}")
+        if not all(isinstance(t, str) for t in pred):
+            raise ValueError(f"{task}: every prediction must be a str")
+
+    def allocate(self, n_rows: int, like: np.ndarray) -> np.ndarray:
+        return self.coerce([""] * n_rows)
+
+    def width(self, pred: np.ndarray) -> int:
+        return 1
+
+    def to_frame(self, pred: np.ndarray, names: Sequence[str] = ()) -> pd.DataFrame:
+        return pd.DataFrame({self.column: pd.Series(pred, dtype=str)})
+
+    def from_frame(self, frame: pd.DataFrame) -> np.ndarray:
+        return self.coerce(frame[self.column].fillna(""))
+
+    def to_stored(self, pred: np.ndarray) -> np.ndarray:
+        return np.asarray(pred.tolist(), dtype=np.str_)
+
+    def from_stored(self, stored: np.ndarray) -> np.ndarray:
+        return self.coerce(stored.tolist())
+
+
+PROBABILITIES = NumericKind("probabilities")
+VECTORS = NumericKind("vectors", in_embedder_space=True)
+SCORES = NumericKind("scores")
+TEXTS = TextKind()
+
+# --- the task type ----------------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -41,24 +171,59 @@ class View:
     transform_y: Callable[[np.ndarray], np.ndarray] | None = None  # targets of the view; None: unchanged
 
 
-def mean_of_views(preds: list[np.ndarray]) -> np.ndarray:
-    return np.mean(preds, axis=0)
+def _weighted_sum(preds: list[np.ndarray], weights: Sequence[float]) -> np.ndarray:
+    return sum(w * p for w, p in zip(weights, preds, strict=True))
 
 
 @dataclass(frozen=True)
 class TaskType:
+    """Numeric predictions by default: views and folds averaged, members blended by a weighted mean."""
+
     name: str
     inputs: tuple[str, ...]
     views: dict[str, View] = field(default_factory=dict)
-    combine: Callable[[list[np.ndarray]], np.ndarray] = mean_of_views  # merges a row's view predictions
-    # (n, k) prediction -> (n,) certainty, higher is surer; None: no selective TTA for the task.
-    certainty: Callable[[np.ndarray], np.ndarray] | None = None
+
+    prediction: ClassVar[PredictionKind]
+    submission_kinds: ClassVar[tuple[SubmissionKind, ...]]
+    ensemble_methods: ClassVar[tuple[str, ...]] = ("weighted", "rank", "caruana", "stack")
+    # The meta-model layout of stacking: "classes" (one multinomial model over the members' class
+    # log-probabilities) or "cells" (one binary model on each (row, column) cell's member scores).
+    stack_layout: ClassVar[str | None] = None
+    has_certainty: ClassVar[bool] = False  # certainty() exists, so selective TTA (tta_budget < 1) works
+
+    def combine(self, preds: list[np.ndarray]) -> np.ndarray:
+        """A row's predictions under the views (the plain one first) merged into one."""
+        return np.mean(preds, axis=0)
+
+    def merge_folds(self, preds: list[np.ndarray]) -> np.ndarray:
+        """The folds' predictions of the same test rows merged into one."""
+        return np.mean(preds, axis=0)
+
+    def certainty(self, pred: np.ndarray) -> np.ndarray:
+        """(n,) certainty of each row's prediction, higher is surer."""
+        raise NotImplementedError(f"{self.name} defines no certainty")
+
+    def loss(self, y: np.ndarray, pred: np.ndarray) -> float:
+        """A smooth loss in the task's terms, lower is better: what ensemble weights are fitted to."""
+        raise NotImplementedError
+
+    def blend(self, preds: list[np.ndarray], weights: Sequence[float]) -> np.ndarray:
+        """Members' predictions of the same rows blended with non-negative weights summing to 1."""
+        return _weighted_sum(preds, weights)
+
+    def normalise(self, pred: np.ndarray) -> np.ndarray:
+        """Scores of the task's shape (e.g. averaged ranks) brought back to what a prediction is."""
+        return pred
+
+    def fit_decision(self, y: np.ndarray, oof: np.ndarray) -> dict[str, Any]:
+        """Parameters of the step from raw predictions to what is scored, fitted on OOF (none by default)."""
+        return {}
+
+    def decide(self, pred: np.ndarray, decision: dict[str, Any]) -> np.ndarray:
+        return pred
 
     def check_prediction(self, pred: np.ndarray, n_rows: int) -> None:
-        if pred.ndim != 2 or pred.shape[0] != n_rows:
-            raise ValueError(f"{self.name}: expected a (n={n_rows}, k) prediction, got shape {pred.shape}")
-        if not np.isfinite(pred).all():
-            raise ValueError(f"{self.name}: prediction holds NaN or infinite values")
+        self.prediction.check(pred, n_rows, self.name)
 
 
 # --- preference ---------------------------------------------------------------------------------------
@@ -88,13 +253,29 @@ def top_two_margin(pred: np.ndarray) -> np.ndarray:
     return ordered[:, -1] - ordered[:, -2]
 
 
-PREFERENCE = TaskType(
+@dataclass(frozen=True)
+class PreferenceTask(TaskType):
+    prediction: ClassVar[PredictionKind] = PROBABILITIES
+    submission_kinds: ClassVar[tuple[SubmissionKind, ...]] = (submissions.LABELS, submissions.PROBABILITIES)
+    stack_layout: ClassVar[str | None] = "classes"
+    has_certainty: ClassVar[bool] = True
+
+    def certainty(self, pred: np.ndarray) -> np.ndarray:
+        return top_two_margin(pred)
+
+    def loss(self, y: np.ndarray, pred: np.ndarray) -> float:
+        return float(-np.mean(np.sum(y * np.log(np.clip(pred, EPS, 1)), axis=1)))
+
+    def normalise(self, pred: np.ndarray) -> np.ndarray:
+        return pred / pred.sum(axis=1, keepdims=True)
+
+
+PREFERENCE = PreferenceTask(
     name="preference",
     inputs=("prompt", "response_a", "response_b"),
     views={
         "swap": View("swap", swap_responses, swap_probabilities, swap_probabilities),
     },
-    certainty=top_two_margin,
 )
 
 # --- answer embedding ---------------------------------------------------------------------------------
@@ -130,13 +311,32 @@ def unit_mean(preds: list[np.ndarray]) -> np.ndarray:
     return unit_rows(np.mean([unit_rows(p) for p in preds], axis=0))
 
 
-ANSWER_EMBEDDING = TaskType(
+@dataclass(frozen=True)
+class AnswerEmbeddingTask(TaskType):
+    prediction: ClassVar[PredictionKind] = VECTORS
+    submission_kinds: ClassVar[tuple[SubmissionKind, ...]] = (submissions.VECTORS,)
+    ensemble_methods: ClassVar[tuple[str, ...]] = ("weighted", "caruana")  # ranks of vector cells mean nothing
+
+    def combine(self, preds: list[np.ndarray]) -> np.ndarray:
+        return unit_mean(preds)
+
+    def loss(self, y: np.ndarray, pred: np.ndarray) -> float:
+        return -cosine_to_references(y, pred)
+
+    def blend(self, preds: list[np.ndarray], weights: Sequence[float]) -> np.ndarray:
+        """Blended as unit vectors and renormalised: only directions are scored."""
+        return unit_rows(_weighted_sum([unit_rows(p) for p in preds], weights))
+
+    def normalise(self, pred: np.ndarray) -> np.ndarray:
+        return unit_rows(pred)
+
+
+ANSWER_EMBEDDING = AnswerEmbeddingTask(
     name="answer_embedding",
     inputs=("question",),
     # The plain prediction answers each question a line holds (the split of two-question test lines);
     # `whole-line` answers the line as it stands. On single-question rows the two coincide.
     views={"whole-line": View("whole-line", whole_line, unit_rows)},
-    combine=unit_mean,
 )
 
 # --- tagging ------------------------------------------------------------------------------------------
@@ -189,18 +389,91 @@ def _same(pred: np.ndarray) -> np.ndarray:
     return pred
 
 
-def best_score(scores: np.ndarray) -> np.ndarray:
-    """A row whose best tag scores low is the least sure of its tags."""
-    return scores.max(axis=1)
+@dataclass(frozen=True)
+class TaggingTask(TaskType):
+    prediction: ClassVar[PredictionKind] = SCORES
+    submission_kinds: ClassVar[tuple[SubmissionKind, ...]] = (submissions.TAGS,)
+    stack_layout: ClassVar[str | None] = "cells"
+    has_certainty: ClassVar[bool] = True
+
+    def certainty(self, pred: np.ndarray) -> np.ndarray:
+        """A row whose best tag scores low is the least sure of its tags."""
+        return pred.max(axis=1)
+
+    def loss(self, y: np.ndarray, pred: np.ndarray) -> float:
+        p = np.clip(pred, EPS, 1 - EPS)
+        return float(-np.mean(y * np.log(p) + (1 - y) * np.log(1 - p)))
+
+    def fit_decision(self, y: np.ndarray, oof: np.ndarray) -> dict[str, Any]:
+        return {"threshold": fit_tagging_decision(y, oof).threshold}
+
+    def decide(self, pred: np.ndarray, decision: dict[str, Any]) -> np.ndarray:
+        if "threshold" not in decision:
+            raise ValueError(f"{self.name}: the decision holds no 'threshold' (fit it with fit_decision on OOF)")
+        return TaggingDecision(float(decision["threshold"])).apply(pred)
 
 
-TAGGING = TaskType(
+TAGGING = TaggingTask(
     name="tagging",
     inputs=("title", "body"),
     views={"title-only": View("title-only", title_only, _same), "body-tail": View("body-tail", body_tail, _same)},
-    certainty=best_score,
 )
 
-GENERATION = TaskType(name="generation", inputs=("instruction", "input"))
+# --- generation ---------------------------------------------------------------------------------------
+
+# (candidates, references) -> (n,) per-pair similarity in [0, 1], higher is closer: the competition's metric
+Similarity = Callable[[Sequence[str], Sequence[str]], np.ndarray]
+
+
+@dataclass(frozen=True)
+class GenerationTask(TaskType):
+    """Text to text. A competition makes its own instance with its metric as `similarity`, which minimum
+    Bayes risk selection uses to merge views, folds and ensemble members."""
+
+    similarity: Similarity | None = None
+
+    prediction: ClassVar[PredictionKind] = TEXTS
+    submission_kinds: ClassVar[tuple[SubmissionKind, ...]] = (submissions.TEXT,)
+    ensemble_methods: ClassVar[tuple[str, ...]] = ("mbr", "caruana")
+
+    def _similarity(self) -> Similarity:
+        if self.similarity is None:
+            raise ValueError(f"{self.name}: this task instance has no similarity; the competition must give one "
+                             f"(its metric per pair) for texts to be merged")
+        return self.similarity
+
+    def mbr(self, candidates: list[np.ndarray], weights: Sequence[float] | None = None) -> np.ndarray:
+        """Per row, the candidate with the highest weighted similarity to all candidates (itself included):
+        minimum Bayes risk selection. Candidates of weight 0 are never chosen; ties go to the earlier one."""
+        weights = np.full(len(candidates), 1 / len(candidates)) if weights is None else np.asarray(weights, float)
+        kept = [(c, w) for c, w in zip(candidates, weights, strict=True) if w > 0]
+        if len(kept) == 1:
+            return kept[0][0].copy()
+        texts, w = [c for c, _ in kept], np.array([w for _, w in kept])
+        m, n = len(texts), len(texts[0])
+        pairs = [(a, b) for a in range(m) for b in range(m) if a != b]
+        hyps = [texts[a][i] for i in range(n) for a, _ in pairs]
+        refs = [texts[b][i] for i in range(n) for _, b in pairs]
+        scores = np.asarray(self._similarity()(hyps, refs), dtype=np.float64).reshape(n, len(pairs))
+        utility = np.tile(w, (n, 1))  # each candidate is identical to itself: similarity 1
+        for j, (a, b) in enumerate(pairs):
+            utility[:, a] += w[b] * scores[:, j]
+        best = utility.argmax(axis=1)
+        return TEXTS.coerce([texts[best[i]][i] for i in range(n)])
+
+    def combine(self, preds: list[np.ndarray]) -> np.ndarray:
+        return self.mbr(preds)
+
+    def merge_folds(self, preds: list[np.ndarray]) -> np.ndarray:
+        return self.mbr(preds)
+
+    def loss(self, y: np.ndarray, pred: np.ndarray) -> float:
+        return -float(np.mean(self._similarity()(list(pred), list(y))))
+
+    def blend(self, preds: list[np.ndarray], weights: Sequence[float]) -> np.ndarray:
+        return self.mbr(preds, weights)
+
+
+GENERATION = GenerationTask(name="generation", inputs=("source",))
 
 TASKS: dict[str, TaskType] = {t.name: t for t in (PREFERENCE, ANSWER_EMBEDDING, TAGGING, GENERATION)}

@@ -154,7 +154,7 @@ def build_recipe(competition: Competition, raw: dict[str, Any], name: str) -> Re
     if not 0 < tta_budget <= 1:
         raise RecipeError(f"recipe '{name}': tta_budget must be in (0, 1] (the share of rows given the tta "
                           f"views), got {tta_budget}")
-    if tta_budget < 1 and competition.task.certainty is None:
+    if tta_budget < 1 and not competition.task.has_certainty:
         raise RecipeError(f"recipe '{name}': tta_budget < 1 needs a certainty of {competition.task.name} "
                           "predictions, and the task defines none; use tta_budget: 1.0")
 

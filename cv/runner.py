@@ -121,7 +121,7 @@ def fit_fold(job: FoldJob, ctx: FoldContext) -> Path:
     head = HEADS.get(ctx.head)(**ctx.params)
     head.work_dir, head.label_names = job.out_dir / "work", ctx.label_names  # checkpoints survive a killed fold
     start = time.perf_counter()
-    head.fit(X_train, y_train)  # never the scored fold: early stopping on it would flatter the OOF score
+    head.fit(X_train, y_train, task=ctx.task)  # never the scored fold: early stopping on it would flatter OOF
     fit_s = time.perf_counter() - start
     start = time.perf_counter()
     valid = predict_views(head, ctx.task, X_valid, ctx.tta, ctx.tta_budget)
@@ -134,7 +134,8 @@ def fit_fold(job: FoldJob, ctx: FoldContext) -> Path:
     head.save(job.out_dir / "model")
     arrays = {"valid_idx": job.valid_idx, "fit_s": np.array(fit_s), "predict_s": np.array(predict_s)}
     arrays |= {f"stat__{k}": np.array(v) for k, v in getattr(head, "stats_", {}).items()}  # e.g. tokens/s
-    arrays |= {f"valid__{k}": v for k, v in valid.items()} | {f"test__{k}": v for k, v in test.items()}
+    stored = ctx.task.prediction.to_stored
+    arrays |= {f"valid__{k}": stored(v) for k, v in valid.items()} | {f"test__{k}": stored(v) for k, v in test.items()}
     return atomic_write(job.out_dir / "result.npz", lambda tmp: np.savez(tmp.open("wb"), **arrays))
 
 
@@ -186,8 +187,8 @@ def _merge_views(task: TaskType, results: dict[str, np.ndarray], views: list[str
 
 
 def _merge_fold_views(task: TaskType, per_view: dict[str, list[np.ndarray]], views: list[str]) -> np.ndarray:
-    """Test rows: each view's predictions averaged over the folds, then the views merged."""
-    return _merge_views(task, {v: np.mean(p, axis=0) for v, p in per_view.items()}, views)
+    """Test rows: each view's predictions merged over the folds, then the views merged."""
+    return _merge_views(task, {v: task.merge_folds(p) for v, p in per_view.items()}, views)
 
 
 def fold_scores(competition: Competition, y: np.ndarray, oof: np.ndarray, folds: np.ndarray,
@@ -239,6 +240,8 @@ def run_experiment(competition: Competition, dataset: Dataset, recipe: Recipe, r
             on_fold(done, n_splits)
 
     # Assemble out-of-fold and test predictions from the fold files.
+    task = competition.task
+    kind = task.prediction
     views = [PLAIN, *recipe.tta]
     oof: dict[str, np.ndarray] = {}
     test: dict[str, list[np.ndarray]] = {v: [] for v in views}
@@ -249,16 +252,14 @@ def run_experiment(competition: Competition, dataset: Dataset, recipe: Recipe, r
             for key in (k for k in fold.files if k.startswith("stat__")):
                 stats.setdefault(key.removeprefix("stat__"), []).append(float(fold[key]))
             for v in views:
-                oof.setdefault(v, np.zeros((len(y), fold[f"valid__{v}"].shape[1])))[fold["valid_idx"]] = \
-                    fold[f"valid__{v}"]
+                valid = kind.from_stored(fold[f"valid__{v}"])
+                oof.setdefault(v, kind.allocate(len(y), like=valid))[fold["valid_idx"]] = valid
                 if f"test__{v}" in fold:
-                    test[v].append(fold[f"test__{v}"])
+                    test[v].append(kind.from_stored(fold[f"test__{v}"]))
             fit_s += float(fold["fit_s"])
             predict_s += float(fold["predict_s"])
-    task = competition.task
     oof_final = _merge_views(task, oof, recipe.tta)
-    test_final = _merge_fold_views(task, test, recipe.tta) if test[PLAIN] \
-        else np.zeros((0, oof_final.shape[1]))
+    test_final = _merge_fold_views(task, test, recipe.tta) if test[PLAIN] else kind.allocate(0, like=oof_final)
 
     decision = competition.fit_decision(y, oof_final)
     scores = fold_scores(competition, y, oof_final, folds, decision)
@@ -269,12 +270,10 @@ def run_experiment(competition: Competition, dataset: Dataset, recipe: Recipe, r
         plain_decision = competition.fit_decision(y, oof[PLAIN])
         cv_no_tta = float(np.mean(fold_scores(competition, y, oof[PLAIN], folds, plain_decision)[metric.name]))
 
-    width = oof_final.shape[1]
-    columns = dataset.label_names if len(dataset.label_names) == width else [f"p{i}" for i in range(width)]
-    oof_frame = pd.DataFrame(oof_final, columns=columns).assign(id=dataset.train["id"].to_numpy(), fold=folds)
+    oof_frame = kind.to_frame(oof_final, dataset.label_names).assign(id=dataset.train["id"].to_numpy(), fold=folds)
     atomic_write(exp_dir / "oof.parquet", lambda tmp: oof_frame.to_parquet(tmp, index=False))
     if len(test_final):
-        test_frame = pd.DataFrame(test_final, columns=columns).assign(id=dataset.test["id"].to_numpy())
+        test_frame = kind.to_frame(test_final, dataset.label_names).assign(id=dataset.test["id"].to_numpy())
         atomic_write(exp_dir / "test.parquet", lambda tmp: test_frame.to_parquet(tmp, index=False))
     other = {name: float(np.mean(values)) for name, values in scores.items() if name != metric.name}
     if not keep.all():  # the same OOF predictions, scored on the rows curation keeps

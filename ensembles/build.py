@@ -1,6 +1,6 @@
 """An ensemble of experiments, made into an experiment of its own.
 
-    members = load_members(store, "wsdm")
+    members = load_members(store, competition)
     result = build_ensemble(competition, members, y, "weighted", runs_dir, store)
     result.cv_mean, result.weights, result.test_decided
 
@@ -24,10 +24,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pandas as pd
 import yaml
 
 from competitions.base import Competition
+from competitions.tasks import TaskType
 from cv.io import atomic_write, atomic_write_text
 from cv.runner import fold_scores, git_commit
 from cv.store import Store
@@ -52,15 +52,15 @@ class EnsembleResult:
     test_decided: np.ndarray
 
 
-def make_combiner(method: str, task: str) -> Combiner:
+def make_combiner(method: str, task: TaskType) -> Combiner:
     if method not in METHODS:
         raise EnsembleError(f"unknown method '{method}'; known: {', '.join(METHODS)}")
     return METHODS[method](task=task)
 
 
-def cross_fit(method: str, task: str, preds: list[np.ndarray], y: np.ndarray, folds: np.ndarray) -> np.ndarray:
+def cross_fit(method: str, task: TaskType, preds: list[np.ndarray], y: np.ndarray, folds: np.ndarray) -> np.ndarray:
     """OOF predictions of the ensemble: fold k's rows blended by a combiner fitted on the other folds only."""
-    out = np.zeros_like(preds[0])
+    out = task.prediction.allocate(len(preds[0]), like=preds[0])
     for k in np.unique(folds):
         held = folds == k
         combiner = make_combiner(method, task).fit([p[~held] for p in preds], y[~held])
@@ -76,7 +76,7 @@ def ensemble_id(members: list[Member], method: str) -> str:
 def build_ensemble(competition: Competition, members: list[Member], y: np.ndarray, method: str, runs_dir: Path,
                    store: Store) -> EnsembleResult:
     """Blend members on their shared folds, score the blend's OOF, write it as an experiment and record it."""
-    task = competition.task.name
+    task = competition.task
     check_compatible(members, task)
     if len(y) != len(members[0].oof):
         raise EnsembleError(f"the targets have {len(y)} rows but experiment {members[0].id} has "
@@ -103,10 +103,10 @@ def build_ensemble(competition: Competition, members: list[Member], y: np.ndarra
     recipe = {"name": exp_id, "method": method, "members": [m.id for m in members],
               "embedder": first.recipe.get("embedder"), "data": first.recipe.get("data", {})}
     atomic_write_text(exp_dir / "recipe.yaml", yaml.safe_dump(recipe, sort_keys=False, allow_unicode=True))
-    oof_frame = pd.DataFrame(oof, columns=first.columns).assign(id=first.ids, fold=folds)
+    oof_frame = task.prediction.to_frame(oof, first.columns).assign(id=first.ids, fold=folds)
     atomic_write(exp_dir / "oof.parquet", lambda tmp: oof_frame.to_parquet(tmp, index=False))
     if len(test):
-        test_frame = pd.DataFrame(test, columns=first.columns).assign(id=first.test_ids)
+        test_frame = task.prediction.to_frame(test, first.columns).assign(id=first.test_ids)
         atomic_write(exp_dir / "test.parquet", lambda tmp: test_frame.to_parquet(tmp, index=False))
     other = {name: float(np.mean(values)) for name, values in scores.items() if name != metric.name}
     summary = {

@@ -1,6 +1,6 @@
 """The experiments an ensemble combines, read back from the store and their artifacts folders.
 
-    members = load_members(store, "wsdm", ["default-1a2b3c4d5e", "bilstm-6f7a8b9c0d"])
+    members = load_members(store, competition, ["default-1a2b3c4d5e", "bilstm-6f7a8b9c0d"])
     members[0].oof, members[0].test            # (n, k) out-of-fold and (m, k) test predictions
 
 Members must share the folds and the data they were fitted on, else their out-of-fold predictions do
@@ -17,7 +17,9 @@ import numpy as np
 import pandas as pd
 import yaml
 
+from competitions.base import Competition
 from competitions.errors import UserError
+from competitions.tasks import TaskType
 from cv.store import Store
 
 
@@ -42,19 +44,19 @@ class Member:
     test_ids: np.ndarray
 
 
-def _predictions(path: Path, drop: tuple[str, ...]) -> tuple[np.ndarray, pd.DataFrame]:
+def _predictions(task: TaskType, path: Path) -> tuple[np.ndarray, pd.DataFrame]:
     frame = pd.read_parquet(path)
-    return frame.drop(columns=[c for c in drop if c in frame.columns]).to_numpy(dtype=np.float64), frame
+    return task.prediction.from_frame(frame.drop(columns=[c for c in ("id", "fold") if c in frame.columns])), frame
 
 
-def read_member(row: dict[str, Any]) -> Member:
+def read_member(task: TaskType, row: dict[str, Any]) -> Member:
     folder = Path(row["path"])
     if not (folder / "oof.parquet").exists():
         raise EnsembleError(f"experiment {row['id']}: no oof.parquet in {folder}; run it again to finish it")
-    oof, frame = _predictions(folder / "oof.parquet", ("id", "fold"))
+    oof, frame = _predictions(task, folder / "oof.parquet")
     test_path = folder / "test.parquet"
-    test, test_frame = _predictions(test_path, ("id",)) if test_path.exists() else \
-        (np.zeros((0, oof.shape[1])), pd.DataFrame({"id": []}))
+    test, test_frame = _predictions(task, test_path) if test_path.exists() else \
+        (task.prediction.allocate(0, like=oof), pd.DataFrame({"id": []}))
     recipe = yaml.safe_load((folder / "recipe.yaml").read_text(encoding="utf-8"))
     return Member(id=row["id"], head=row["head"], dir=folder, cv_mean=row["cv_mean"], fingerprint=row["fingerprint"],
                   folds_id=row["folds_id"], recipe=recipe,
@@ -63,7 +65,7 @@ def read_member(row: dict[str, Any]) -> Member:
                   test_ids=test_frame["id"].astype(str).to_numpy())
 
 
-def check_compatible(members: list[Member], task: str) -> None:
+def check_compatible(members: list[Member], task: TaskType) -> None:
     """Same data, same folds, same rows, same prediction width (and for vectors, the same space)."""
     if len(members) < 2:
         raise EnsembleError(f"an ensemble needs at least two experiments, got {len(members)}")
@@ -79,28 +81,30 @@ def check_compatible(members: list[Member], task: str) -> None:
             raise EnsembleError(f"experiments {first.id} and {other.id} hold different training rows or fold numbers")
         if not np.array_equal(first.test_ids, other.test_ids):
             raise EnsembleError(f"experiments {first.id} and {other.id} predict different test rows")
-        if first.oof.shape[1] != other.oof.shape[1]:
+        widths = [task.prediction.width(m.oof) for m in (first, other)]
+        if widths[0] != widths[1]:
             raise EnsembleError(f"experiments {first.id} and {other.id} predict arrays of different shapes "
-                                f"({first.oof.shape[1]} vs {other.oof.shape[1]} columns)")
-        if task == "answer_embedding" and first.recipe.get("embedder") != other.recipe.get("embedder"):
+                                f"({widths[0]} vs {widths[1]} columns)")
+        if task.prediction.in_embedder_space and first.recipe.get("embedder") != other.recipe.get("embedder"):
             raise EnsembleError(f"experiments {first.id} and {other.id} predict vectors in different spaces "
                                 f"({first.recipe.get('embedder')} vs {other.recipe.get('embedder')})")
 
 
-def load_members(store: Store, competition: str, ids: list[str] | None = None) -> list[Member]:
+def load_members(store: Store, competition: Competition, ids: list[str] | None = None) -> list[Member]:
     """The named experiments, or by default every model experiment on the data and folds of the best one."""
-    board = store.leaderboard(competition)
+    board = store.leaderboard(competition.name)
     if ids:
         by_id = {r["id"]: r for r in board}
         missing = [i for i in ids if i not in by_id]
         if missing:
-            raise EnsembleError(f"no experiment {', '.join(missing)} for {competition}; "
-                                f"see `submit leaderboard {competition}`")
+            raise EnsembleError(f"no experiment {', '.join(missing)} for {competition.name}; "
+                                f"see `submit leaderboard {competition.name}`")
         rows = [by_id[i] for i in ids]
     else:
         models = [r for r in board if r["kind"] == "model"]
         if not models:
-            raise EnsembleError(f"no experiments for {competition} yet; run some first, e.g. `submit {competition}`")
+            raise EnsembleError(f"no experiments for {competition.name} yet; run some first, e.g. "
+                                f"`submit {competition.name}`")
         best = models[0]
         rows = [r for r in models if (r["fingerprint"], r["folds_id"]) == (best["fingerprint"], best["folds_id"])]
-    return [read_member(r) for r in rows]
+    return [read_member(competition.task, r) for r in rows]

@@ -1,21 +1,24 @@
 """Ways to combine members' predictions, each fitted on out-of-fold predictions only.
 
-    combiner = METHODS["weighted"](task="preference").fit([oof_a, oof_b], y)
+    combiner = METHODS["weighted"](task=PREFERENCE).fit([oof_a, oof_b], y)
     blend = combiner.apply([test_a, test_b])         # the task's array, like one member's
     combiner.describe()                              # {"weights": [...]} for the record, plain JSON
-    METHODS["weighted"](task="preference").restore(described).apply(...)   # as fitted, without refitting
+    METHODS["weighted"](task=PREFERENCE).restore(described).apply(...)   # as fitted, without refitting
 
 - weighted: non-negative weights summing to 1 that minimise the task's loss on OOF (SLSQP).
 - rank: equal-weight mean of each member's ranks (scaled to [0, 1]) over all cells of the rows predicted
   together; ranked jointly, not per column, so a rare tag's scores stay comparable with a common one's.
 - caruana: greedy ensemble selection with replacement (Caruana et al. 2004, as AutoGluon's weighted
   ensemble): repeatedly add the member that most lowers the loss; weights are the counts.
-- stack: a logistic-regression meta-model on the members' logits (preference: multinomial over the
-  classes; tagging: one binary model shared by all tags, on each (row, tag) pair's member scores).
+- stack: a logistic-regression meta-model on the members' logits (the task's `stack_layout`: "classes",
+  multinomial over the classes; "cells", one binary model shared by all tags on each (row, tag) pair's
+  member scores).
+- mbr: text; per row the member output most similar to the others (minimum Bayes risk), equal weights.
 
-The losses are smooth stand-ins in the task's terms (log loss for preference, minus the mean cosine for
-vectors, binary cross-entropy for tag scores); the leaderboard then scores the blend with the
-competition's own metric and decision step. Vectors are blended as unit vectors and renormalised.
+The task decides what a blend and a loss are (`task.blend`, `task.loss`: log loss for preference, minus the
+mean cosine for vectors, binary cross-entropy for tag scores, minus the metric's similarity for text) and
+which methods make sense (`task.ensemble_methods`); the leaderboard then scores the blend with the
+competition's own metric and decision step.
 """
 
 from __future__ import annotations
@@ -27,33 +30,17 @@ from scipy.optimize import minimize
 from scipy.stats import rankdata
 from sklearn.linear_model import LogisticRegression
 
-from competitions.tasks import cosine_to_references, unit_rows
+from competitions.tasks import EPS, TaskType
 from ensembles.members import EnsembleError
-
-EPS = 1e-7
-
-
-def task_loss(task: str, y: np.ndarray, pred: np.ndarray) -> float:
-    if task == "preference":
-        return float(-np.mean(np.sum(y * np.log(np.clip(pred, EPS, 1)), axis=1)))
-    if task == "answer_embedding":
-        return -cosine_to_references(y, pred)
-    if task == "tagging":
-        p = np.clip(pred, EPS, 1 - EPS)
-        return float(-np.mean(y * np.log(p) + (1 - y) * np.log(1 - p)))
-    raise EnsembleError(f"no ensembles for the {task} task")
-
-
-def weighted_blend(task: str, preds: list[np.ndarray], weights: np.ndarray) -> np.ndarray:
-    if task == "answer_embedding":
-        return unit_rows(sum(w * unit_rows(p) for w, p in zip(weights, preds, strict=True)))
-    return sum(w * p for w, p in zip(weights, preds, strict=True))
 
 
 class Combiner:
     name: ClassVar[str]
 
-    def __init__(self, *, task: str) -> None:
+    def __init__(self, *, task: TaskType) -> None:
+        if self.name not in task.ensemble_methods:
+            raise EnsembleError(f"--method {self.name} does not fit the {task.name} task; use one of: "
+                                f"{', '.join(task.ensemble_methods)}")
         self.task = task
 
     def fit(self, preds: list[np.ndarray], y: np.ndarray) -> Combiner:
@@ -75,7 +62,7 @@ class Weighted(Combiner):
 
     def fit(self, preds: list[np.ndarray], y: np.ndarray) -> Weighted:
         m = len(preds)
-        result = minimize(lambda w: task_loss(self.task, y, weighted_blend(self.task, preds, w)),
+        result = minimize(lambda w: self.task.loss(y, self.task.blend(preds, w)),
                           np.full(m, 1 / m), method="SLSQP", bounds=[(0.0, 1.0)] * m,
                           constraints=[{"type": "eq", "fun": lambda w: w.sum() - 1}])
         weights = np.clip(result.x, 0, None)
@@ -83,7 +70,7 @@ class Weighted(Combiner):
         return self
 
     def apply(self, preds: list[np.ndarray]) -> np.ndarray:
-        return weighted_blend(self.task, preds, self.weights_)
+        return self.task.blend(preds, self.weights_)
 
     def describe(self) -> dict[str, Any]:
         return {"weights": self.weights_.tolist()}
@@ -98,7 +85,7 @@ class Caruana(Weighted):
 
     name = "caruana"
 
-    def __init__(self, *, task: str, iterations: int = 25) -> None:
+    def __init__(self, *, task: TaskType, iterations: int = 25) -> None:
         super().__init__(task=task)
         self.iterations = iterations  # members drawn (with replacement) into the bag
 
@@ -106,8 +93,8 @@ class Caruana(Weighted):
         counts = np.zeros(len(preds))
         for _ in range(self.iterations):
             # Ties go to the earlier member (np.argmin), so the selection is deterministic.
-            losses = [task_loss(self.task, y, weighted_blend(self.task, preds, (counts + np.eye(len(preds))[j]) /
-                                                             (counts.sum() + 1))) for j in range(len(preds))]
+            losses = [self.task.loss(y, self.task.blend(preds, (counts + np.eye(len(preds))[j]) / (counts.sum() + 1)))
+                      for j in range(len(preds))]
             counts[int(np.argmin(losses))] += 1
         self.weights_ = counts / counts.sum()
         return self
@@ -117,14 +104,13 @@ class RankAverage(Combiner):
     name = "rank"
 
     def fit(self, preds: list[np.ndarray], y: np.ndarray) -> RankAverage:
-        if self.task == "answer_embedding":
-            raise EnsembleError("rank averaging has no meaning for vectors; use --method weighted or caruana")
         return self
 
     def apply(self, preds: list[np.ndarray]) -> np.ndarray:
         ranks = np.mean([rankdata(p, axis=None).reshape(p.shape) / p.size for p in preds], axis=0)
-        # Preference: rows renormalised so they read as probabilities (ranks are not calibrated: log loss suffers).
-        return ranks / ranks.sum(axis=1, keepdims=True) if self.task == "preference" else ranks
+        # Brought back to the task's terms: preference rows renormalised so they read as probabilities
+        # (ranks are not calibrated: log loss suffers).
+        return self.task.normalise(ranks)
 
     def describe(self) -> dict[str, Any]:
         return {"weights": None}
@@ -141,26 +127,24 @@ def _logits(p: np.ndarray) -> np.ndarray:
 class Stack(Combiner):
     name = "stack"
 
-    def __init__(self, *, task: str, C: float = 1.0) -> None:
+    def __init__(self, *, task: TaskType, C: float = 1.0) -> None:
         super().__init__(task=task)
         self.C = C  # inverse L2 strength of the meta-model
 
     def _features(self, preds: list[np.ndarray]) -> np.ndarray:
-        if self.task == "preference":
+        if self.task.stack_layout == "classes":
             return np.hstack([np.log(np.clip(p, EPS, 1)) for p in preds])
         return np.stack([_logits(p).ravel() for p in preds], axis=1)  # tagging: one row per (row, tag)
 
     def fit(self, preds: list[np.ndarray], y: np.ndarray) -> Stack:
-        if self.task not in ("preference", "tagging"):
-            raise EnsembleError("stacking needs class or tag scores; for vectors use --method weighted or caruana")
-        target = y.argmax(axis=1) if self.task == "preference" else y.ravel().astype(np.int64)
+        target = y.argmax(axis=1) if self.task.stack_layout == "classes" else y.ravel().astype(np.int64)
         self.n_outputs_ = y.shape[1]
         self.model_ = LogisticRegression(C=self.C, max_iter=1000).fit(self._features(preds), target)
         return self
 
     def apply(self, preds: list[np.ndarray]) -> np.ndarray:
         proba = self.model_.predict_proba(self._features(preds))
-        if self.task == "tagging":
+        if self.task.stack_layout == "cells":
             return proba[:, 1].reshape(len(preds[0]), -1)
         out = np.zeros((len(proba), self.n_outputs_))
         out[:, self.model_.classes_] = proba  # a class no training row had keeps probability 0
@@ -185,4 +169,22 @@ class Stack(Combiner):
         return self
 
 
-METHODS: dict[str, type[Combiner]] = {c.name: c for c in (Weighted, RankAverage, Caruana, Stack)}
+class Mbr(Combiner):
+    """Text: per row, the member output with the highest mean similarity to the others (equal weights)."""
+
+    name = "mbr"
+
+    def fit(self, preds: list[np.ndarray], y: np.ndarray) -> Mbr:
+        return self
+
+    def apply(self, preds: list[np.ndarray]) -> np.ndarray:
+        return self.task.blend(preds, np.full(len(preds), 1 / len(preds)))
+
+    def describe(self) -> dict[str, Any]:
+        return {"weights": None}
+
+    def restore(self, described: dict[str, Any]) -> Mbr:
+        return self
+
+
+METHODS: dict[str, type[Combiner]] = {c.name: c for c in (Weighted, RankAverage, Caruana, Stack, Mbr)}

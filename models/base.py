@@ -1,13 +1,15 @@
 """The head contract, scikit-learn style.
 
     head = HEADS.get("lgbm-pairwise")(n_estimators=300, seed=0)   # the constructor only stores
-    head.fit(X_train, y_train, X_valid=X_valid, y_valid=y_valid)    # returns the head
-    pred = head.predict(X_test)                                     # the task's (n, k) array
+    head.fit(X_train, y_train, task=PREFERENCE, X_valid=X_valid, y_valid=y_valid)   # returns the head
+    pred = head.predict(X_test)                                     # the task's prediction array
     head.save(folder); same = type(head).load(folder)
 
-X is a DataFrame in the task's canonical columns (competitions.tasks); y and predictions are 2-D
-arrays. Subclasses implement `_fit`, `_predict`, and `_save`/`_load` for their fitted state (JSON,
-safetensors, LightGBM text: no pickles). Fitted attributes end in `_`.
+X is a DataFrame in the task's canonical columns (competitions.tasks). A head is handed its task in
+`fit` (by default the one task it declares) and keeps it as `task_`; y and predictions are of the
+task's prediction kind (float (n, k) arrays, or (n,) arrays of str for text): heads do not guess their
+task from the columns. Subclasses implement `_fit`, `_predict`, and `_save`/`_load` for their fitted
+state (JSON, safetensors, LightGBM text: no pickles). Fitted attributes end in `_`.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from competitions.errors import UserError
+from competitions.tasks import TASKS, TaskType
 
 
 class NotFittedError(RuntimeError):
@@ -77,28 +80,44 @@ class Head:
     def is_fitted(self) -> bool:
         return getattr(self, "fitted_", False)
 
-    def fit(self, X: pd.DataFrame, y: np.ndarray, *, X_valid: pd.DataFrame | None = None,
-            y_valid: np.ndarray | None = None) -> Head:
+    @classmethod
+    def resolve_task(cls, task: TaskType | str | None) -> TaskType:
+        """The task a head is fitted for: the one given (by object or name), or the only one it declares."""
+        if task is None:
+            if len(cls.tasks) != 1:
+                raise ValueError(f"{cls.name} serves {', '.join(sorted(cls.tasks))}: pass the task to fit "
+                                 f"(fit(X, y, task=...))")
+            task = next(iter(cls.tasks))
+        if isinstance(task, str):
+            task = TASKS[task]
+        if task.name not in cls.tasks:
+            raise ValueError(f"{cls.name} serves {', '.join(sorted(cls.tasks))}, not the {task.name} task")
+        return task
+
+    def fit(self, X: pd.DataFrame, y: np.ndarray, *, task: TaskType | str | None = None,
+            X_valid: pd.DataFrame | None = None, y_valid: np.ndarray | None = None) -> Head:
         if len(X) != len(y):
             raise ValueError(f"{self.name}: X has {len(X)} rows but y has {len(y)}")
-        self.n_outputs_ = y.shape[1]
-        self._fit(X.reset_index(drop=True), np.asarray(y, dtype=np.float64),
-                  None if X_valid is None else X_valid.reset_index(drop=True),
-                  None if y_valid is None else np.asarray(y_valid, dtype=np.float64))
+        self.task_ = self.resolve_task(task)
+        kind = self.task_.prediction
+        y = kind.coerce(y)
+        self.n_outputs_ = kind.width(y)
+        self._fit(X.reset_index(drop=True), y, None if X_valid is None else X_valid.reset_index(drop=True),
+                  None if y_valid is None else kind.coerce(y_valid))
         self.fitted_ = True
         return self
 
     def predict(self, X: pd.DataFrame) -> np.ndarray:
         if not self.is_fitted:
             raise NotFittedError(f"{self.name}: call fit before predict")
-        return np.asarray(self._predict(X.reset_index(drop=True)), dtype=np.float64)
+        return self.task_.prediction.coerce(self._predict(X.reset_index(drop=True)))
 
     def save(self, path: Path) -> None:
         if not self.is_fitted:
             raise NotFittedError(f"{self.name}: nothing to save before fit")
         path = Path(path)
         path.mkdir(parents=True, exist_ok=True)
-        meta = {"head": self.name, "params": self.get_params(), "n_outputs": self.n_outputs_}
+        meta = {"head": self.name, "task": self.task_.name, "params": self.get_params(), "n_outputs": self.n_outputs_}
         (path / "head.json").write_text(json.dumps(meta, indent=2))
         self._save(path)
 
@@ -109,6 +128,7 @@ class Head:
         if meta["head"] != cls.name:
             raise ValueError(f"{path} holds a '{meta['head']}' head, not '{cls.name}'")
         head = cls(**meta["params"])
+        head.task_ = cls.resolve_task(meta.get("task"))  # saved before heads kept their task: the only one
         head.n_outputs_ = meta["n_outputs"]
         head._load(path)
         head.fitted_ = True

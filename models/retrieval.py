@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from competitions.tasks import unit_rows
+from competitions.tasks import TaskType
 from models.base import Head
 from models.embedders import embed
 from models.tfidf_ovr import texts_of
@@ -49,9 +49,9 @@ def sum_per_row(groups: list[list[str]], per_text: np.ndarray) -> np.ndarray:
     return summed
 
 
-def row_texts(X: pd.DataFrame) -> list[list[str]]:
+def row_texts(X: pd.DataFrame, task: TaskType) -> list[list[str]]:
     """The texts each row is compared by: its questions (answer_embedding) or its title and body (tagging)."""
-    if "question" in X.columns:
+    if "question" in task.inputs:
         return row_questions(X)
     return [[text] for text in texts_of(X, TAGGING_BODY_CHARS)]
 
@@ -68,12 +68,12 @@ class Retrieval(Head):
     def _fit(self, X, y, X_valid, y_valid) -> None:
         if self.k < 1:
             raise ValueError(f"retrieval: k must be at least 1, got {self.k}")
-        self.keys_ = np.asarray(embed([t[0] for t in row_texts(X)], self.encoder), dtype=np.float64)
+        self.keys_ = np.asarray(embed([t[0] for t in row_texts(X, self.task_)], self.encoder), dtype=np.float64)
         self.values_ = y
-        self.vectors_ = "question" in X.columns  # answer vectors are renormalised; tag shares are not
 
     def _neighbours_mean(self, queries: np.ndarray) -> np.ndarray:
-        """(m, d) unit query embeddings -> (m, d_y) weighted means of the k nearest targets (unit for vectors)."""
+        """(m, d) unit query embeddings -> (m, d_y) weighted means of the k nearest targets, normalised as the
+        task's predictions are (answer vectors to unit length; tag shares stay shares)."""
         sims = queries @ self.keys_.T
         k = min(self.k, len(self.keys_))
         # Stable sort: ties go to the earlier training row, so predictions do not depend on the platform.
@@ -82,20 +82,18 @@ class Retrieval(Head):
         # No positive similarity at all (an unrelated question): fall back to the plain mean of the k.
         weights[weights.sum(axis=1) == 0] = 1.0
         mean = np.einsum("mk,mkd->md", weights, self.values_[nearest]) / weights.sum(axis=1, keepdims=True)
-        return unit_rows(mean) if self.vectors_ else mean
+        return self.task_.normalise(mean)
 
     def _predict(self, X: pd.DataFrame) -> np.ndarray:
-        groups = row_texts(X)
+        groups = row_texts(X, self.task_)
         flat = [q for questions in groups for q in questions]
         per_question = self._neighbours_mean(np.asarray(embed(flat, self.encoder), dtype=np.float64))
-        summed = sum_per_row(groups, per_question)
-        return unit_rows(summed) if self.vectors_ else summed  # tagging rows hold one text each
+        return self.task_.normalise(sum_per_row(groups, per_question))  # tagging rows hold one text each
 
     def _save(self, path: Path) -> None:
-        np.savez(path / "retrieval.npz", keys=self.keys_, values=self.values_, vectors=self.vectors_)
+        np.savez(path / "retrieval.npz", keys=self.keys_, values=self.values_)
 
     def _load(self, path: Path) -> None:
         with np.load(path / "retrieval.npz", allow_pickle=False) as stored:
             self.keys_, self.values_ = stored["keys"], stored["values"]
-            self.vectors_ = bool(stored["vectors"])
 

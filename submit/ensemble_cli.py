@@ -42,7 +42,7 @@ def ensemble_competition(name: str, *, experiments: list[str] | None = None, met
     use_runs_dir(runs_dir)
     competition = get_competition(name)
     store = Store(runs_dir / "leaderboard.sqlite")
-    members = load_members(store, competition.name, experiments)
+    members = load_members(store, competition, experiments)
     first = members[0]
     data_dir, _ = resolve_data_dir(competition, data)
     dataset = competition.load(data_dir, **(first.recipe.get("data") or {}))

@@ -99,7 +99,7 @@ def write_experiment_submission(competition: Competition, dataset: Dataset, deci
     frame = competition.format_submission(dataset, decided)
     spec = competition.submission_spec(dataset)
     submission = write_submission(frame, dataset.sample_submission, spec, path)
-    vectors_model = embedder if spec.kind == "vectors" else None
+    vectors_model = embedder if competition.task.prediction.in_embedder_space else None
     atomic_write_text(Path(f"{submission}.json"), json.dumps({
         "competition": competition.name, "experiment": experiment, "metric": metric, "cv_mean": cv_mean,
         "vectors_model": vectors_model}, indent=2))

@@ -84,7 +84,7 @@ def saved_ensemble(competition: Competition, folder: Path) -> tuple[Combiner, li
     ids = [m["id"] for m in stored["members"]]
     again = f"submit ensemble {competition.name} --experiments {','.join(ids)} --method {stored['method']}"
     try:
-        combiner = make_combiner(stored["method"], competition.task.name).restore(stored["combiner"])
+        combiner = make_combiner(stored["method"], competition.task).restore(stored["combiner"])
     except EnsembleError as err:
         raise EnsembleError(f"ensemble {folder.name}: {err}; build it again with `{again}`") from None
     members = []

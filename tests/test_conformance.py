@@ -68,7 +68,7 @@ def test_competition_folds_are_disjoint_and_respect_groups(name):
 @pytest.mark.parametrize("name", BUILTIN_COMPETITIONS)
 def test_competition_submission_from_predictions_passes_host_checks(name):
     comp, dataset, y = sample(name)
-    head = HEADS.get("prior")().fit(dataset.train, y)
+    head = HEADS.get("prior")().fit(dataset.train, y, task=comp.task)
     pred = head.predict(dataset.test)
     decided = comp.decide(pred, comp.fit_decision(y, head.predict(dataset.train)))
     frame = comp.format_submission(dataset, decided)
@@ -93,9 +93,9 @@ def head_cases() -> list[tuple[str, str]]:
 
 
 def small(task: str):
-    _, dataset, y = sample(TASK_SAMPLE[task])
+    comp, dataset, y = sample(TASK_SAMPLE[task])
     n = min(N_ROWS, len(dataset.train))
-    return dataset.train.iloc[:n], y[:n], dataset.train.iloc[n:n + 12]
+    return dataset.train.iloc[:n], y[:n], dataset.train.iloc[n:n + 12], comp.task
 
 
 def fast_params(head_name: str) -> dict:
@@ -111,11 +111,11 @@ def fast_params(head_name: str) -> dict:
 
 @pytest.mark.parametrize(("head_name", "task"), head_cases())
 def test_head_fit_predict_shape_and_range(head_name, task):
-    X, y, X_new = small(task)
+    X, y, X_new, task_type = small(task)
     head = HEADS.get(head_name)(**fast_params(head_name))
     with pytest.raises(NotFittedError):
         head.predict(X_new)
-    assert head.fit(X, y) is head
+    assert head.fit(X, y, task=task_type) is head
     pred = head.predict(X_new)
     assert pred.shape == (len(X_new), y.shape[1]) and np.isfinite(pred).all()
     if task == "preference":
@@ -126,10 +126,10 @@ def test_head_fit_predict_shape_and_range(head_name, task):
 
 @pytest.mark.parametrize(("head_name", "task"), head_cases())
 def test_head_is_deterministic_and_round_trips(head_name, task, tmp_path):
-    X, y, X_new = small(task)
+    X, y, X_new, task_type = small(task)
     cls = HEADS.get(head_name)
-    head = cls(**fast_params(head_name)).fit(X, y)
-    again = cls(**fast_params(head_name)).fit(X, y)
+    head = cls(**fast_params(head_name)).fit(X, y, task=task_type)
+    again = cls(**fast_params(head_name)).fit(X, y, task=task_type)
     np.testing.assert_array_equal(head.predict(X_new), again.predict(X_new))
 
     head.save(tmp_path / "m")
@@ -143,8 +143,8 @@ def test_head_is_deterministic_and_round_trips(head_name, task, tmp_path):
 
 @pytest.mark.parametrize(("head_name", "task"), head_cases())
 def test_head_single_rows_agree_with_the_batch(head_name, task):
-    X, y, X_new = small(task)
-    head = HEADS.get(head_name)(**fast_params(head_name)).fit(X, y)
+    X, y, X_new, task_type = small(task)
+    head = HEADS.get(head_name)(**fast_params(head_name)).fit(X, y, task=task_type)
     batch = head.predict(X_new)
     rows = np.vstack([head.predict(X_new.iloc[[i]]) for i in range(len(X_new))])
     np.testing.assert_allclose(rows, batch, rtol=1e-5, atol=1e-7)

@@ -12,13 +12,12 @@ import pytest
 from typer.testing import CliRunner
 
 from competitions.registry import get_competition
-from competitions.tasks import unit_rows
+from competitions.tasks import PREFERENCE, TAGGING, unit_rows
 from cv.recipe import build_recipe
 from cv.runner import fold_scores, run_experiment
 from cv.store import Store
 from ensembles.build import build_ensemble, cross_fit, make_combiner
 from ensembles.members import EnsembleError, Member, check_compatible, load_members
-from ensembles.methods import METHODS
 from submit.cli import app
 from submit.validate import validate_file
 from tests import toy
@@ -52,7 +51,7 @@ def cv_of(comp, y: np.ndarray, oof: np.ndarray) -> float:
     return float(np.mean(fold_scores(comp, y, oof, FOLDS, comp.fit_decision(y, oof))[comp.metric.name]))
 
 
-@pytest.mark.parametrize("method", list(METHODS))
+@pytest.mark.parametrize("method", PREFERENCE.ensemble_methods)
 def test_ensemble_scores_at_least_the_best_member_where_blending_helps(method, tmp_path):
     comp = get_competition("wsdm")  # accuracy, higher is better
     y, oofs, tests = preference_case()
@@ -63,30 +62,29 @@ def test_ensemble_scores_at_least_the_best_member_where_blending_helps(method, t
     assert result.test_decided.shape == (50, 2)
 
 
-@pytest.mark.parametrize("method", list(METHODS))
+@pytest.mark.parametrize("method", PREFERENCE.ensemble_methods)
 def test_weights_are_fitted_on_oof_only(method):
     y, oofs, tests = preference_case()
-    fitted = make_combiner(method, "preference").fit(oofs, y)
+    fitted = make_combiner(method, PREFERENCE).fit(oofs, y)
     # Poisoned test predictions (the opposite of the truth, as if the test rows leaked into the fit): the
     # combiner fitted on OOF is the same, so a method that peeked at test rows would fail here.
     poisoned = [1 - t for t in tests]
-    again = make_combiner(method, "preference").fit(oofs, y)
+    again = make_combiner(method, PREFERENCE).fit(oofs, y)
     assert again.describe() == fitted.describe()
     np.testing.assert_array_equal(again.apply(poisoned), fitted.apply(poisoned))
     # Honest CV: the ensemble's OOF rows of fold 0 come from a combiner that never saw fold 0's labels.
     flipped = y.copy()
     flipped[FOLDS == 0] = flipped[FOLDS == 0][:, ::-1]
-    before = cross_fit(method, "preference", oofs, y, FOLDS)
-    after = cross_fit(method, "preference", oofs, flipped, FOLDS)
+    before = cross_fit(method, PREFERENCE, oofs, y, FOLDS)
+    after = cross_fit(method, PREFERENCE, oofs, flipped, FOLDS)
     np.testing.assert_array_equal(before[FOLDS == 0], after[FOLDS == 0])
     if method != "rank":  # rank averaging learns nothing, so only the fitted methods must react to labels
         assert not np.array_equal(before[FOLDS != 0], after[FOLDS != 0])
 
 
-@pytest.mark.parametrize("method", list(METHODS))
-@pytest.mark.parametrize("task", ["preference", "tagging"])
+@pytest.mark.parametrize(("method", "task"), [(m, t) for t in (PREFERENCE, TAGGING) for m in t.ensemble_methods])
 def test_a_recorded_combiner_applies_to_new_rows_as_fitted(method, task):
-    if task == "preference":
+    if task is PREFERENCE:
         y, oofs, tests = preference_case()
     else:
         rng = np.random.default_rng(3)
@@ -112,7 +110,7 @@ def test_vectors_are_blended_as_unit_vectors_and_beat_the_best_member(tmp_path):
     assert result.cv_mean > max(cv_of(comp, y, o) for o in oofs)
     assert sum(result.weights.values()) == pytest.approx(1.0)
     np.testing.assert_allclose(np.linalg.norm(result.test_decided, axis=1), 1.0)
-    with pytest.raises(EnsembleError, match="no meaning for vectors"):
+    with pytest.raises(EnsembleError, match="does not fit the answer_embedding task"):
         build_ensemble(comp, members, y, "rank", tmp_path, Store(tmp_path / "lb.sqlite"))
 
 
@@ -132,12 +130,12 @@ def test_mismatched_experiments_are_refused_naming_both():
     _, oofs, tests = preference_case()
     with pytest.raises(EnsembleError, match=r"m0 and m1 .*different folds"):
         check_compatible([member("m0", oofs[0], tests[0]), member("m1", oofs[1], tests[1], folds_id="f2")],
-                         "preference")
+                         PREFERENCE)
     with pytest.raises(EnsembleError, match=r"m0 and m1 .*different data fingerprint"):
         check_compatible([member("m0", oofs[0], tests[0]), member("m1", oofs[1], tests[1], fingerprint="d2")],
-                         "preference")
+                         PREFERENCE)
     with pytest.raises(EnsembleError, match="at least two"):
-        check_compatible([member("m0", oofs[0], tests[0])], "preference")
+        check_compatible([member("m0", oofs[0], tests[0])], PREFERENCE)
 
 
 def test_experiments_on_other_folds_are_refused_from_the_store(tmp_path):
@@ -146,9 +144,9 @@ def test_experiments_on_other_folds_are_refused_from_the_store(tmp_path):
     five = run_experiment(comp, data, build_recipe(comp, {"head": "longer-wins"}, "five"), tmp_path)
     three = run_experiment(comp, data, build_recipe(comp, {"head": "prior", "folds": {"n_splits": 3}}, "three"),
                            tmp_path)
-    members = load_members(Store(tmp_path / "leaderboard.sqlite"), "toy", [five.id, three.id])
+    members = load_members(Store(tmp_path / "leaderboard.sqlite"), comp, [five.id, three.id])
     with pytest.raises(EnsembleError, match=f"{five.id} and {three.id} .*different folds"):
-        check_compatible(members, "preference")
+        check_compatible(members, PREFERENCE)
 
 
 def test_submit_ensemble_end_to_end_on_the_sample(tmp_path):

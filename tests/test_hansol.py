@@ -14,7 +14,8 @@ from sklearn.model_selection import GroupShuffleSplit
 from competitions.checks import DataError
 from competitions.hansol import ANSWERS, Hansol, clean_question, split_questions
 from competitions.registry import get_competition
-from competitions.tasks import cosine_to_references, unit_rows
+from competitions.submissions import VECTORS
+from competitions.tasks import ANSWER_EMBEDDING, cosine_to_references, unit_rows
 from cv.recipe import load_recipe
 from models.baselines import Prior
 from models.embedders import DACON_SCORER, embed
@@ -257,7 +258,7 @@ def test_metric_of_own_direction_equals_the_slow_mean_cosine(sample, sample_y):
 
 def test_submission_matches_the_sample_submission(comp, sample):
     spec = comp.submission_spec(sample)
-    assert (spec.kind, spec.width, spec.id_column) == ("vectors", 512, "id")
+    assert (spec.kind, spec.width, spec.id_column) == (VECTORS, 512, "id")
     vectors = np.random.default_rng(0).normal(size=(len(sample.test), 512)) * 3
     frame = comp.format_submission(sample, vectors)
     assert list(frame.columns) == list(sample.sample_submission.columns)
@@ -275,8 +276,8 @@ def _holdout_scores(data, y, heads):
     fit_rows, held_rows = next(split.split(data.train, groups=data.groups))
     assert not set(data.groups[fit_rows]) & set(data.groups[held_rows])
     X = data.train
-    return {name: cosine_to_references(y[held_rows], head.fit(X.iloc[fit_rows], y[fit_rows]).predict(X.iloc[held_rows]))
-            for name, head in heads.items()}
+    fitted = {name: head.fit(X.iloc[fit_rows], y[fit_rows], task=ANSWER_EMBEDDING) for name, head in heads.items()}
+    return {name: cosine_to_references(y[held_rows], head.predict(X.iloc[held_rows])) for name, head in fitted.items()}
 
 
 def test_retrieval_beats_the_mean_answer_on_the_sample(sample, sample_y):

@@ -12,6 +12,7 @@ import pytest
 from competitions.checks import DataError
 from competitions.law_tags import LawTags, parse_tags
 from competitions.registry import get_competition
+from competitions.submissions import TAGS
 from competitions.tasks import TaggingDecision, micro_f1
 from cv.recipe import load_recipe
 from tests.conftest import shared_data
@@ -252,7 +253,7 @@ def test_submission_frame_lists_tag_names_in_test_order():
     assert list(frame.columns) == ["id", "tags"] and list(frame["id"]) == list(data.test["id"])
     assert frame["tags"].iloc[0] == "copyright united-states" and frame["tags"].iloc[1] == "united-states"
     spec = COMP.submission_spec(data)
-    assert (spec.id_column, spec.kind, spec.columns) == ("id", "tags", ("tags",))
+    assert (spec.id_column, spec.kind, spec.columns) == ("id", TAGS, ("tags",))
     assert spec.labels == frozenset(data.label_names)
     with pytest.raises(ValueError, match="shape"):
         COMP.format_submission(data, decided[:, :-1])

@@ -9,7 +9,7 @@ import pytest
 import models.pairwise_features as pf
 from competitions._preference import log_loss
 from competitions.lmsys import Lmsys
-from competitions.tasks import swap_probabilities, swap_responses
+from competitions.tasks import PREFERENCE, swap_probabilities, swap_responses
 from competitions.wsdm import Wsdm
 from models.baselines import Prior
 from models.lgbm_pairwise import LgbmPairwise
@@ -113,7 +113,7 @@ def test_head_is_antisymmetric_without_swap_augmentation(lmsys):
 
 def test_head_beats_the_prior_on_held_out_lmsys_rows(fitted, lmsys):
     (X, y), (X_valid, y_valid) = holdout(lmsys)
-    prior = log_loss(y_valid, Prior().fit(X, y).predict(X_valid))
+    prior = log_loss(y_valid, Prior().fit(X, y, task=PREFERENCE).predict(X_valid))
     ours = log_loss(y_valid, fitted.predict(X_valid))
     assert ours < prior - 0.05, f"lgbm log loss {ours:.4f} vs prior {prior:.4f}"
 
@@ -121,7 +121,7 @@ def test_head_beats_the_prior_on_held_out_lmsys_rows(fitted, lmsys):
 def test_head_beats_the_prior_on_held_out_wsdm_rows(wsdm):
     (X, y), (X_valid, y_valid) = holdout(wsdm)
     head = LgbmPairwise(**FAST).fit(X, y)
-    prior = log_loss(y_valid, Prior().fit(X, y).predict(X_valid))
+    prior = log_loss(y_valid, Prior().fit(X, y, task=PREFERENCE).predict(X_valid))
     pred = head.predict(X_valid)
     assert pred.shape == (len(X_valid), 2)
     assert log_loss(y_valid, pred) < prior - 0.03

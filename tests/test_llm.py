@@ -198,9 +198,9 @@ def test_generator_needs_reference_texts_for_answer_embedding():
     y = comp.targets(dataset, "usem3")
     head = LlmGenerator(**{**TINY, "max_steps": 1})
     with pytest.raises(ValueError, match="`answers` column"):
-        head.fit(dataset.train.drop(columns="answers"), y)
+        head.fit(dataset.train.drop(columns="answers"), y, task=comp.task)
     with pytest.raises(ValueError, match="needs do_sample"):
-        LlmGenerator(**{**TINY, "num_samples": 3}).fit(dataset.train, y)
+        LlmGenerator(**{**TINY, "num_samples": 3}).fit(dataset.train, y, task=comp.task)
 
 
 # --- the packaged model -------------------------------------------------------------------------------

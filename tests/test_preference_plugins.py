@@ -13,6 +13,7 @@ import pytest
 from competitions._preference import log_loss
 from competitions.checks import DataError
 from competitions.lmsys import Lmsys
+from competitions.submissions import LABELS, PROBABILITIES
 from competitions.wsdm import Wsdm
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
@@ -111,7 +112,7 @@ def test_wsdm_submission_labels_by_argmax_in_test_order():
     assert list(sub["id"]) == list(data.test["id"])
     assert sub["winner"].iloc[0] == "model_a" and set(sub["winner"].iloc[1:]) == {"model_b"}
     spec = competition.submission_spec(data)
-    assert spec.kind == "labels" and spec.labels == {"model_a", "model_b"}
+    assert spec.kind is LABELS and spec.labels == {"model_a", "model_b"}
 
 
 def test_lmsys_submission_carries_probabilities():
@@ -121,7 +122,7 @@ def test_lmsys_submission_carries_probabilities():
     sub = competition.format_submission(data, pred)
     assert list(sub.columns) == ["id", "winner_model_a", "winner_model_b", "winner_tie"]
     np.testing.assert_allclose(sub.iloc[:, 1:].to_numpy(), pred)
-    assert competition.submission_spec(data).kind == "probabilities"
+    assert competition.submission_spec(data).kind is PROBABILITIES
     with pytest.raises(ValueError, match="shape"):
         competition.format_submission(data, pred[:, :2])
 

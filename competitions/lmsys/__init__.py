@@ -28,8 +28,9 @@ from competitions._preference import (
     synthetic_ids,
     synthetic_pairs,
 )
-from competitions.base import Competition, Dataset, SubmissionSpec
+from competitions.base import Competition, Dataset
 from competitions.checks import Column, check_ids_covered, read_table, require_table
+from competitions.submissions import PROBABILITIES, SubmissionSpec
 from competitions.tasks import PREFERENCE
 
 N_SAMPLE_TRAIN, N_SAMPLE_TEST = 600, 40
@@ -61,7 +62,7 @@ class Lmsys(Competition):
                        stratify=y.argmax(axis=1), label_names=list(LMSYS_FLAGS), files=files)
 
     def submission_spec(self, dataset: Dataset) -> SubmissionSpec:
-        return SubmissionSpec(id_column="id", kind="probabilities", columns=LMSYS_FLAGS)
+        return SubmissionSpec(id_column="id", kind=PROBABILITIES, columns=LMSYS_FLAGS)
 
     def format_submission(self, dataset: Dataset, decided: np.ndarray) -> pd.DataFrame:
         if decided.shape != (len(dataset.test), 3):

@@ -29,7 +29,7 @@ from competitions._preference import (
     synthetic_ids,
     synthetic_pairs,
 )
-from competitions.base import Competition, Dataset, SubmissionSpec
+from competitions.base import Competition, Dataset
 from competitions.checks import (
     Column,
     DataError,
@@ -39,6 +39,7 @@ from competitions.checks import (
     read_table,
     require_table,
 )
+from competitions.submissions import LABELS, SubmissionSpec
 from competitions.tasks import PREFERENCE
 
 N_SAMPLE_TRAIN, N_SAMPLE_TEST = 600, 40
@@ -95,7 +96,7 @@ class Wsdm(Competition):
                        label_names=list(WSDM_LABELS), files=files)
 
     def submission_spec(self, dataset: Dataset) -> SubmissionSpec:
-        return SubmissionSpec(id_column="id", kind="labels", columns=("winner",), labels=frozenset(WSDM_LABELS))
+        return SubmissionSpec(id_column="id", kind=LABELS, columns=("winner",), labels=frozenset(WSDM_LABELS))
 
     def format_submission(self, dataset: Dataset, decided: np.ndarray) -> pd.DataFrame:
         if decided.shape != (len(dataset.test), 2):

@@ -4,7 +4,7 @@
     head.fit(X, y)              # hansol: X has question and answers (the reference texts); y the vectors
     vectors = head.predict(X_test)
 
-Two tasks, told apart by the input columns:
+Two tasks; the head is handed its task in `fit` (`task=ANSWER_EMBEDDING` or `TAGGING`):
 
 - answer_embedding (`question`, and for training `answers`: the reference answers as text): one training
   example per (question, reference answer); at prediction each question is answered (a row holding two
@@ -77,21 +77,18 @@ class LlmGenerator(LlmHead):
         self.max_answers = max_answers  # reference answers per question used as training targets
 
     # --- prompts --------------------------------------------------------------------------------------
-    def _task(self, X: pd.DataFrame) -> str:
-        if "question" in X.columns:
-            return "answer_embedding"
-        if "title" in X.columns:
-            return "tagging"
-        raise ValueError(f"{self.name}: expected a `question` column (answer_embedding) or `title` (tagging); "
-                         f"got {', '.join(map(str, X.columns))}")
+    @property
+    def _answers(self) -> bool:
+        """Answers to embed (answer_embedding: vectors), else tags from the vocabulary (tagging: scores)."""
+        return self.task_.prediction.in_embedder_space
 
     def _system(self) -> str:
-        if self.task_ == "answer_embedding":
+        if self._answers:
             return self.system_prompt or ANSWER_SYSTEM
         return f"{self.system_prompt or TAGS_SYSTEM}\nAllowed tags: {', '.join(self.tags_)}"
 
     def _user_texts(self, X: pd.DataFrame) -> list[str]:
-        if self.task_ == "answer_embedding":
+        if self._answers:
             return [q for questions in row_questions(X) for q in questions]
         titles = X["title"].fillna("").astype(str)
         if "body" not in X.columns:
@@ -140,9 +137,8 @@ class LlmGenerator(LlmHead):
                              f"gives one answer)")
         from models.llm.zoo import model_folder
 
-        self.task_ = self._task(X)
         self.tokenizer_ = self._load_tokenizer(model_folder(self.model))
-        if self.task_ == "answer_embedding":
+        if self._answers:
             pairs = self._answer_pairs(X, y)
         else:
             self.tags_ = list(self.label_names) if self.label_names else [f"tag-{j}" for j in range(y.shape[1])]
@@ -179,7 +175,7 @@ class LlmGenerator(LlmHead):
                               stop=stop)
 
     def _predict(self, X: pd.DataFrame) -> np.ndarray:
-        if self.task_ == "answer_embedding":
+        if self._answers:
             groups = row_questions(X)
             answers = self._generate_for([q for questions in groups for q in questions])
             flat = [a for per_question in answers for a in per_question]
@@ -202,14 +198,11 @@ class LlmGenerator(LlmHead):
     # --- save / load ----------------------------------------------------------------------------------
     def _save(self, path: Path) -> None:
         self._save_model(path)
-        state = {"task": self.task_}
-        if self.task_ == "tagging":
-            state |= {"tags": self.tags_, "rates": self.rates_.tolist()}
+        state = {} if self._answers else {"tags": self.tags_, "rates": self.rates_.tolist()}
         (path / "generator.json").write_text(json.dumps(state, ensure_ascii=False), encoding="utf-8")
 
     def _load(self, path: Path) -> None:
         state = json.loads((path / "generator.json").read_text(encoding="utf-8"))
-        self.task_ = state["task"]
-        if self.task_ == "tagging":
+        if not self._answers:
             self.tags_, self.rates_ = state["tags"], np.asarray(state["rates"])
         self._load_saved(path, "causal")
