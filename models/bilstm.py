@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from models.base import Head, HeadUnavailable, hold_out_groups
+from models.base import Head, HeadUnavailable, above, at_least, between, hold_out_groups, limits_of
 from models.bpe import train_byte_bpe
 
 PAD, UNK = "[PAD]", "[UNK]"
@@ -77,6 +77,10 @@ def _network(n_tokens: int, n_outputs: int, embed_dim: int, hidden: int, layers:
 class SiameseBilstm(Head):
     name = "bilstm"
     tasks = frozenset({"preference"})
+    limits = limits_of(vocab_size=at_least(3), max_len=at_least(1), embed_dim=at_least(1), hidden=at_least(1),
+                       layers=at_least(1), dense=at_least(1), dropout=between(0, 1, high_open=True), epochs=at_least(1),
+                       batch_size=at_least(1), learning_rate=above(0), patience=at_least(0),
+                       valid_fraction=between(0, 1, high_open=True), threads=at_least(1), seed=at_least(0))
 
     def __init__(self, *, vocab_size: int = 2000, max_len: int = 64, embed_dim: int = 16, hidden: int = 16,
                  layers: int = 3, dense: int = 32, dropout: float = 0.1, epochs: int = 3, batch_size: int = 32,

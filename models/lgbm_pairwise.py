@@ -20,7 +20,8 @@ import numpy as np
 import pandas as pd
 
 from competitions.tasks import swap_probabilities
-from models.base import Head, hold_out_groups
+from models.base import Head, above, at_least, between, hold_out_groups, limits_of, one_of
+from models.embedders import EMBEDDERS
 from models.pairwise_features import pairwise_features, swap_features
 
 # Threads: on a few thousand rows one thread is several times faster than two on a busy 2-core machine
@@ -33,6 +34,11 @@ MAX_THREADS = max(1, min(4, os.cpu_count() or 1))
 class LgbmPairwise(Head):
     name = "lgbm-pairwise"
     tasks = frozenset({"preference"})
+    limits = limits_of(n_estimators=at_least(1), learning_rate=above(0), num_leaves=at_least(2),
+                       min_child_samples=at_least(1), subsample=between(0, 1, low_open=True),
+                       colsample_bytree=between(0, 1, low_open=True), reg_lambda=at_least(0),
+                       early_stopping_rounds=at_least(0), valid_fraction=between(0, 1, high_open=True),
+                       encoder=one_of(*EMBEDDERS), seed=at_least(0))
 
     def __init__(self, *, n_estimators: int = 300, learning_rate: float = 0.03, num_leaves: int = 15,
                  min_child_samples: int = 20, subsample: float = 0.8, colsample_bytree: float = 0.8,

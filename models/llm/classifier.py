@@ -23,6 +23,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from models.base import HeadSettingError, limits_of, one_of
+from models.llm import require_llm
 from models.llm.core import CUTS, MARKER, LlmHead, cut_tokens, length_batches, proportional_budget
 
 PARTS = ("prompt", "response_a", "response_b")
@@ -31,6 +33,7 @@ PARTS = ("prompt", "response_a", "response_b")
 class LlmClassifier(LlmHead):
     name = "llm-classifier"
     tasks = frozenset({"preference"})
+    limits = limits_of(cut=one_of(*CUTS))
 
     def __init__(self, *, cut: str = "middle", **common) -> None:
         super().__init__(**common)
@@ -56,6 +59,8 @@ class LlmClassifier(LlmHead):
         marker = tok(MARKER, add_special_tokens=False)["input_ids"]
         budget = self.max_length - overhead
         for _ in range(8):  # decoding and re-encoding a cut can shift a few tokens: tighten until it fits
+            if budget < 0:
+                break
             keep = proportional_budget([len(i) for i in ids], budget)
             cut = tuple(tok.decode(cut_tokens(i, k, self.cut, marker)) if len(i) > k else text
                         for i, k, text in zip(ids, keep, row, strict=True))
@@ -63,8 +68,9 @@ class LlmClassifier(LlmHead):
             if len(encoded) <= self.max_length:
                 return encoded, cut != tuple(row)
             budget -= len(encoded) - self.max_length
-        raise ValueError(f"{self.name}: max_length={self.max_length} leaves no room for the texts after the "
-                         f"chat template's {overhead} tokens; raise max_length")
+        raise HeadSettingError(f"{self.name}: max_length={self.max_length} leaves no room for the texts after the "
+                               f"chat template's {overhead} tokens and the cut markers ({MARKER.strip()}); raise "
+                               f"max_length, e.g. --set params.max_length={overhead + 256}")
 
     def _encode_all(self, X: pd.DataFrame, n_classes: int) -> tuple[list[list[int]], int]:
         rows = zip(*(X[c].fillna("").astype(str) for c in PARTS), strict=True)
@@ -73,9 +79,7 @@ class LlmClassifier(LlmHead):
 
     # --- fit / predict --------------------------------------------------------------------------------
     def _fit(self, X, y, X_valid, y_valid) -> None:
-        if self.cut not in CUTS:
-            raise ValueError(f"{self.name}: cut '{self.cut}' (expected one of {', '.join(CUTS)})")
-        self._check_settings()
+        require_llm()
         from models.llm.zoo import model_folder
 
         self.tokenizer_ = self._load_tokenizer(model_folder(self.model))

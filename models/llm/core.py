@@ -34,7 +34,7 @@ from typing import Any
 
 import numpy as np
 
-from models.base import Head
+from models.base import Head, above, at_least, between, limits_of, one_of
 from models.llm import require_llm
 from models.llm.zoo import model_folder
 
@@ -69,15 +69,15 @@ def length_batches(lengths: Sequence[int], batch_size: int) -> Iterator[np.ndarr
 def proportional_budget(lengths: list[int], budget: int) -> list[int]:
     """Tokens each part may keep: all of them when they fit; else a part no longer than an equal share
     keeps everything (a short prompt is never wiped out) and the longer parts share the rest of `budget`
-    in proportion to their lengths."""
-    keep = list(lengths)
-    while sum(keep) > budget:
-        long = [i for i, n in enumerate(lengths) if n > budget / len(lengths)]
-        room = budget - sum(n for i, n in enumerate(lengths) if i not in long)
-        total = sum(lengths[i] for i in long)
-        for i in long:
-            keep[i] = max(room, 0) * lengths[i] // total
-    return keep
+    in proportion to their lengths. One pass, no loop: the result never sums above a budget >= 0."""
+    if budget < 0:
+        raise ValueError(f"a budget of {budget} tokens: nothing fits")
+    if sum(lengths) <= budget:
+        return list(lengths)
+    long = [i for i, n in enumerate(lengths) if n > budget / len(lengths)]
+    room = budget - sum(n for i, n in enumerate(lengths) if i not in long)  # >= 0: short parts fit their shares
+    total = sum(lengths[i] for i in long)
+    return [room * n // total if i in long else n for i, n in enumerate(lengths)]
 
 
 def cut_tokens(ids: list[int], keep: int, cut: str, marker: list[int]) -> list[int]:
@@ -125,6 +125,16 @@ class ExampleDataset:
 
 class LlmHead(Head):
     """Shared settings and machinery; subclasses build examples and read predictions."""
+
+    limits = limits_of(quantization=one_of(*QUANTIZATION), lora_r=at_least(1), lora_alpha=above(0),
+                       lora_dropout=between(0, 1, high_open=True), max_length=at_least(1), micro_batch_size=at_least(1),
+                       grad_accum=at_least(1), optimizer=one_of(*OPTIMIZERS), learning_rate=above(0),
+                       adam_beta1=between(0, 1, high_open=True), adam_beta2=between(0, 1, high_open=True),
+                       weight_decay=at_least(0), warmup_ratio=between(0, 1), max_steps=at_least(0), epochs=at_least(0),
+                       eval_steps=at_least(0), eval_fraction=between(0, 1, high_open=True),
+                       early_stopping_patience=at_least(0), save_steps=at_least(1),
+                       dtype=one_of("auto", "bfloat16", "float16", "float32"), inference_batch_size=at_least(1),
+                       report_to=one_of(*REPORTERS), seed=at_least(0))
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -174,16 +184,9 @@ class LlmHead(Head):
         self.seed = seed
 
     # --- checks ---------------------------------------------------------------------------------------
-    def _check_settings(self) -> None:
-        require_llm()
+    def _combination_problems(self) -> list[str]:
         problems = []
-        if self.quantization not in QUANTIZATION:
-            problems.append(f"quantization '{self.quantization}' (expected one of {', '.join(QUANTIZATION)})")
-        if self.optimizer not in OPTIMIZERS:
-            problems.append(f"optimizer '{self.optimizer}' (expected one of {', '.join(OPTIMIZERS)})")
-        if self.report_to not in REPORTERS:
-            problems.append(f"report_to '{self.report_to}' (expected one of {', '.join(REPORTERS)})")
-        elif self.report_to != "none" and importlib_missing(self.report_to):
+        if self.report_to != "none" and importlib_missing(self.report_to):
             problems.append(f"report_to '{self.report_to}' but the package is not installed (pip install "
                             f"{self.report_to})")
         if self.merge_adapter and self.quantization != "lora":
@@ -191,8 +194,7 @@ class LlmHead(Head):
                             "`full` has no adapter)")
         if self.max_steps <= 0 and self.epochs <= 0:
             problems.append("max_steps and epochs are both 0: nothing to train")
-        if problems:
-            raise ValueError(f"{self.name}: " + "; ".join(problems))
+        return problems
 
     # --- loading --------------------------------------------------------------------------------------
     def _load_tokenizer(self, folder: Path) -> Any:

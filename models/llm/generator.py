@@ -30,7 +30,9 @@ import numpy as np
 import pandas as pd
 
 from competitions.tasks import unit_rows
-from models.embedders import embed, get_embedder
+from models.base import HeadSettingError, above, at_least, between, limits_of, one_of
+from models.embedders import EMBEDDERS, embed, get_embedder
+from models.llm import require_llm
 from models.llm.core import MARKER, LlmHead, cut_tokens
 from models.retrieval import row_questions
 
@@ -61,6 +63,8 @@ def parse_tags(text: str, vocabulary: dict[str, int]) -> tuple[list[int], list[s
 class LlmGenerator(LlmHead):
     name = "llm-generator"
     tasks = frozenset({"answer_embedding", "tagging"})
+    limits = limits_of(max_new_tokens=at_least(1), temperature=above(0), top_p=between(0, 1, low_open=True),
+                       num_samples=at_least(1), embedder=one_of(*EMBEDDERS), max_answers=at_least(1))
 
     def __init__(self, *, system_prompt: str = "", max_new_tokens: int = 128, do_sample: bool = False,
                  temperature: float = 0.7, top_p: float = 0.9, num_samples: int = 1, stop: str = "",
@@ -75,6 +79,12 @@ class LlmGenerator(LlmHead):
         self.stop = stop  # comma-separated stop strings, besides the end of turn
         self.embedder = embedder  # answer_embedding: must be the recipe's `embedder` (the targets' space)
         self.max_answers = max_answers  # reference answers per question used as training targets
+
+    def _combination_problems(self) -> list[str]:
+        problems = super()._combination_problems()
+        if self.num_samples > 1 and not self.do_sample:
+            problems.append(f"num_samples={self.num_samples} needs do_sample: true (greedy decoding gives one answer)")
+        return problems
 
     # --- prompts --------------------------------------------------------------------------------------
     @property
@@ -109,8 +119,11 @@ class LlmGenerator(LlmHead):
         keep = len(user_ids) - (len(ids) - room)
         marker = tok(MARKER, add_special_tokens=False)["input_ids"]
         if keep <= len(marker):
-            raise ValueError(f"{self.name}: max_length={self.max_length} leaves no room for the question after "
-                             f"the system prompt ({len(ids) - len(user_ids)} tokens); raise max_length")
+            overhead = len(ids) - len(user_ids)
+            raise HeadSettingError(f"{self.name}: max_length={self.max_length} leaves {room} tokens for the prompt "
+                                   f"(the answer or max_new_tokens={self.max_new_tokens} take the rest), too few for "
+                                   f"the question after the chat template's {overhead} tokens; raise max_length, "
+                                   f"e.g. --set params.max_length={self.max_length - room + overhead + 256}")
         cut = tok.decode(cut_tokens(user_ids, keep, "middle", marker))
         text = tok.apply_chat_template(self._messages(cut), tokenize=False, add_generation_prompt=True)
         return tok(text, add_special_tokens=False)["input_ids"][-room:], True
@@ -131,10 +144,7 @@ class LlmGenerator(LlmHead):
 
     # --- fit ------------------------------------------------------------------------------------------
     def _fit(self, X, y, X_valid, y_valid) -> None:
-        self._check_settings()
-        if self.num_samples < 1 or (self.num_samples > 1 and not self.do_sample):
-            raise ValueError(f"{self.name}: num_samples={self.num_samples} needs do_sample: true (greedy decoding "
-                             f"gives one answer)")
+        require_llm()
         from models.llm.zoo import model_folder
 
         self.tokenizer_ = self._load_tokenizer(model_folder(self.model))
