@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from competitions.base import Metric, subset_rows
-from competitions.checks import Column, DataError, read_table
+from competitions.checks import Column, DataError, check_table, list_length, read_any
 
 CANONICAL = ("id", "prompt", "response_a", "response_b", "n_turns")
 LMSYS_FLAGS = ("winner_model_a", "winner_model_b", "winner_tie")
@@ -104,10 +104,22 @@ LMSYS_TEXT_COLUMNS = [Column("id", "id"), Column("prompt", "text"), Column("resp
                       Column("response_b", "text")]
 
 
+def _turns_as_json(value: object) -> object:
+    """A list cell of turns (Parquet, JSON lines) as the JSON text the CSV holds; other cells as they are."""
+    if isinstance(value, (list, tuple, np.ndarray)) and all(t is None or isinstance(t, str) for t in value):
+        return json.dumps(list(value))
+    return value  # anything else is checked, and refused with its row, as a cell
+
+
 def read_lmsys(path: Path, *, train: bool) -> tuple[pd.DataFrame, np.ndarray | None]:
-    """LMSYS train.csv or test.csv -> canonical frame (turns joined) and, for train, y one-hot (a, b, tie)."""
+    """LMSYS train.csv or test.csv -> canonical frame (turns joined) and, for train, y one-hot (a, b, tie).
+    Turns come as JSON lists in text (the host's CSV) or as list cells (Parquet, JSON lines)."""
     flags = [Column(name, "choice", choices=("0", "1")) for name in LMSYS_FLAGS] if train else []
-    raw = read_table(path, LMSYS_TEXT_COLUMNS + flags)
+    frame = read_any(path)
+    for column in ("prompt", "response_a", "response_b"):
+        if column in frame.columns:
+            frame[column] = frame[column].map(_turns_as_json)
+    raw = check_table(path, frame, LMSYS_TEXT_COLUMNS + flags, min_rows=1 if train else 0)
     out = pd.DataFrame({"id": raw["id"]})
     for column in ("prompt", "response_a", "response_b"):
         out[column], counts = join_turn_column(raw, path, column)
@@ -135,18 +147,23 @@ def lmsys_to_wsdm(frame: pd.DataFrame, y: np.ndarray) -> tuple[pd.DataFrame, np.
 # --- WSDM files ---------------------------------------------------------------------------------------
 
 def read_wsdm(path: Path, *, train: bool) -> tuple[pd.DataFrame, np.ndarray | None]:
-    """WSDM train or test table -> canonical frame and, for train, y one-hot (model_a, model_b)."""
+    """WSDM train or test table -> canonical frame and, for train, y one-hot (model_a, model_b). Cells are
+    texts; list cells (turns of a multi-turn chat) are joined as LMSYS turns are, and counted in n_turns."""
     # Responses may be empty (a model that answered nothing still lost or won); an empty prompt is an error.
-    columns = [Column("id", "id"), Column("prompt", "text"), Column("response_a", "optional_text"),
-               Column("response_b", "optional_text"), Column("language", "optional_text", required=False)]
+    turns = {"join_lists": TURN_SEPARATOR}
+    columns = [Column("id", "id"), Column("prompt", "text", **turns), Column("response_a", "optional_text", **turns),
+               Column("response_b", "optional_text", **turns),
+               Column("language", "optional_text", required=False)]
     if train:
         columns.append(Column("winner", "choice", choices=WSDM_LABELS))
     else:
         columns.append(Column("scored", "bool", required=False))
-    raw = read_table(path, columns)
+    frame = read_any(path)
+    n_turns = frame["prompt"].map(list_length).to_numpy() if "prompt" in frame.columns else 1
+    raw = check_table(path, frame, columns, min_rows=1 if train else 0)
     for column in ("prompt", "response_a", "response_b"):
         raw[column] = [clean_text(t) for t in raw[column]]
-    raw["n_turns"] = 1
+    raw["n_turns"] = n_turns
     y = None
     if train:
         y = np.stack([(raw["winner"] == label).to_numpy() for label in WSDM_LABELS], axis=1).astype(np.float64)

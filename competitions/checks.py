@@ -5,6 +5,10 @@
 
 Row numbers in messages count data rows from 1 (the header is not a row). File lines are not given
 for CSV rows, since quoted cells (chat turns, answers) often span several lines.
+
+One rule for every plugin: a `text` or `id` cell that is empty or only whitespace is refused; a list
+cell (a Parquet or JSON list) is joined as the column's `join_lists` says, or refused; a cell of bytes
+is read as UTF-8.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from competitions.errors import UserError
@@ -42,20 +47,31 @@ class DataError(UserError, ValueError):
 
 @dataclass(frozen=True)
 class Column:
-    """One expected column. kind: id | text | optional_text | int | float | bool | choice."""
+    """One expected column. kind: id | text | optional_text | int | float | bool | choice.
+
+    join_lists: how a list cell is meant (chat turns joined by a blank line, tags by a space); None: a
+    list cell is refused, never read as the text of its repr.
+    """
 
     name: str
     kind: str
     choices: tuple[str, ...] = ()
     required: bool = True
+    join_lists: str | None = None
 
 
 def find_table(data_dir: Path, stem: str) -> Path | None:
-    """The first of stem.csv / .parquet / .jsonl / .json present in data_dir."""
+    """The first of stem.csv / .parquet / .jsonl / .json present in data_dir; a file whose name differs
+    only in case (Train.csv) is an error that names it, since file names are case-sensitive here."""
     for suffix in TABLE_SUFFIXES:
         path = data_dir / f"{stem}{suffix}"
-        if path.exists():
+        if path.is_file():
             return path
+    wanted = {f"{stem}{suffix}" for suffix in TABLE_SUFFIXES}
+    near = sorted(p.name for p in data_dir.glob("*") if p.name.lower() in wanted) if data_dir.is_dir() else []
+    if near:
+        raise DataError(data_dir / near[0], f"found {near[0]}, but file names are case-sensitive",
+                        expected=f"{stem}{Path(near[0]).suffix.lower()} (rename the file)")
     return None
 
 
@@ -97,8 +113,23 @@ def _check_utf8(path: Path) -> None:
 
 
 def read_any(path: Path) -> pd.DataFrame:
-    """Read a table by its suffix, with a DataError for unreadable files and bytes that are not UTF-8."""
+    """Read a table by its suffix, with a DataError for unreadable files and bytes that are not UTF-8.
+    Column names come back as text, whatever the file held."""
+    path = Path(path)
     suffix = path.suffix.lower()
+    if suffix not in TABLE_SUFFIXES:
+        raise DataError(path, f"unknown file type '{suffix}'", expected=" or ".join(TABLE_SUFFIXES))
+    if not path.is_file():
+        raise DataError(path, "is a folder" if path.is_dir() else "file not found", expected=f"a {suffix[1:]} file")
+    try:
+        frame = _read(path, suffix)
+    except OSError as err:
+        raise DataError(path, f"cannot be read ({err.strerror or err})", expected="a file you can read") from None
+    frame.columns = [str(c) for c in frame.columns]
+    return frame
+
+
+def _read(path: Path, suffix: str) -> pd.DataFrame:
     if suffix == ".parquet":
         try:
             return pd.read_parquet(path)
@@ -110,11 +141,9 @@ def read_any(path: Path) -> pd.DataFrame:
             return pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[])
         if suffix == ".jsonl":
             return pd.read_json(path, lines=True, dtype=False)
-        if suffix == ".json":
-            return pd.DataFrame(json.loads(path.read_text(encoding="utf-8")))
-    except (ValueError, pd.errors.ParserError) as err:
+        return pd.DataFrame(json.loads(path.read_text(encoding="utf-8")))
+    except (ValueError, TypeError, pd.errors.ParserError) as err:
         raise DataError(path, f"cannot be parsed ({err})", expected=f"a well-formed {suffix[1:]} file") from None
-    raise DataError(path, f"unknown file type '{suffix}'", expected=" or ".join(TABLE_SUFFIXES))
 
 
 def _first_bad(mask: pd.Series) -> int:
@@ -130,9 +159,41 @@ def check_unique_ids(path: Path, ids: pd.Series, *, column: str = "id", context:
                         column=column, expected="unique ids")
 
 
+_CONTAINERS = (list, tuple, np.ndarray, dict, set)
+
+
+def _shown(value: object) -> str:
+    text = repr(value.tolist() if isinstance(value, np.ndarray) else value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _scalar_cells(path: Path, values: pd.Series, col: Column) -> pd.Series:
+    """Cells as single values: list cells joined as `col.join_lists` says (else refused), bytes as UTF-8."""
+    if values.dtype != object:
+        return values
+    out = []
+    for row, value in enumerate(values, start=1):
+        if isinstance(value, bytes):
+            try:
+                value = value.decode("utf-8")
+            except UnicodeDecodeError:
+                raise DataError(path, f"bytes that are not UTF-8 text ({_shown(value)})", column=col.name, row=row,
+                                expected="UTF-8 text") from None
+        elif isinstance(value, _CONTAINERS):
+            items = list(value) if not isinstance(value, dict) else None
+            if col.join_lists is None or items is None or not all(i is None or isinstance(i, str) for i in items):
+                expected = (f"a text or a list of texts (joined by {col.join_lists!r})" if col.join_lists is not None
+                            else "a single value, not a list")
+                raise DataError(path, f"a list cell {_shown(value)}", column=col.name, row=row, expected=expected)
+            value = col.join_lists.join("" if i is None else i for i in items)
+        out.append(value)
+    return pd.Series(out, index=values.index, dtype=object)
+
+
 def _check_column(path: Path, frame: pd.DataFrame, col: Column) -> pd.Series:
-    values = frame[col.name]
-    missing = values.isna() | (values.astype(str) == "")
+    values = _scalar_cells(path, frame[col.name], col)
+    blank = values.astype(str).str.strip() == "" if col.kind in ("id", "text") else values.astype(str) == ""
+    missing = values.isna() | blank
     if col.kind in ("id", "text") and missing.any():
         what = "missing id" if col.kind == "id" else "empty text"
         raise DataError(path, what, column=col.name, row=_first_bad(missing), expected="a non-empty value")
@@ -172,25 +233,52 @@ def _check_column(path: Path, frame: pd.DataFrame, col: Column) -> pd.Series:
     raise ValueError(f"unknown column kind {col.kind!r}")
 
 
-def read_table(path: Path, columns: Sequence[Column]) -> pd.DataFrame:
-    """Read a CSV/Parquet/JSON-lines table and check the listed columns; other columns are kept as read."""
+def read_table(path: Path, columns: Sequence[Column], *, min_rows: int = 0, exact: bool = False) -> pd.DataFrame:
+    """Read a CSV/Parquet/JSON-lines table and check it (see check_table)."""
+    return check_table(path, read_any(path), columns, min_rows=min_rows, exact=exact)
+
+
+def check_table(path: Path, frame: pd.DataFrame, columns: Sequence[Column], *, min_rows: int = 0,
+                exact: bool = False) -> pd.DataFrame:
+    """Check the listed columns of a table read from path; other columns are kept as read.
+    min_rows: fewer data rows is an error (a training file needs rows; a header alone is not data).
+    exact: other columns are an error too (a sample submission: the host expects exactly its columns)."""
     path = Path(path)
-    frame = read_any(path).reset_index(drop=True)
+    frame = frame.reset_index(drop=True)
+    if len(frame) < min_rows:
+        raise DataError(path, f"{len(frame)} data rows" + (" (a header and no data)" if len(frame) == 0 else ""),
+                        expected=f"at least {min_rows} row{'s' if min_rows > 1 else ''}")
+    expected = f"columns {', '.join(c.name for c in columns if c.required)}; found {', '.join(frame.columns)}"
     absent = [c.name for c in columns if c.required and c.name not in frame.columns]
     if absent:
         raise DataError(path, f"missing column{'s' if len(absent) > 1 else ''} {', '.join(map(repr, absent))}",
-                        expected=f"columns {', '.join(c.name for c in columns if c.required)}; "
-                                 f"found {', '.join(map(str, frame.columns))}")
+                        expected=expected)
+    extra = [c for c in frame.columns if c not in {col.name for col in columns}] if exact else []
+    if extra:
+        raise DataError(path, f"unexpected column{'s' if len(extra) > 1 else ''} {', '.join(map(repr, extra))}",
+                        expected="only " + expected)
     for col in columns:
         if col.name in frame.columns:
             frame[col.name] = _check_column(path, frame, col)
     return frame
 
 
+def list_length(value: object) -> int:
+    """How many items a list cell holds (1 for a single value): e.g. the turns of a chat cell."""
+    return len(value) if isinstance(value, (list, tuple, np.ndarray)) else 1
+
+
 def check_ids_covered(ids: Iterable[str], sample_ids: Iterable[str], *, ids_file: Path, sample_file: Path) -> None:
-    """Every test id must have a row in the sample submission (the host scores exactly those rows)."""
-    known = set(map(str, sample_ids))
-    for row, value in enumerate(map(str, ids), start=1):
+    """The test file and the sample submission hold the same ids (the host scores exactly those rows), so a
+    submission made for the test rows passes the host's checks."""
+    expected = "the same ids in the test file and sample_submission"
+    ids, sample_ids = list(map(str, ids)), list(map(str, sample_ids))
+    known, tested = set(sample_ids), set(ids)
+    for row, value in enumerate(ids, start=1):
         if value not in known:
             raise DataError(ids_file, f"test id '{value}' has no row in {Path(sample_file).name}", column="id",
-                            row=row, expected="the same ids in the test file and sample_submission")
+                            row=row, expected=expected)
+    for row, value in enumerate(sample_ids, start=1):
+        if value not in tested:
+            raise DataError(sample_file, f"id '{value}' is not in {Path(ids_file).name}", column="id", row=row,
+                            expected=expected)

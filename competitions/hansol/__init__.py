@@ -79,13 +79,6 @@ def split_questions(line: str) -> list[str]:
 # --- the plugin -----------------------------------------------------------------------------------------
 
 
-def _require_nonblank(path: Path, frame: pd.DataFrame, column: str) -> None:
-    blank = frame[column].str.strip() == ""
-    if blank.any():
-        row = int(blank.to_numpy().nonzero()[0][0]) + 1
-        raise DataError(path, "blank text", column=column, row=row, expected="a non-empty question")
-
-
 class Hansol(Competition):
     """Hansol Deco season 2: a question about finishing work -> the embedding of its answer.
 
@@ -118,16 +111,15 @@ class Hansol(Competition):
         test_path = require_table(data_dir, "test")
         sample_path = require_table(data_dir, "sample_submission")
         raw = read_table(train_path, [Column("id", "id"), *(Column(q, "text") for q in QUESTIONS),
-                                      Column("category", "text"), *(Column(a, "text") for a in ANSWERS)])
-        for column in QUESTIONS:
-            _require_nonblank(train_path, raw, column)
+                                      Column("category", "text"), *(Column(a, "text") for a in ANSWERS)], min_rows=1)
         test = read_table(test_path, [Column("id", "id"), Column("질문", "text")])
-        _require_nonblank(test_path, test, "질문")
         sample = read_table(sample_path, [Column("id", "id")])
-        vec_columns = [c for c in sample.columns if c.startswith("vec_")]
-        if vec_columns != [f"vec_{i}" for i in range(len(vec_columns))] or not vec_columns:
-            raise DataError(sample_path, f"vector columns are {vec_columns[:3]}...",
-                            expected="columns id, vec_0, vec_1, ... in that order")
+        vec_columns = [c for c in sample.columns if c != "id"]
+        if vec_columns != [f"vec_{i}" for i in range(VECTOR_WIDTH)]:
+            shown = ", ".join(vec_columns[:2] + (["...", vec_columns[-1]] if len(vec_columns) > 2 else []))
+            raise DataError(sample_path, f"{len(vec_columns)} columns after id ({shown or 'none'})",
+                            expected=f"id, then the {VECTOR_WIDTH} columns vec_0 ... vec_{VECTOR_WIDTH - 1} in that "
+                                     f"order (the scorer's vectors are {VECTOR_WIDTH}-dim)")
         check_ids_covered(test["id"], sample["id"], ids_file=test_path, sample_file=sample_path)
 
         raw = raw.iloc[subset_rows(len(raw), limit)].reset_index(drop=True)

@@ -84,7 +84,7 @@ def _columns(names: dict[str, str], *, with_tags: bool, id_required: bool) -> li
                Column(names["body"], "optional_text", required=False), Column(names["score"], "int", required=False)]
     if with_tags:
         # optional_text: an empty cell is reported below as "no tags", which says more than "empty text".
-        columns.append(Column(names["tags"], "optional_text"))
+        columns.append(Column(names["tags"], "optional_text", join_lists=" "))
     return columns
 
 
@@ -98,7 +98,9 @@ def _export_table(data_dir: Path) -> Path:
         raise DataError(data_dir, "no table found", expected=layouts)
     if len(tables) > 1:
         names = ", ".join(p.name for p in tables)
-        raise DataError(data_dir, f"no train table, and more than one other table ({names})", expected=layouts)
+        raise DataError(data_dir, f"found the tables {names} but none named train.csv (or train.parquet, "
+                                  "train.jsonl), so it is not the Kaggle layout, and more than one table, so it is "
+                                  "not a single export", expected=layouts)
     return tables[0]
 
 
@@ -112,10 +114,10 @@ def _read_kaggle(data_dir: Path) -> _Read:
         if path is None:
             raise DataError(data_dir / stem, "file not found",
                             expected=f"{stem}.csv (or .parquet, .jsonl) beside {paths['train'].name}")
-    raw = read_table(paths["train"], _columns(_KAGGLE, with_tags=True, id_required=True))
+    raw = read_table(paths["train"], _columns(_KAGGLE, with_tags=True, id_required=True), min_rows=1)
     tags = _parse_tag_column(paths["train"], "tags", raw["tags"])
     test = _canonical(read_table(paths["test"], _columns(_KAGGLE, with_tags=False, id_required=True)), _KAGGLE)
-    sample = read_table(paths["sample_submission"], [Column("id", "id"), Column("tags", "optional_text")])
+    sample = read_table(paths["sample_submission"], [Column("id", "id"), Column("tags", "optional_text")], exact=True)
     check_ids_covered(test["id"], sample["id"], ids_file=paths["test"], sample_file=paths["sample_submission"])
     return _canonical(raw, _KAGGLE), tags, test, sample, paths
 
@@ -123,7 +125,7 @@ def _read_kaggle(data_dir: Path) -> _Read:
 def _read_export(data_dir: Path) -> _Read:
     """The folder's single Title/Tags table -> (train, its tags, an empty test, no sample submission, files)."""
     path = _export_table(data_dir)
-    raw = read_table(path, _columns(_EXPORT, with_tags=True, id_required=False))
+    raw = read_table(path, _columns(_EXPORT, with_tags=True, id_required=False), min_rows=1)
     if "Id" not in raw.columns:
         raw["Id"] = np.arange(1, len(raw) + 1).astype(str)  # the data row number, as in error messages
     tags = _parse_tag_column(path, "Tags", raw["Tags"])

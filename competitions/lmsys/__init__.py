@@ -56,7 +56,7 @@ class Lmsys(Competition):
         train, y = keep_subset(train, y, limit)
         test, _ = read_lmsys(files["test"], train=False)
         sample = read_table(files["sample_submission"],
-                            [Column("id", "id"), *(Column(flag, "float") for flag in LMSYS_FLAGS)])
+                            [Column("id", "id"), *(Column(flag, "float") for flag in LMSYS_FLAGS)], exact=True)
         check_ids_covered(test["id"], sample["id"], ids_file=files["test"], sample_file=files["sample_submission"])
         return Dataset(train=train, test=test, y=y, sample_submission=sample, groups=prompt_groups(train["prompt"]),
                        stratify=y.argmax(axis=1), label_names=list(LMSYS_FLAGS), files=files)

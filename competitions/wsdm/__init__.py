@@ -89,7 +89,7 @@ class Wsdm(Competition):
         files["test"] = require_table(data_dir, "test")
         test, _ = read_wsdm(files["test"], train=False)
         files["sample_submission"] = require_table(data_dir, "sample_submission")
-        sample = read_table(files["sample_submission"], [Column("id", "id"), Column("winner", "text")])
+        sample = read_table(files["sample_submission"], [Column("id", "id"), Column("winner", "text")], exact=True)
         check_ids_covered(test["id"], sample["id"], ids_file=files["test"], sample_file=files["sample_submission"])
         return Dataset(train=train, test=test, y=y_train, sample_submission=sample,
                        groups=prompt_groups(train["prompt"]), stratify=y_train.argmax(axis=1),
