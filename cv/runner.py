@@ -4,7 +4,8 @@
     result.cv_mean, result.test_decided      # the score, and test predictions ready for the submission
 
 Each finished fold is written atomically to `<experiment>/folds/<k>/result.npz` (with the fitted head
-beside it) and is never recomputed: kill a run and start it again and only the missing folds run. The
+beside it), sealed with the checksums of its files (cv/artifacts.py), and never recomputed: kill a run
+and start it again and only the missing folds run; a fold whose files were damaged is refitted. The
 experiment id is a hash of the resolved recipe, the data fingerprint and the folds, so an identical run
 finds its own earlier folds. Predictions under each test-time view are kept apart, so the score with
 and without TTA are both known.
@@ -15,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import importlib.metadata
 import json
+import shutil
 import subprocess
 import time
 from collections.abc import Callable
@@ -27,14 +29,16 @@ import pandas as pd
 import yaml
 
 from competitions.base import Competition, Dataset
+from competitions.errors import writing
 from competitions.tasks import TaskType
 from curation.pipeline import curate_dataset
 from curation.steps import CurationError
+from cv.artifacts import FOLD_ABSENT, damage, seal
 from cv.executor import Executor, LocalExecutor
 from cv.folds import shared_folds
 from cv.io import atomic_write, atomic_write_text
 from cv.recipe import Recipe
-from cv.store import Store
+from cv.store import Store, now
 from models.registry import HEADS
 
 PLAIN = "plain"
@@ -81,6 +85,7 @@ class ExperimentResult:
     test_decided: np.ndarray
     folds_run: int  # folds fitted in this call (the others were finished before)
     curation: dict[str, Any] | None = None  # the curation report (also <experiment>/curation.json)
+    repaired: list[str] = field(default_factory=list)  # folds refitted because their files were damaged
 
 
 def tta_rows(task: TaskType, plain: np.ndarray, budget: float) -> np.ndarray:
@@ -178,7 +183,7 @@ def package_versions() -> dict[str, str]:
 
 def _log(exp_dir: Path, text: str) -> None:
     """Append a line to the experiment's log.txt, closed again at once so a killed run loses nothing."""
-    with (exp_dir / "log.txt").open("a", encoding="utf-8") as log:
+    with writing(exp_dir / "log.txt"), (exp_dir / "log.txt").open("a", encoding="utf-8") as log:
         log.write(f"{time.strftime('%Y-%m-%d %H:%M:%S')} {text}\n")
 
 
@@ -207,7 +212,8 @@ def run_experiment(competition: Competition, dataset: Dataset, recipe: Recipe, r
     folds_id, folds = shared_folds(competition, dataset, recipe.folds, runs_dir, fingerprint)
     exp_id = experiment_id(recipe, fingerprint, folds_id)
     exp_dir = runs_dir / competition.name / exp_id
-    exp_dir.mkdir(parents=True, exist_ok=True)
+    with writing(exp_dir):
+        exp_dir.mkdir(parents=True, exist_ok=True)
     atomic_write_text(exp_dir / "recipe.yaml", yaml.safe_dump(recipe.resolved(), sort_keys=False, allow_unicode=True))
     _log(exp_dir, f"start {exp_id} folds={folds_id}")
 
@@ -226,7 +232,16 @@ def run_experiment(competition: Competition, dataset: Dataset, recipe: Recipe, r
     if empty:
         raise CurationError(f"curation kept no training rows outside fold(s) {empty} ({keep.sum()} of {len(keep)} "
                             f"kept): loosen its filters, e.g. --set curation.steps.word_count.min=5")
-    todo = [job for job in jobs if not (job.out_dir / "result.npz").exists()]
+    todo, repaired = [], []
+    for job in jobs:
+        problem = damage(job.out_dir)
+        if problem is None:
+            continue
+        if problem != FOLD_ABSENT:
+            repaired.append(f"fold {job.fold}: {problem}; refitted")
+            _log(exp_dir, repaired[-1])
+            shutil.rmtree(job.out_dir / "model", ignore_errors=True)  # no file of the damaged fit is kept
+        todo.append(job)
     context = FoldContext(competition.task, recipe.head, recipe.resolved()["params"], recipe.train_views,
                           recipe.tta, recipe.tta_budget, dataset.train, y, dataset.test, dataset.label_names)
     executor = executor or LocalExecutor()
@@ -234,6 +249,7 @@ def run_experiment(competition: Competition, dataset: Dataset, recipe: Recipe, r
     if on_fold:
         on_fold(done, n_splits)
     for path in executor.map(fit_fold, todo, context):
+        seal(path.parent)
         done += 1
         _log(exp_dir, f"finished fold {path.parent.name}")
         if on_fold:
@@ -279,32 +295,34 @@ def run_experiment(competition: Competition, dataset: Dataset, recipe: Recipe, r
     if not keep.all():  # the same OOF predictions, scored on the rows curation keeps
         kept = fold_scores(competition, y[keep], oof_final[keep], folds[keep], decision)[metric.name]
         other[f"{metric.name}_kept_rows"] = float(np.mean(kept))
+    row = {
+        "id": exp_id, "competition": competition.name, "kind": "model", "recipe": recipe.name,
+        "head": recipe.head, "metric": metric.name, "higher_is_better": int(metric.higher_is_better),
+        "cv_mean": float(main.mean()), "cv_std": float(main.std()), "cv_no_tta": cv_no_tta,
+        "fold_scores": scores[metric.name], "other_scores": other, "fit_s": fit_s, "predict_s": predict_s,
+        "n_train": len(dataset.train), "fingerprint": fingerprint, "folds_id": folds_id,
+        "git_commit": git_commit(), "path": str(exp_dir), "created": now(),
+    }
     summary = {
         "experiment": exp_id, "competition": competition.name, "metric": metric.name,
-        "higher_is_better": metric.higher_is_better, "cv_mean": float(main.mean()), "cv_std": float(main.std()),
+        "higher_is_better": metric.higher_is_better, "cv_mean": row["cv_mean"], "cv_std": row["cv_std"],
         "fold_scores": scores, "cv_no_tta": cv_no_tta, "decision": decision, "fit_s": fit_s,
         "predict_s": predict_s, "fingerprint": fingerprint, "folds_id": folds_id,
-        "git_commit": git_commit(), "packages": package_versions(), "embedder": recipe.embedder,
+        "git_commit": row["git_commit"], "packages": package_versions(), "embedder": recipe.embedder,
         "head_stats": {k: float(np.mean(v)) for k, v in stats.items()},  # per-fold means the head reported
+        "leaderboard": row,  # the store's row, so a damaged store can be rebuilt from the folders
     }
     atomic_write_text(exp_dir / "scores.json", json.dumps(summary, indent=2))
     _log(exp_dir, f"{metric.name} {main.mean():.5f} ± {main.std():.5f}")
     if stats:
         _log(exp_dir, "head stats " + json.dumps(summary["head_stats"]))
 
-    (store or Store(runs_dir / "leaderboard.sqlite")).record_experiment({
-        "id": exp_id, "competition": competition.name, "kind": "model", "recipe": recipe.name,
-        "head": recipe.head, "metric": metric.name, "higher_is_better": int(metric.higher_is_better),
-        "cv_mean": summary["cv_mean"], "cv_std": summary["cv_std"], "cv_no_tta": cv_no_tta,
-        "fold_scores": scores[metric.name], "other_scores": other, "fit_s": fit_s, "predict_s": predict_s,
-        "n_train": len(dataset.train), "fingerprint": summary["fingerprint"], "folds_id": folds_id,
-        "git_commit": summary["git_commit"], "path": str(exp_dir),
-    })
+    (store or Store(runs_dir / "leaderboard.sqlite")).record_experiment(row)
     return ExperimentResult(
         id=exp_id, dir=exp_dir, metric=metric.name, higher_is_better=metric.higher_is_better,
         cv_mean=summary["cv_mean"], cv_std=summary["cv_std"], fold_scores=scores[metric.name], cv_no_tta=cv_no_tta,
         other_scores=other, decision=decision,
         test_decided=competition.decide(test_final, decision) if len(test_final) else test_final,
-        folds_run=len(todo), curation=report,
+        folds_run=len(todo), curation=report, repaired=repaired,
     )
 

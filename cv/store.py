@@ -3,18 +3,31 @@
     store = Store(runs_dir / "leaderboard.sqlite")
     store.record_experiment(row)                    # insert or replace, keyed by experiment id
     rows = store.leaderboard("wsdm")                # best first, in the metric's own direction
+    rows = Store(path, read_only=True).leaderboard("wsdm")   # reading commands: creates nothing
 
 Two runs writing at once lose no row: SQLite serialises the writers and `timeout` makes the second wait.
+The store is an index of the experiment folders, which are the source of truth: each experiment's
+scores.json holds its leaderboard row, so a damaged store is rebuilt from them (`rebuild_store`).
 """
 
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import sqlite3
-from contextlib import closing
+from collections.abc import Iterator
+from contextlib import closing, contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+from competitions.errors import UserError, WriteError, write_error
+
+
+class StoreError(UserError):
+    """The store cannot be read (a damaged file) or written (a full disk, a read-only place)."""
+
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS experiments (
@@ -61,15 +74,57 @@ CREATE TABLE IF NOT EXISTS submissions (
 """
 
 
+_DAMAGED = ("file is not a database", "malformed", "no such table")
+_DISK = ("database or disk is full", "disk i/o error")
+_READ_ONLY = ("readonly database", "unable to open database file")
+
+
+def _store_error(path: Path, err: sqlite3.DatabaseError) -> UserError | None:
+    text = str(err).lower()
+    if any(m in text for m in _DAMAGED):
+        return StoreError(f"{path} is damaged ({err}); the experiment folders beside it hold every result: "
+                          f"rebuild it with `submit leaderboard <competition> --rebuild --runs {path.parent}`")
+    if any(m in text for m in _DISK):
+        return WriteError(f"cannot write {path}: the disk is full or failing (SQLite: {err}); free some space, "
+                          "then run the same command again (finished work is kept)")
+    if any(m in text for m in _READ_ONLY):
+        return WriteError(f"cannot write {path} (SQLite: {err}); choose a place you can write to (--runs) or "
+                          "change its permissions")
+    return None
+
+
+@contextmanager
+def writing_store(path: Path) -> Iterator[None]:
+    """SQLite's and the OS's errors about the store's file as errors that say what to do; others are bugs."""
+    try:
+        yield
+    except sqlite3.DatabaseError as err:
+        mapped = _store_error(path, err)
+        if mapped is None or isinstance(err, (sqlite3.IntegrityError, sqlite3.ProgrammingError)):
+            raise
+        raise mapped from None
+    except OSError as err:
+        mapped = write_error(path, err)
+        if mapped is None:
+            raise
+        raise mapped from None
+
+
 def now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S")
 
 
 class Store:
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, *, read_only: bool = False):
+        """read_only: for commands that only read; a missing store reads as empty and nothing is created,
+        and a folder the user cannot write to (a read-only runs folder) still reads."""
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with closing(self._connect()) as con:
+        self.read_only = read_only
+        if read_only:
+            return
+        with writing_store(self.path):
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        with self._connection() as con:
             con.execute("PRAGMA journal_mode=WAL")
             con.executescript(_SCHEMA)
             columns = {row["name"] for row in con.execute("PRAGMA table_info(submissions)")}
@@ -78,12 +133,31 @@ class Store:
                     con.execute(f"ALTER TABLE submissions ADD COLUMN {added}")
 
     def _connect(self) -> sqlite3.Connection:
-        con = sqlite3.connect(self.path, timeout=60)
+        if not self.read_only:
+            con = sqlite3.connect(self.path, timeout=60)
+        elif not self.path.exists():
+            con = sqlite3.connect(":memory:")  # nothing recorded yet: an empty store, and no file made
+            con.executescript(_SCHEMA)
+        elif os.access(self.path.parent, os.W_OK):
+            con = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=rw", uri=True, timeout=60)
+        else:  # nobody can be writing to a folder that cannot be written to
+            con = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro&immutable=1", uri=True)
         con.row_factory = sqlite3.Row
         return con
 
+    @contextmanager
+    def _connection(self, *, transaction: bool = False) -> Iterator[sqlite3.Connection]:
+        """A connection (one transaction when `transaction`), closed after; SQLite's errors about the file
+        (damaged, full disk, read-only) become a StoreError that says what to do."""
+        with writing_store(self.path), closing(self._connect()) as con:
+            if transaction:
+                with con:
+                    yield con
+            else:
+                yield con
+
     def _write(self, sql: str, values: tuple[Any, ...]) -> int:
-        with closing(self._connect()) as con, con:  # the inner `with con` is one transaction
+        with self._connection(transaction=True) as con:
             return con.execute(sql, values).lastrowid
 
     @staticmethod
@@ -107,26 +181,26 @@ class Store:
     def update_submission(self, competition: str, host_ref: str, status: str, public_score: float | None,
                           private_score: float | None) -> int:
         """The host's verdict on an uploaded submission; returns how many rows it matched (0 or 1)."""
-        with closing(self._connect()) as con, con:
+        with self._connection(transaction=True) as con:
             return con.execute("UPDATE submissions SET status = ?, public_score = ?, private_score = ? "
                                "WHERE competition = ? AND host_ref = ?",
                                (status, public_score, private_score, competition, host_ref)).rowcount
 
     def submissions(self, competition: str) -> list[dict[str, Any]]:
         """Uploaded submissions (those with a host ref), oldest first."""
-        with closing(self._connect()) as con:
+        with self._connection() as con:
             rows = con.execute("SELECT * FROM submissions WHERE competition = ? AND host_ref IS NOT NULL ORDER BY id",
                                (competition,)).fetchall()
         return [dict(r) for r in rows]
 
     def experiment(self, experiment_id: str) -> dict[str, Any] | None:
-        with closing(self._connect()) as con:
+        with self._connection() as con:
             row = con.execute("SELECT * FROM experiments WHERE id = ?", (experiment_id,)).fetchone()
         return _decode(row) if row else None
 
     def leaderboard(self, competition: str) -> list[dict[str, Any]]:
         """Experiments of a competition, best CV first, with their latest submission's public score."""
-        with closing(self._connect()) as con:
+        with self._connection() as con:
             rows = con.execute(
                 """SELECT e.*, (SELECT s.public_score FROM submissions s WHERE s.experiment_id = e.id
                                 AND s.public_score IS NOT NULL ORDER BY s.id DESC LIMIT 1) AS public_score,
@@ -145,14 +219,14 @@ class Store:
     def record_ensemble(self, row: dict[str, Any], weights: dict[str, float | None]) -> None:
         """An ensemble's experiment row and its members' weights (replacing any earlier record), in one
         transaction, so no ensemble row is left without its members."""
-        with closing(self._connect()) as con, con:
+        with self._connection(transaction=True) as con:
             con.execute(*self._experiment_insert(row))
             con.execute("DELETE FROM ensemble_members WHERE ensemble_id = ?", (row["id"],))
             con.executemany("INSERT INTO ensemble_members (ensemble_id, member_id, weight) VALUES (?, ?, ?)",
                             [(row["id"], member, weight) for member, weight in weights.items()])
 
     def ensemble_members(self, ensemble_id: str) -> dict[str, float | None]:
-        with closing(self._connect()) as con:
+        with self._connection() as con:
             rows = con.execute("SELECT member_id, weight FROM ensemble_members WHERE ensemble_id = ?",
                                (ensemble_id,)).fetchall()
         return {r["member_id"]: r["weight"] for r in rows}
@@ -164,3 +238,47 @@ def _decode(row: sqlite3.Row) -> dict[str, Any]:
     out["other_scores"] = json.loads(out["other_scores"])
     out["higher_is_better"] = bool(out["higher_is_better"])
     return out
+
+
+def rebuild_store(runs_dir: Path) -> tuple[int, list[str], Path | None]:
+    """A new store from the experiment folders (runs/<competition>/<experiment>/scores.json), the old file
+    moved aside; uploaded submissions are carried over when the old file can still be read.
+    Returns (experiments recorded, folders skipped with the reason, where the old file went)."""
+    runs_dir = Path(runs_dir)
+    path = runs_dir / "leaderboard.sqlite"
+    uploads: list[dict[str, Any]] = []
+    moved = None
+    if path.exists():
+        try:
+            with closing(sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)) as con:
+                con.row_factory = sqlite3.Row
+                uploads = [dict(r) for r in con.execute("SELECT * FROM submissions WHERE host_ref IS NOT NULL")]
+        except sqlite3.DatabaseError:
+            pass  # damaged: the uploads' rows are lost; the experiments are in their folders
+        moved = path.with_name(f"{path.name}.{datetime.now(UTC).strftime('%Y%m%d-%H%M%S')}.old")
+        with writing_store(path):
+            shutil.move(path, moved)
+            for suffix in ("-wal", "-shm"):
+                Path(f"{path}{suffix}").unlink(missing_ok=True)
+    store = Store(path)
+    recorded, skipped = 0, []
+    for scores_path in sorted(runs_dir.glob("*/*/scores.json")):
+        try:
+            scores = json.loads(scores_path.read_text(encoding="utf-8"))
+            row = {**scores["leaderboard"], "path": str(scores_path.parent)}
+        except (OSError, ValueError, KeyError, TypeError) as err:
+            reason = "no leaderboard row (written by an older version)" if isinstance(err, KeyError) else \
+                f"unreadable ({err})"
+            skipped.append(f"{scores_path}: {reason}; run that experiment again")
+            continue
+        if row["kind"] == "ensemble":
+            store.record_ensemble(row, {m["id"]: m["weight"] for m in scores["members"]})
+        else:
+            store.record_experiment(row)
+        recorded += 1
+    if uploads:
+        columns = [c for c in uploads[0] if c != "id"]
+        with store._connection(transaction=True) as con:
+            con.executemany(f"INSERT INTO submissions ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})",
+                            [tuple(u[c] for c in columns) for u in uploads])
+    return recorded, skipped, moved

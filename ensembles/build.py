@@ -30,7 +30,7 @@ from competitions.base import Competition
 from competitions.tasks import TaskType
 from cv.io import atomic_write, atomic_write_text
 from cv.runner import fold_scores, git_commit
-from cv.store import Store
+from cv.store import Store, now
 from ensembles.members import EnsembleError, Member, check_compatible
 from ensembles.methods import METHODS, Combiner
 
@@ -109,24 +109,26 @@ def build_ensemble(competition: Competition, members: list[Member], y: np.ndarra
         test_frame = task.prediction.to_frame(test, first.columns).assign(id=first.test_ids)
         atomic_write(exp_dir / "test.parquet", lambda tmp: test_frame.to_parquet(tmp, index=False))
     other = {name: float(np.mean(values)) for name, values in scores.items() if name != metric.name}
+    row = {
+        "id": exp_id, "competition": competition.name, "kind": "ensemble", "recipe": "ensemble", "head": method,
+        "metric": metric.name, "higher_is_better": int(metric.higher_is_better), "cv_mean": float(main.mean()),
+        "cv_std": float(main.std()), "cv_no_tta": None, "fold_scores": scores[metric.name], "other_scores": other,
+        "fit_s": fit_s, "predict_s": 0.0, "n_train": len(y), "fingerprint": first.fingerprint,
+        "folds_id": first.folds_id, "git_commit": git_commit(), "path": str(exp_dir), "created": now(),
+    }
     summary = {
         "experiment": exp_id, "competition": competition.name, "method": method, "metric": metric.name,
-        "higher_is_better": metric.higher_is_better, "cv_mean": float(main.mean()), "cv_std": float(main.std()),
+        "higher_is_better": metric.higher_is_better, "cv_mean": row["cv_mean"], "cv_std": row["cv_std"],
         "fold_scores": scores, "decision": decision, "fit_s": fit_s, "fingerprint": first.fingerprint,
-        "folds_id": first.folds_id, "git_commit": git_commit(),
+        "folds_id": first.folds_id, "git_commit": row["git_commit"],
         "members": [{"id": m.id, "head": m.head, "cv_mean": m.cv_mean, "weight": weights[m.id]} for m in members],
         "combiner": described,
+        "leaderboard": row,  # the store's row, so a damaged store can be rebuilt from the folders
     }
     atomic_write_text(exp_dir / "scores.json", json.dumps(summary, indent=2))
     atomic_write_text(exp_dir / "ensemble.json", json.dumps({"method": method, "members": summary["members"],
                                                             "combiner": described}, indent=2))
-    store.record_ensemble({
-        "id": exp_id, "competition": competition.name, "kind": "ensemble", "recipe": "ensemble", "head": method,
-        "metric": metric.name, "higher_is_better": int(metric.higher_is_better), "cv_mean": summary["cv_mean"],
-        "cv_std": summary["cv_std"], "cv_no_tta": None, "fold_scores": scores[metric.name], "other_scores": other,
-        "fit_s": fit_s, "predict_s": 0.0, "n_train": len(y), "fingerprint": first.fingerprint,
-        "folds_id": first.folds_id, "git_commit": summary["git_commit"], "path": str(exp_dir),
-    }, weights)
+    store.record_ensemble(row, weights)
     return EnsembleResult(
         id=exp_id, dir=exp_dir, method=method, metric=metric.name, higher_is_better=metric.higher_is_better,
         cv_mean=summary["cv_mean"], cv_std=summary["cv_std"], fold_scores=scores[metric.name], other_scores=other,

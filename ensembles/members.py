@@ -20,6 +20,7 @@ import yaml
 from competitions.base import Competition
 from competitions.errors import UserError
 from competitions.tasks import TaskType
+from cv.artifacts import read_artifact, rerun_hint
 from cv.store import Store
 
 
@@ -44,20 +45,29 @@ class Member:
     test_ids: np.ndarray
 
 
-def _predictions(task: TaskType, path: Path) -> tuple[np.ndarray, pd.DataFrame]:
+def _predictions(task: TaskType, path: Path, keys: tuple[str, ...]) -> tuple[np.ndarray, pd.DataFrame]:
+    """(the predictions, the frame) of oof.parquet (keys id, fold) or test.parquet (id)."""
     frame = pd.read_parquet(path)
-    return task.prediction.from_frame(frame.drop(columns=[c for c in ("id", "fold") if c in frame.columns])), frame
+    missing = [k for k in keys if k not in frame.columns]
+    if missing:
+        raise KeyError(f"no column {', '.join(missing)}")
+    return task.prediction.from_frame(frame.drop(columns=list(keys))), frame
 
 
-def read_member(task: TaskType, row: dict[str, Any]) -> Member:
-    folder = Path(row["path"])
+def read_member(task: TaskType, row: dict[str, Any], runs_dir: Path | None = None) -> Member:
+    """The experiment of a store row, read from runs_dir/<competition>/<id> when there (a runs folder that was
+    moved or copied keeps working), else from the path the row recorded."""
+    beside = Path(runs_dir) / row["competition"] / row["id"] if runs_dir is not None else None
+    folder = beside if beside is not None and beside.is_dir() else Path(row["path"])
     if not (folder / "oof.parquet").exists():
         raise EnsembleError(f"experiment {row['id']}: no oof.parquet in {folder}; run it again to finish it")
-    oof, frame = _predictions(task, folder / "oof.parquet")
+    repair = rerun_hint(folder)
+    oof, frame = read_artifact(folder / "oof.parquet", lambda p: _predictions(task, p, ("id", "fold")), repair=repair)
     test_path = folder / "test.parquet"
-    test, test_frame = _predictions(task, test_path) if test_path.exists() else \
-        (task.prediction.allocate(0, like=oof), pd.DataFrame({"id": []}))
-    recipe = yaml.safe_load((folder / "recipe.yaml").read_text(encoding="utf-8"))
+    test, test_frame = read_artifact(test_path, lambda p: _predictions(task, p, ("id",)), repair=repair) \
+        if test_path.exists() else (task.prediction.allocate(0, like=oof), pd.DataFrame({"id": []}))
+    recipe = read_artifact(folder / "recipe.yaml", lambda p: dict(yaml.safe_load(p.read_text(encoding="utf-8"))),
+                           repair=repair)
     return Member(id=row["id"], head=row["head"], dir=folder, cv_mean=row["cv_mean"], fingerprint=row["fingerprint"],
                   folds_id=row["folds_id"], recipe=recipe,
                   columns=[c for c in frame.columns if c not in ("id", "fold")], ids=frame["id"].astype(str).to_numpy(),
@@ -107,4 +117,4 @@ def load_members(store: Store, competition: Competition, ids: list[str] | None =
                                 f"`submit {competition.name}`")
         best = models[0]
         rows = [r for r in models if (r["fingerprint"], r["folds_id"]) == (best["fingerprint"], best["folds_id"])]
-    return [read_member(competition.task, r) for r in rows]
+    return [read_member(competition.task, r, store.path.parent) for r in rows]

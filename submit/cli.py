@@ -10,69 +10,30 @@
 
 from __future__ import annotations
 
+import signal
 import sys
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import Annotated
 
-import click
 import typer
-from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.text import Text
-from typer.core import TyperGroup
 
 from competitions.checks import DataError
-from competitions.errors import UserError
 from competitions.registry import COMPETITIONS, get_competition
 from curation.report import report_renderable
-from cv.store import Store
+from cv.store import Store, rebuild_store
+from submit.app import RunsDir, UsageError, app, console, out
 from submit.leaderboard import FORMATS, render, rich_table
 from submit.pipeline import resolve_data_dir, run_competition
 from submit.validate import validate_file
 
-EXAMPLES = """
-Examples:
 
-  submit wsdm                                   default recipe on the bundled sample
-  submit lmsys --data data/lmsys                the host's files from a folder
-  submit wsdm --data ../shared/data/wsdm --set data.extra_train=../shared/data/lmsys
-  submit lmsys --recipe longer-wins             a reference rule on the same folds
-  submit law-tags --set params.C=8 --set folds.n_splits=3
-  submit law-tags --recipe curated              curation steps first, with their report
-  submit leaderboard lmsys --format markdown
-  submit validate hansol runs/hansol/default-1a2b3c/submission.csv
-  submit list
-  submit download wsdm                          the host's files, through the Kaggle API
-  submit upload wsdm -m "lgbm" --wait           validate, upload, record the public score
-  submit leaderboard wsdm --sync --plot lb.png  public scores beside CV, rank correlation
-"""
-
-console = Console(stderr=True, soft_wrap=True)
-out = Console(soft_wrap=True)  # paths printed whole, so they can be copied
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, met like Ctrl-C: what is finished is kept."""
 
 
-class _Commands(TyperGroup):
-    """Every command's user errors end the same way: the message, no traceback, exit code 2. Anything else
-    is a bug and keeps its traceback."""
-
-    def invoke(self, ctx: click.Context) -> object:
-        try:
-            return super().invoke(ctx)
-        except UserError as err:
-            _fail(err)
-
-
-app = typer.Typer(cls=_Commands, help="Competition-submission harness: shared CV, a local leaderboard, valid "
-                  "submissions.", epilog=EXAMPLES, rich_markup_mode=None, no_args_is_help=True, add_completion=False)
-
-RunsDir = Annotated[Path, typer.Option("--runs", help="Where experiments, folds, cache and the leaderboard live.",
-                                       envvar="SUBMIT_RUNS_DIR")]
-
-
-def _fail(err: Exception) -> NoReturn:
-    # Text, not markup: an error message may hold brackets of its own (paths, lists).
-    console.print(Text.assemble(("error: ", "bold red"), (str(err), "red")), highlight=False)
-    raise typer.Exit(2)
+def _interrupt(signum: int, frame: object) -> None:
+    raise Terminated
 
 
 @app.command()
@@ -92,6 +53,7 @@ def run(
     Examples: `submit wsdm`, `submit lmsys --data data/lmsys --recipe longer-wins`,
     `submit law-tags --set params.C=8 --set folds.n_splits=3 --output sub.csv`.
     """
+    previous = signal.signal(signal.SIGTERM, _interrupt)  # `kill` and schedulers stop a run the way Ctrl-C does
     try:
         with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                       console=console, transient=False) as progress:
@@ -104,9 +66,11 @@ def run(
             outcome = run_competition(competition, data=data, recipe=recipe, overrides=set_ or [], output=output,
                                       runs_dir=runs, on_stage=lambda text: progress.console.print(text),
                                       on_fold=on_fold)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as stop:
         console.print("interrupted: finished folds are kept; run the same command again to resume.")
-        raise typer.Exit(130) from None
+        raise typer.Exit(143 if isinstance(stop, Terminated) else 130) from None
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
     r = outcome.result
     if r.curation:
@@ -118,6 +82,8 @@ def run(
         out.print(f"  without test-time views: {r.cv_no_tta:.4f}")
     for name, value in r.other_scores.items():
         out.print(f"  {name}: {value:.4f}")
+    for note in r.repaired:
+        out.print(f"  {note}", markup=False, highlight=False)
     reused = len(r.fold_scores) - r.folds_run
     if reused:
         out.print(f"  {reused} finished fold(s) reused from an earlier run")
@@ -155,25 +121,36 @@ def leaderboard(
                                             "beside CV with the CV-LB rank correlation.")] = False,
     plot: Annotated[Path | None, typer.Option(help="With --sync: write a PNG of CV vs public score.")] = None,
     slug: Annotated[str | None, typer.Option(help="With --sync: the Kaggle slug, if not the plugin's.")] = None,
+    rebuild: Annotated[bool, typer.Option(help="First rebuild the store from the experiments' folders (their "
+                                               "scores.json): after it was damaged or lost.")] = False,
     runs: RunsDir = Path("runs"),
 ) -> None:
     """The local CV leaderboard, best first in the metric's direction, with public scores once recorded.
 
     Examples: `submit leaderboard lmsys`, `submit leaderboard wsdm --format markdown > LEADERBOARD.md`,
-    `submit leaderboard wsdm --sync --plot cv_vs_lb.png`.
+    `submit leaderboard wsdm --sync --plot cv_vs_lb.png`, `submit leaderboard wsdm --rebuild`.
     """
+    comp = get_competition(competition)  # an unknown name is answered with the installed ones
     if format_ not in FORMATS:
-        _fail(ValueError(f"unknown format '{format_}'; known: {', '.join(FORMATS)}"))
+        raise UsageError(f"unknown format '{format_}'; known: {', '.join(FORMATS)}")
+    if plot is not None and not sync:
+        raise UsageError("--plot draws CV against the public scores, which --sync fetches: add --sync")
+    if rebuild:
+        recorded, skipped, moved = rebuild_store(runs)
+        for reason in skipped:
+            console.print(f"skipped {reason}", markup=False, highlight=False)
+        console.print(f"Rebuilt {runs / 'leaderboard.sqlite'} from {recorded} experiment folder(s)"
+                      + (f"; the old file is {moved}" if moved else ""), markup=False, highlight=False)
     if sync:
         from submit.host_cli import show_sync
 
-        show_sync(competition, runs, slug, plot)
-    rows = Store(runs / "leaderboard.sqlite").leaderboard(competition)
+        show_sync(comp.name, runs, slug, plot)
+    rows = Store(runs / "leaderboard.sqlite", read_only=True).leaderboard(comp.name)
     if not rows:
-        console.print(f"No experiments for {competition} in {runs}. Run one: submit {competition}")
+        console.print(f"No experiments for {comp.name} in {runs}. Run one: submit {comp.name}")
         raise typer.Exit(1)
     if format_ == "table":
-        out.print(rich_table(rows, competition))
+        out.print(rich_table(rows, comp.name, out.width))
     else:
         sys.stdout.write(render(rows, format_))
 

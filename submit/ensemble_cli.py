@@ -19,11 +19,12 @@ from rich.table import Table
 
 from competitions.base import Competition, Dataset
 from competitions.registry import get_competition
+from cv.io import check_can_write
 from cv.store import Store
 from ensembles.build import EnsembleResult, build_ensemble
 from ensembles.members import EnsembleError, Member, load_members
 from ensembles.methods import METHODS
-from submit.cli import RunsDir, app, out
+from submit.app import RunsDir, app, out
 from submit.pipeline import record_experiment_submission, resolve_data_dir, use_runs_dir
 
 
@@ -41,6 +42,8 @@ def ensemble_competition(name: str, *, experiments: list[str] | None = None, met
                          ) -> EnsembleOutcome:
     use_runs_dir(runs_dir)
     competition = get_competition(name)
+    if output is not None:
+        check_can_write(output)
     store = Store(runs_dir / "leaderboard.sqlite")
     members = load_members(store, competition, experiments)
     first = members[0]

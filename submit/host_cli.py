@@ -23,7 +23,7 @@ from competitions.base import Competition
 from competitions.checks import DataError
 from competitions.registry import get_competition
 from cv.store import Store
-from submit.cli import RunsDir, app, console, out
+from submit.app import RunsDir, app, console, out
 from submit.dacon import check_scorer_model, dacon_api, manual_steps, upload_to_dacon
 from submit.kaggle_client import KaggleError, KaggleSession, find_credentials
 from submit.package import build_bundle, set_owner

@@ -241,25 +241,39 @@ class KaggleSession:
     # --- competitions -----------------------------------------------------------------------------------
 
     def download(self, slug: str, dest: Path, *, quiet: bool = False) -> list[Path]:
-        """The competition's files, unzipped into dest; returns the files written."""
+        """The competition's files, unzipped into dest; returns the files written.
+
+        Every entry of the archive is checked before any is unpacked, and they are unpacked into a temporary
+        folder beside dest: dest changes only once all of them are there, so a refused or broken archive
+        leaves nothing that looks downloaded."""
         dest = Path(dest)
-        dest.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryDirectory(prefix=".download-", dir=dest) as tmp:
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(prefix=f".{dest.name}.download-", dir=dest.parent) as tmp:
             self._call(f"downloading {slug}", slug,
                        lambda: self.api.competition_download_files(slug, path=tmp, force=True, quiet=quiet))
             archives = list(Path(tmp).glob("*.zip"))
             if not archives:
                 raise KaggleError(f"downloading {slug}: Kaggle sent no zip archive (got {os.listdir(tmp)})")
-            written = []
-            with zipfile.ZipFile(archives[0]) as archive:
-                for member in archive.infolist():
-                    target = (dest / member.filename).resolve()
-                    if not target.is_relative_to(dest.resolve()):  # a path like ../x in an archive
-                        raise KaggleError(f"downloading {slug}: the archive holds an unsafe path {member.filename!r}")
-                    if not member.is_dir():
-                        archive.extract(member, dest)
-                        written.append(target)
-        return written
+            unpacked = Path(tmp) / "files"
+            try:
+                with zipfile.ZipFile(archives[0]) as archive:
+                    for member in archive.infolist():
+                        if not (unpacked / member.filename).resolve().is_relative_to(unpacked.resolve()):
+                            raise KaggleError(f"downloading {slug}: the archive holds an unsafe path "
+                                              f"{member.filename!r} (outside the target folder); nothing was unpacked")
+                    archive.extractall(unpacked)
+            except zipfile.BadZipFile as err:
+                raise KaggleError(f"downloading {slug}: the archive is damaged ({err}); download it again") from None
+            files = sorted(p.relative_to(unpacked) for p in unpacked.rglob("*") if p.is_file())
+            if dest.is_dir() and not any(dest.iterdir()):
+                dest.rmdir()
+            if not dest.exists():
+                os.replace(unpacked, dest)  # one rename: the folder appears whole
+            else:  # downloading again into a folder that holds files: each one replaced whole
+                for name in files:
+                    (dest / name).parent.mkdir(parents=True, exist_ok=True)
+                    os.replace(unpacked / name, dest / name)
+        return [dest / name for name in files]
 
     def submissions_left(self, slug: str) -> SubmissionLimits:
         limits = self._call(f"reading the submission limits of {slug}", slug,

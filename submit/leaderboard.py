@@ -29,18 +29,36 @@ def _num(value: Any, digits: int = 4) -> str:
     return "–" if value is None or pd.isna(value) else f"{value:.{digits}f}"
 
 
-def rich_table(rows: list[dict[str, Any]], competition: str) -> Table:
+# The table's columns, in order; the first three are always shown, whole (the id is what predict, ensemble
+# and upload take), and the others, in the order of PRIORITY, only while they fit the terminal's width.
+_COLUMNS = (("#", "right"), ("experiment", "left"), ("head", "left"), ("CV", "right"), ("no TTA", "right"),
+            ("per fold", "left"), ("public", "right"), ("fit s", "right"), ("predict s", "right"), ("date", "left"))
+ESSENTIAL = ("#", "experiment", "CV")
+PRIORITY = ("head", "public", "no TTA", "date", "per fold", "fit s", "predict s")
+
+
+def rich_table(rows: list[dict[str, Any]], competition: str, width: int | None = None) -> Table:
+    """The leaderboard as a rich table; `width`: the terminal's, which decides the optional columns shown."""
     direction = "higher is better" if rows and rows[0]["higher_is_better"] else "lower is better"
     metric = rows[0]["metric"] if rows else ""
+    cells = [{"#": str(i), "experiment": r["id"], "head": r["head"], "CV": f"{r['cv_mean']:.4f} ± {r['cv_std']:.4f}",
+              "no TTA": _num(r["cv_no_tta"]), "per fold": " ".join(f"{s:.3f}" for s in r["fold_scores"]),
+              "public": _num(r.get("public_score")), "fit s": f"{r['fit_s']:.1f}",
+              "predict s": f"{r['predict_s']:.1f}", "date": r["created"]} for i, r in enumerate(rows, start=1)]
+    natural = {name: max([len(name), *(len(c[name]) for c in cells)]) for name, _ in _COLUMNS}
+    shown, used = set(ESSENTIAL), 1 + sum(natural[n] + 3 for n in ESSENTIAL)  # each column: borders + padding
+    for name in PRIORITY:
+        if width is None or used + natural[name] + 3 <= width:
+            shown.add(name)
+            used += natural[name] + 3
     table = Table(title=f"{competition}: local CV leaderboard ({metric}, {direction})")
-    for name, justify in [("#", "right"), ("experiment", "left"), ("head", "left"), ("CV", "right"),
-                          ("no TTA", "right"), ("per fold", "left"), ("public", "right"),
-                          ("fit s", "right"), ("predict s", "right"), ("date", "left")]:
-        table.add_column(name, justify=justify)
-    for i, r in enumerate(rows, start=1):
-        table.add_row(str(i), r["id"], r["head"], f"{r['cv_mean']:.4f} ± {r['cv_std']:.4f}", _num(r["cv_no_tta"]),
-                      " ".join(f"{s:.3f}" for s in r["fold_scores"]), _num(r.get("public_score")),
-                      f"{r['fit_s']:.1f}", f"{r['predict_s']:.1f}", r["created"])
+    columns = [(name, justify) for name, justify in _COLUMNS if name in shown]
+    for name, justify in columns:
+        table.add_column(name, justify=justify, no_wrap=True, min_width=natural[name] if name in ESSENTIAL else None)
+    for c in cells:
+        table.add_row(*(c[name] for name, _ in columns))
+    if len(columns) < len(_COLUMNS):
+        table.caption = "more columns in a wider terminal, or with --format csv | json | markdown"
     return table
 
 

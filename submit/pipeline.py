@@ -17,7 +17,7 @@ import numpy as np
 from competitions.base import Competition, Dataset
 from competitions.checks import DataError
 from competitions.registry import get_competition
-from cv.io import atomic_write_text
+from cv.io import atomic_write_text, check_can_write
 from cv.recipe import Recipe, load_recipe
 from cv.runner import ExperimentResult, run_experiment
 from cv.store import Store
@@ -61,6 +61,8 @@ def run_competition(name: str, *, data: Path | None = None, recipe: str = "defau
     use_runs_dir(runs_dir)
     competition = get_competition(name)
     resolved = load_recipe(competition, recipe, list(overrides))
+    if output is not None:
+        check_can_write(output)  # now, not after the whole CV
     data_dir, source = resolve_data_dir(competition, data)
     on_stage(f"Loading {competition.title} from {data_dir} ({source})")
     dataset = competition.load(data_dir, **resolved.data)

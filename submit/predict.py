@@ -15,7 +15,6 @@ decision. Its members' folders sit beside it (runs/<competition>/<id>) or under 
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
@@ -25,6 +24,8 @@ import yaml
 from competitions.base import Competition
 from competitions.checks import DataError
 from competitions.registry import get_competition
+from cv.artifacts import FOLD_ABSENT, ArtifactError, damage, read_artifact, rerun_hint
+from cv.io import check_can_write
 from cv.recipe import Recipe, RecipeError, build_recipe
 from cv.runner import predict_saved_folds
 from ensembles.build import make_combiner
@@ -50,8 +51,21 @@ def experiment_dir(competition: str, experiment: str | Path, runs_dir: Path = Pa
                       f"known: {', '.join(known) or 'none, run one first: submit ' + competition}")
 
 
+def _mapping(path: Path, *keys: str) -> dict:
+    """A YAML or JSON file (JSON is YAML) holding a mapping with these keys."""
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    missing = [k for k in keys if not isinstance(data, dict) or k not in data]
+    if missing:
+        raise KeyError(f"no {', '.join(missing)}")
+    return data
+
+
+def _read(folder: Path, name: str, *keys: str) -> dict:
+    return read_artifact(folder / name, lambda p: _mapping(p, *keys), repair=rerun_hint(folder))
+
+
 def _raw_recipe(folder: Path) -> dict:
-    return yaml.safe_load((folder / "recipe.yaml").read_text(encoding="utf-8"))
+    return _read(folder, "recipe.yaml")
 
 
 def is_ensemble(folder: Path) -> bool:
@@ -71,6 +85,10 @@ def fold_models(folder: Path, recipe: Recipe) -> list[Path]:
         raise DataError(missing[0], "fold model not found",
                         expected=f"the {recipe.folds.n_splits} fitted fold heads of a finished run "
                                  f"(folds/<k>/model/head.json); rerun the experiment to finish its folds")
+    for model in models:
+        problem = damage(model.parent)
+        if problem is not None and problem != FOLD_ABSENT:  # FOLD_ABSENT: a bundle brings the heads alone
+            raise ArtifactError(f"{model.parent}: {problem}; {rerun_hint(folder)}")
     return models
 
 
@@ -80,7 +98,7 @@ def saved_ensemble(competition: Competition, folder: Path) -> tuple[Combiner, li
     if not path.is_file():
         raise EnsembleError(f"ensemble {folder.name}: no ensemble.json in {folder}; build it again with "
                             f"`submit ensemble {competition.name}`")
-    stored = json.loads(path.read_text(encoding="utf-8"))
+    stored = _read(folder, "ensemble.json", "method", "members", "combiner")
     ids = [m["id"] for m in stored["members"]]
     again = f"submit ensemble {competition.name} --experiments {','.join(ids)} --method {stored['method']}"
     try:
@@ -114,8 +132,10 @@ def predict_submission(competition_name: str, experiment: str | Path, *, data: P
                        output: Path | None = None, runs_dir: Path = Path("runs")) -> Path:
     """Write the submission of `experiment` for the test rows in `data` (default: as `submit run` finds them)."""
     competition = get_competition(competition_name)
+    if output is not None:
+        check_can_write(output)
     folder = experiment_dir(competition_name, experiment, runs_dir)
-    scores = json.loads((folder / "scores.json").read_text(encoding="utf-8"))
+    scores = _read(folder, "scores.json", "decision", "experiment", "metric", "cv_mean")
     data_dir, _ = resolve_data_dir(competition, data)
     # The recipe's data options (a training subset, extra training rows) shape training only: the test
     # rows are the host's files as they are.

@@ -71,8 +71,9 @@ def check_submission(frame: pd.DataFrame, sample: pd.DataFrame, spec: Submission
 
 def validate_file(path: Path, sample: pd.DataFrame, spec: SubmissionSpec) -> pd.DataFrame:
     path = Path(path)
-    if not path.exists():
-        raise DataError(path, "file not found", expected="a submission file")
+    if not path.is_file():
+        raise DataError(path, "is a folder" if path.is_dir() else "file not found",
+                        expected="a submission file (.csv, .parquet, .jsonl or .json)")
     frame = read_any(path)
     check_submission(frame, sample, spec, path)
     return frame
@@ -80,5 +81,5 @@ def validate_file(path: Path, sample: pd.DataFrame, spec: SubmissionSpec) -> pd.
 
 def write_submission(frame: pd.DataFrame, sample: pd.DataFrame, spec: SubmissionSpec, path: Path) -> Path:
     """Validate, then write atomically: an invalid submission never reaches the disk."""
-    check_submission(frame, sample, spec, path)
+    check_submission(frame, sample, spec, f"{path} (not written)")
     return atomic_write(Path(path), lambda tmp: frame.to_csv(tmp, index=False))

@@ -142,6 +142,17 @@ def test_download_unzips_and_checks_the_files(kaggle_env, serve):
     assert_no_secret(text, kaggle_env)
 
 
+@pytest.mark.parametrize("unsafe", ["../outside.csv", "/tmp/absolute.csv", "sub/../../outside.csv"])
+def test_an_unsafe_archive_unpacks_nothing(kaggle_env, serve, unsafe):
+    """Every entry is checked before any is unpacked: the good entries before the bad one never land, and
+    data/wsdm does not look downloaded to the next run."""
+    serve(zip_files={**sample_files("wsdm"), unsafe: b"id\n1\n"})
+    code, text = submit("download", "wsdm")
+    assert code == 2 and "unsafe path" in text and repr(unsafe) in text and "nothing was unpacked" in text
+    assert not (kaggle_env / "data" / "wsdm").exists() and not (kaggle_env / "outside.csv").exists()
+    assert not list((kaggle_env / "data").glob(".wsdm*"))  # the temporary folder went too
+
+
 @pytest.mark.parametrize(("status", "expected"), [
     (401, ["refused the credentials from KAGGLE_USERNAME/KAGGLE_KEY", "settings/api"]),
     (403, [f"https://www.kaggle.com/competitions/{WSDM_SLUG}/rules", "accept the rules"]),

@@ -1,0 +1,416 @@
+"""What a new user meets when something is wrong: every case one row of one table, ending the same way.
+
+Each row runs a `submit` command on the bundled samples (or a copy of one finished experiment) after its
+setup has broken something, and asserts: the exit code; a message naming the file, column, row or setting
+and what was expected; no submission written; the store still readable; and no traceback, anywhere.
+"""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+import shutil
+import sqlite3
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from competitions.registry import get_competition
+from cv.store import Store
+from submit.cli import app
+
+runner = CliRunner()
+OUTPUTS: list[str] = []  # every row's output, for the one Traceback count at the end
+QUICK = ["--recipe", "longer-wins"]  # a head that fits at once: the rows are about what goes wrong around it
+
+
+def submit(*args: str) -> tuple[int, str]:
+    result = runner.invoke(app, [str(a) for a in args], catch_exceptions=False)
+    text = result.stdout + result.stderr
+    OUTPUTS.append(text)
+    return result.exit_code, text
+
+
+# --- setups: each gets the row's folder and returns nothing; `data` is a copy of a bundled sample ----------
+
+def sample_copy(tmp: Path, competition: str) -> Path:
+    data = tmp / "data"
+    shutil.copytree(get_competition(competition).sample_dir, data)
+    return data
+
+
+def edit_table(name: str, change: Callable[[pd.DataFrame], pd.DataFrame]) -> Callable[[Path], None]:
+    def setup(tmp: Path) -> None:
+        path = tmp / "data" / name
+        read = pd.read_parquet if path.suffix == ".parquet" else lambda p: pd.read_csv(p, dtype=str,
+                                                                                         keep_default_na=False)
+        frame = change(read(path))
+        if path.suffix == ".parquet":
+            frame.to_parquet(path, index=False)
+        else:
+            frame.to_csv(path, index=False)
+    return setup
+
+
+def set_cell(row: int, column: str, value: object) -> Callable[[pd.DataFrame], pd.DataFrame]:
+    def change(frame: pd.DataFrame) -> pd.DataFrame:
+        frame[column] = frame[column].astype(object)
+        frame.at[row, column] = value
+        return frame
+    return change
+
+
+def folder(tmp: Path) -> None:
+    (tmp / "a-folder").mkdir()
+
+
+def read_only_folder(tmp: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp / "locked").mkdir()
+    (tmp / "locked").chmod(0o555)
+    if os.geteuid() == 0:  # root writes through permission bits: the OS's refusal is simulated instead
+        real = os.open
+
+        def refuse(path, flags, *args, **kwargs):
+            if str(path).startswith(str(tmp / "locked")) and flags & os.O_CREAT:
+                raise PermissionError(errno.EACCES, "Permission denied", str(path))
+            return real(path, flags, *args, **kwargs)
+        monkeypatch.setattr(os, "open", refuse)
+
+
+def disk_full_at_fold(tmp: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+    monkeypatch.setattr(np, "savez", full)
+
+
+class _FullConnection:
+    """A SQLite connection whose inserts fail as on a full disk."""
+
+    def __init__(self, con: sqlite3.Connection) -> None:
+        self.con = con
+
+    def __getattr__(self, name: str):
+        return getattr(self.con, name)
+
+    def __enter__(self):
+        self.con.__enter__()
+        return self
+
+    def __exit__(self, *exc):
+        return self.con.__exit__(*exc)
+
+    def execute(self, sql: str, *args):
+        if sql.lstrip().upper().startswith("INSERT"):
+            raise sqlite3.OperationalError("database or disk is full")
+        return self.con.execute(sql, *args)
+
+
+def disk_full_in_store(tmp: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    real = Store._connect
+    monkeypatch.setattr(Store, "_connect", lambda self: _FullConnection(real(self)))
+
+
+def experiment_file(name: str, damage: Callable[[Path], None]) -> Callable[[Path], None]:
+    def setup(tmp: Path) -> None:
+        (exp,) = [p for p in (tmp / "runs" / "wsdm").iterdir() if (p / "scores.json").exists()]
+        damage(exp / name)
+    return setup
+
+
+def truncate(path: Path) -> None:
+    with path.open("r+b") as file:
+        file.truncate(50)
+
+
+def garbage(path: Path) -> None:
+    path.write_bytes(b"this is not what was written\n" * 40)
+
+
+def upper_case_train(tmp: Path) -> None:
+    (tmp / "data" / "train.csv").rename(tmp / "data" / "Train.csv")
+
+
+def hansol_511_columns(tmp: Path) -> None:
+    path = tmp / "data" / "sample_submission.csv"
+    pd.read_csv(path).drop(columns="vec_511").to_csv(path, index=False)
+
+
+def extra_sample_id(tmp: Path) -> None:
+    path = tmp / "data" / "sample_submission.csv"
+    frame = pd.read_csv(path, dtype=str)
+    pd.concat([frame, frame.tail(1).assign(id="not-a-test-id")]).to_csv(path, index=False)
+
+
+# --- the table ------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Case:
+    args: tuple[str, ...]  # {data}, {runs}, {tmp} are filled in
+    code: int
+    words: tuple[str, ...]  # all in the output: the file / column / row / setting, and what was expected
+    data: str | None = None  # a copy of this competition's bundled sample in {data}
+    setup: Callable | None = None  # (tmp) or (tmp, monkeypatch)
+    experiment: bool = False  # {runs} starts as a copy of one finished WSDM experiment
+    absent: str | None = None  # a path that must not exist after: no work started, nothing created
+
+
+RUN = ("run", "wsdm", "--runs", "{runs}")
+CASES = {
+    # user errors that ended in a traceback
+    "empty train wsdm": Case(("run", "wsdm", "--data", "{data}", "--runs", "{runs}", *QUICK), 2,
+                             ("train.parquet", "0 data rows", "at least 1 row"), "wsdm",
+                             edit_table("train.parquet", lambda f: f.iloc[:0])),
+    "empty train lmsys": Case(("run", "lmsys", "--data", "{data}", "--runs", "{runs}", *QUICK), 2,
+                              ("train.csv", "0 data rows"), "lmsys", edit_table("train.csv", lambda f: f.iloc[:0])),
+    "empty train hansol": Case(("run", "hansol", "--data", "{data}", "--runs", "{runs}", "--recipe", "prior"), 2,
+                               ("train.csv", "0 data rows"), "hansol", edit_table("train.csv", lambda f: f.iloc[:0])),
+    "n_estimators null": Case((*RUN, "--set", "params.n_estimators=null"), 2,
+                              ("params.n_estimators", "null", "expected a value")),
+    "learning_rate -1": Case((*RUN, "--set", "params.learning_rate=-1"), 2,
+                             ("params.learning_rate", "-1", "expected a number above 0")),
+    "n_splits above rows": Case((*RUN, *QUICK, "--set", "folds.n_splits=10000"), 2,
+                                ("folds.n_splits=10000", "600 training rows", "train.parquet", "at most")),
+    "scheme bogus": Case((*RUN, "--set", "folds.scheme=bogus"), 2, ("folds.scheme", "'bogus'", "grouped"),
+                         absent="{runs}/wsdm"),
+    "seed -1": Case((*RUN, "--set", "folds.seed=-1"), 2, ("folds.seed", "-1", "[0, 4294967295]")),
+    "folds not a section": Case((*RUN, "--set", "folds=3"), 2, ("folds is 3", "section")),
+    "params not a section": Case((*RUN, "--set", "params=5"), 2, ("params is 5", "section")),
+    "limit not a number": Case((*RUN, "--set", "data.limit=abc"), 2, ("data.limit", "'abc'", "expected an int")),
+    "validate a folder": Case(("validate", "wsdm", "{tmp}/a-folder"), 2, ("a-folder", "is a folder", "submission"),
+                              setup=folder),
+    "output a folder": Case((*RUN, *QUICK, "--output", "{tmp}/a-folder"), 2, ("a-folder", "is a folder"),
+                            setup=folder, absent="{runs}/wsdm"),
+    "output read-only": Case((*RUN, *QUICK, "--output", "{tmp}/locked/sub.csv"), 2,
+                             ("locked/sub.csv", "permission denied", "--output"), setup=read_only_folder,
+                             absent="{runs}/wsdm"),
+    "disk full at a fold": Case((*RUN, *QUICK), 2, ("result.npz", "no space left", "run the same command again"),
+                                setup=disk_full_at_fold),
+    "disk full in the store": Case((*RUN, *QUICK), 2, ("leaderboard.sqlite", "disk is full", "free some space"),
+                                   setup=disk_full_in_store),
+    "llm max_length below the template": Case(
+        ("run", "lmsys", "--runs", "{runs}", "--recipe", "smollm2-qlora", "--set", "params.model=tiny-llama",
+         "--set", "params.quantization=full", "--set", "params.max_length=64", "--set", "params.max_steps=2",
+         "--set", "folds.n_splits=2"), 2, ("max_length=64", "chat template", "raise max_length")),
+    # bad input accepted or found too late
+    "list cell hansol": Case(("run", "hansol", "--data", "{data}", "--runs", "{runs}", "--recipe", "prior"), 2,
+                             ("test.parquet", "column '질문'", "row 1", "list cell", "not a list"), "hansol",
+                             lambda tmp: _to_parquet_with_list(tmp, "test", "질문")),
+    "list cell law-tags title": Case(("run", "law-tags", "--data", "{data}", "--runs", "{runs}", *("--recipe",
+                                      "prior")), 2, ("train.parquet", "column 'title'", "row 1", "list cell"),
+                                     "law-tags", lambda tmp: _to_parquet_with_list(tmp, "train", "title")),
+    "blank prompt wsdm": Case(("run", "wsdm", "--data", "{data}", "--runs", "{runs}", *QUICK), 2,
+                              ("train.parquet", "column 'prompt'", "row 4", "empty text"), "wsdm",
+                              edit_table("train.parquet", set_cell(3, "prompt", "  \n\t "))),
+    "blank title law-tags": Case(("run", "law-tags", "--data", "{data}", "--runs", "{runs}", "--recipe", "prior"), 2,
+                                 ("train.csv", "column 'title'", "row 5", "empty text"), "law-tags",
+                                 edit_table("train.csv", set_cell(4, "title", "   "))),
+    "sample with an extra id": Case(("run", "wsdm", "--data", "{data}", "--runs", "{runs}", *QUICK), 2,
+                                    ("sample_submission.csv", "'not-a-test-id'", "test.parquet", "same ids"), "wsdm",
+                                    extra_sample_id, absent="{runs}/wsdm"),
+    "hansol sample 511 wide": Case(("run", "hansol", "--data", "{data}", "--runs", "{runs}", "--recipe", "prior"), 2,
+                                   ("sample_submission.csv", "511 columns", "vec_511", "512"), "hansol",
+                                   hansol_511_columns, absent="{runs}/hansol"),
+    "law-tags Train.csv": Case(("run", "law-tags", "--data", "{data}", "--runs", "{runs}"), 2,
+                               ("Train.csv", "case-sensitive", "train.csv"), "law-tags", upper_case_train),
+    # corrupt artifacts
+    "truncated result.npz": Case((*RUN, "--set", "params.n_estimators=40", "--set", "params.encoder=null"), 0,
+                                 ("fold 0: result.npz", "refitted", "4 finished fold(s) reused"),
+                                 setup=experiment_file("folds/0/result.npz", truncate), experiment=True),
+    "edited model.txt": Case(("predict", "wsdm", "-e", "{experiment}", "--runs", "{runs}"), 2,
+                             ("folds/1", "model/model.txt", "checksum differs", "run the experiment again"),
+                             setup=experiment_file("folds/1/model/model.txt", garbage), experiment=True),
+    "garbage scores.json": Case(("predict", "wsdm", "-e", "{experiment}", "--runs", "{runs}"), 2,
+                                ("scores.json", "damaged", "submit wsdm --recipe default"),
+                                setup=experiment_file("scores.json", garbage), experiment=True),
+    "scores.json without decision": Case(("predict", "wsdm", "-e", "{experiment}", "--runs", "{runs}"), 2,
+                                         ("scores.json", "decision", "run the experiment again"),
+                                         setup=experiment_file("scores.json", lambda p: p.write_text("{}")),
+                                         experiment=True),
+    "truncated oof.parquet": Case(("ensemble", "wsdm", "--runs", "{runs}"), 2,
+                                  ("oof.parquet", "damaged", "run the experiment again"),
+                                  setup=experiment_file("oof.parquet", truncate), experiment=True),
+    "garbage store, leaderboard": Case(("leaderboard", "wsdm", "--runs", "{runs}"), 2,
+                                       ("leaderboard.sqlite", "damaged", "--rebuild"),
+                                       setup=lambda tmp: garbage(tmp / "runs" / "leaderboard.sqlite"), experiment=True),
+    "truncated store, run": Case((*RUN, *QUICK), 2, ("leaderboard.sqlite", "damaged", "--rebuild"),
+                                 setup=lambda tmp: truncate(tmp / "runs" / "leaderboard.sqlite"), experiment=True),
+    # usability
+    "leaderboard of a missing runs folder": Case(("leaderboard", "wsdm", "--runs", "{tmp}/missing"), 1,
+                                                 ("No experiments for wsdm",), absent="{tmp}/missing"),
+    "unknown competition": Case(("leaderboard", "nosuchcomp", "--runs", "{runs}"), 2,
+                                ("unknown competition 'nosuchcomp'", "law-tags", "lmsys", "wsdm")),
+    "plot without sync": Case(("leaderboard", "wsdm", "--runs", "{runs}", "--plot", "{tmp}/cv.png"), 2,
+                              ("--plot", "--sync"), experiment=True),
+}
+
+
+def _to_parquet_with_list(tmp: Path, stem: str, column: str) -> None:
+    """The table as Parquet with `column` a list column (row 2 holding two parts), as a host's file may be."""
+    path = tmp / "data" / f"{stem}.csv"
+    frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+    frame[column] = [[text] for text in frame[column]]
+    frame.at[1, column] = ["first part", "second part"]
+    path.unlink()
+    frame.to_parquet(path.with_suffix(".parquet"), index=False)
+
+
+def _submissions(*folders: Path) -> set[Path]:
+    return {p for f in folders if f.exists() for p in f.rglob("submission*.csv")}
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_each_case_ends_in_a_clear_message_and_nothing_half_written(name, tmp_path, wsdm_experiment, monkeypatch):
+    case = CASES[name]
+    runs = tmp_path / "runs"
+    experiment = ""
+    if case.experiment:
+        shutil.copytree(wsdm_experiment[0], runs)
+        experiment = wsdm_experiment[1]
+    if case.data:
+        sample_copy(tmp_path, case.data)
+    if case.setup is not None:
+        takes_monkeypatch = case.setup.__code__.co_argcount == 2
+        case.setup(tmp_path, monkeypatch) if takes_monkeypatch else case.setup(tmp_path)
+    before = _submissions(runs, tmp_path)
+    args = [a.format(data=tmp_path / "data", runs=runs, tmp=tmp_path, experiment=experiment) for a in case.args]
+
+    code, text = submit(*args)
+    monkeypatch.undo()
+
+    assert code == case.code, text
+    if case.absent:
+        assert not Path(case.absent.format(runs=runs, tmp=tmp_path)).exists()
+    for word in case.words:
+        assert word in text, f"{word!r} not in:\n{text}"
+    assert "Traceback" not in text
+    if case.code != 0:
+        assert _submissions(runs, tmp_path) == before  # none written, none changed
+        assert not list(tmp_path.rglob("*.tmp"))
+    store = runs / "leaderboard.sqlite"
+    if "store" in name:
+        assert "--rebuild" in text or "disk is full" in text
+        submit("leaderboard", "wsdm", "--runs", runs, "--rebuild")
+    Store(store, read_only=True).leaderboard("wsdm")  # readable (again)
+
+
+def test_no_case_printed_a_traceback():
+    """`grep -c Traceback` over every row's output: 0 (runs after the table; pytest keeps file order)."""
+    assert len(OUTPUTS) >= len(CASES)
+    assert sum(text.count("Traceback") for text in OUTPUTS) == 0
+
+
+# --- what the table's rows cannot show alone ------------------------------------------------------------
+
+def test_a_damaged_fold_is_refitted_alone_and_gives_the_same_cv(tmp_path, wsdm_experiment):
+    runs = tmp_path / "runs"
+    shutil.copytree(wsdm_experiment[0], runs)
+    exp = runs / "wsdm" / wsdm_experiment[1]
+    before = json.loads((exp / "scores.json").read_text())
+    stamps = {k: (exp / "folds" / str(k) / "result.npz").stat().st_mtime_ns for k in range(5)}
+    truncate(exp / "folds" / "2" / "result.npz")  # `truncate -s 50`
+    code, text = submit("run", "wsdm", "--runs", runs, "--set", "params.n_estimators=40", "--set",
+                        "params.encoder=null")
+    assert code == 0 and "fold 2: result.npz is not as written" in text and "4 finished fold(s) reused" in text
+    after = json.loads((exp / "scores.json").read_text())
+    assert after["cv_mean"] == before["cv_mean"] and after["fold_scores"] == before["fold_scores"]
+    assert {k for k in range(5) if (exp / "folds" / str(k) / "result.npz").stat().st_mtime_ns != stamps[k]} == {2}
+
+
+def test_rebuild_restores_every_experiment_from_the_folders(tmp_path, wsdm_ensembles):
+    runs = tmp_path / "runs"
+    shutil.copytree(wsdm_ensembles[0], runs)
+    store = runs / "leaderboard.sqlite"
+    board = Store(store, read_only=True).leaderboard("wsdm")
+    members = {e: Store(store, read_only=True).ensemble_members(e) for e in wsdm_ensembles[1].values()}
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{store}{suffix}").unlink(missing_ok=True)
+    garbage(store)
+    assert submit("leaderboard", "wsdm", "--runs", runs)[0] == 2
+
+    code, text = submit("leaderboard", "wsdm", "--runs", runs, "--rebuild", "--format", "json")
+    assert code == 0 and f"from {len(board)} experiment folder(s)" in text
+    rebuilt = Store(store, read_only=True).leaderboard("wsdm")
+    keep = ("id", "kind", "recipe", "head", "cv_mean", "cv_std", "fold_scores", "other_scores", "n_train",
+            "fingerprint", "folds_id", "created")
+    assert [{k: r[k] for k in keep} for r in rebuilt] == [{k: r[k] for k in keep} for r in board]
+    assert {e: Store(store, read_only=True).ensemble_members(e) for e in members} == members
+    assert list(runs.glob("leaderboard.sqlite.*.old"))  # the damaged file is kept aside, not deleted
+
+
+def test_reading_commands_work_in_a_read_only_runs_folder_and_create_nothing(tmp_path, wsdm_experiment):
+    runs = tmp_path / "runs"
+    shutil.copytree(wsdm_experiment[0], runs)
+    for path in [runs, *runs.rglob("*")]:
+        path.chmod(0o555 if path.is_dir() else 0o444)
+    listing = sorted(map(str, runs.rglob("*")))
+    try:
+        code, text = submit("leaderboard", "wsdm", "--runs", runs)
+        assert code == 0 and wsdm_experiment[1] in text
+        assert sorted(map(str, runs.rglob("*"))) == listing
+    finally:
+        for path in [runs, *runs.rglob("*")]:
+            path.chmod(0o755 if path.is_dir() else 0o644)
+
+
+def test_atomic_writes_respect_the_umask_and_clean_what_a_killed_writer_left(tmp_path):
+    from cv.io import atomic_write_text
+
+    dead = tmp_path / ".scores.json.2147483646-0badcafe.tmp"  # no process has this pid
+    live = tmp_path / f".scores.json.{os.getpid()}-0badcafe.tmp"  # a writer still at work
+    old = tmp_path / ".scores.json.k2j3h4g5.tmp"  # the naming of earlier versions: no pid
+    for path in (dead, live, old):
+        path.write_text("half")
+    previous = os.umask(0o022)
+    try:
+        atomic_write_text(tmp_path / "scores.json", "{}")
+    finally:
+        os.umask(previous)
+    assert (tmp_path / "scores.json").stat().st_mode & 0o777 == 0o644
+    assert not dead.exists() and not old.exists() and live.exists()
+
+
+def test_the_help_lists_its_examples_one_per_line():
+    code, text = submit("--help")
+    assert code == 0
+    lines = [line.strip() for line in text.splitlines()]
+    assert "submit leaderboard lmsys --format markdown" in lines and "submit list" in lines
+
+
+def test_the_leaderboard_never_cuts_an_experiment_id(tmp_path, wsdm_ensembles):
+    from rich.console import Console
+
+    from submit.leaderboard import rich_table
+
+    rows = Store(wsdm_ensembles[0] / "leaderboard.sqlite", read_only=True).leaderboard("wsdm")
+    for width in (60, 80, 200):
+        console = Console(width=width, record=True)
+        console.print(rich_table(rows, "wsdm", width))
+        text = console.export_text()
+        assert all(r["id"] in text for r in rows) and "…" not in text
+        assert max(map(len, text.splitlines())) <= width
+
+
+def test_sigterm_stops_a_run_like_ctrl_c(tmp_path):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    exe = Path(sys.executable).with_name("submit")
+    args = [exe, "lmsys", "--runs", str(tmp_path), "--set", "params.early_stopping_rounds=0", "--set",
+            "params.n_estimators=400"]
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while not list(tmp_path.glob("lmsys/*/folds/*/result.npz")) and time.monotonic() < deadline:
+        assert proc.poll() is None, "the run ended before its first fold was written"
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 143
+    assert "interrupted: finished folds are kept" in err and "Traceback" not in err + out
