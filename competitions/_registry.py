@@ -13,6 +13,7 @@ from __future__ import annotations
 import importlib
 import os
 import warnings
+from collections.abc import Callable
 from importlib.metadata import entry_points
 from typing import Any
 
@@ -24,21 +25,31 @@ class UnknownName(UserError, KeyError):
         return str(self.args[0])
 
 
+class RegistrationError(UserError, TypeError):
+    """A class registered under a name it does not carry, or that breaks the contract of its kind."""
+
+
 def _import(target: str) -> Any:
     module, _, attribute = target.partition(":")
     return getattr(importlib.import_module(module), attribute)
 
 
 class Registry:
-    def __init__(self, kind: str, group: str, builtins: dict[str, str]):
+    """check(name, obj): raises RegistrationError when obj may not be registered as name; it runs on
+    register() and when a built-in is first imported."""
+
+    def __init__(self, kind: str, group: str, builtins: dict[str, str],
+                 check: Callable[[str, Any], None] | None = None):
         self.kind, self.group = kind, group
         self._targets: dict[str, str | Any] = dict(builtins)
         self._plugins_loaded = False
+        self._check = check or (lambda name, obj: None)
 
     def register(self, name: str, obj: Any) -> None:
         if name in self._targets:
             raise ValueError(f"{self.kind} '{name}' is already registered; pick another name or remove the "
                              f"other plugin ({self._describe(name)})")
+        self._check(name, obj)
         self._targets[name] = obj
 
     def _describe(self, name: str) -> str:
@@ -67,5 +78,7 @@ class Registry:
             raise UnknownName(f"unknown {self.kind} '{name}'; known: {', '.join(self.names())}")
         target = self._targets[name]
         if isinstance(target, str):
-            target = self._targets[name] = _import(target)
+            target = _import(target)
+            self._check(name, target)
+            self._targets[name] = target
         return target

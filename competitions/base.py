@@ -22,9 +22,12 @@ from typing import Any, ClassVar
 import numpy as np
 import pandas as pd
 
+from competitions._registry import RegistrationError
 from competitions.errors import UserError
 from competitions.submissions import SubmissionSpec
-from competitions.tasks import TaskType
+from competitions.tasks import TASKS, TaskType
+
+SCHEMES = ("stratified", "grouped", "multilabel")  # how folds are made (cv/folds.py)
 
 
 class LoadOptionError(UserError, ValueError):
@@ -149,3 +152,29 @@ class Competition:
 
     def score(self, y: np.ndarray, decided: np.ndarray) -> dict[str, float]:
         return {m.name: m(y, decided) for m in self.metrics}
+
+
+def check_competition_class(name: str, cls: Any) -> None:
+    """What registering `cls` as `name` needs: a Competition subclass of that name, a known task type, a metric,
+    a folds scheme, and a constructor that takes nothing and stores nothing (work belongs in load)."""
+    if not (isinstance(cls, type) and issubclass(cls, Competition)):
+        raise RegistrationError(f"competition '{name}': {cls!r} is not a competitions.base.Competition subclass")
+    problems = []
+    if getattr(cls, "name", None) != name:
+        problems.append(f"its name attribute is {getattr(cls, 'name', None)!r}")
+    if not any(getattr(cls, "task", None) is task for task in TASKS.values()):
+        problems.append(f"its task {getattr(cls, 'task', None)!r} is not one of competitions.tasks.TASKS "
+                        f"({', '.join(TASKS)})")
+    if not getattr(cls, "metrics", ()) or not all(isinstance(m, Metric) for m in cls.metrics):
+        problems.append("metrics must be a non-empty tuple of Metric")
+    if getattr(cls, "folds_scheme", None) not in SCHEMES:
+        problems.append(f"folds_scheme {getattr(cls, 'folds_scheme', None)!r} is not one of {', '.join(SCHEMES)}")
+    if not problems:
+        try:
+            stored = vars(cls())
+        except TypeError as err:
+            stored = {"(the constructor)": str(err)}
+        if stored:
+            problems.append(f"its constructor must take no arguments and store nothing, got {sorted(stored)}")
+    if problems:
+        raise RegistrationError(f"competition '{name}' ({cls.__module__}.{cls.__qualname__}): " + "; ".join(problems))

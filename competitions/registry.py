@@ -8,14 +8,14 @@
 from __future__ import annotations
 
 from competitions._registry import Registry
-from competitions.base import Competition
+from competitions.base import Competition, check_competition_class
 
 COMPETITIONS = Registry("competition", "submit.competitions", {
     "wsdm": "competitions.wsdm:Wsdm",
     "lmsys": "competitions.lmsys:Lmsys",
     "hansol": "competitions.hansol:Hansol",
     "law-tags": "competitions.law_tags:LawTags",
-})
+}, check=check_competition_class)
 
 
 def get_competition(name: str) -> Competition:

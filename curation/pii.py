@@ -19,7 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from curation.steps import NAME_ENTITIES
+PATTERN_ENTITIES = ["EMAIL_ADDRESS", "PHONE_NUMBER", "URL", "IP_ADDRESS", "CREDIT_CARD"]  # found by patterns
+NAME_ENTITIES = ["PERSON", "LOCATION"]  # found only by a spaCy NER model
 
 
 def ner_model_available(model: str) -> bool:

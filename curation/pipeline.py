@@ -33,7 +33,8 @@ import numpy as np
 import pandas as pd
 
 from competitions.base import Dataset
-from curation.steps import NAME_ENTITIES, CurationError, Filter, Pii, Score, Step, Transform, build_step
+from curation.pii import NAME_ENTITIES, ner_model_available
+from curation.steps import CurationError, Filter, Pii, Score, Step, Transform, build_step
 from cv.executor import Executor, LocalExecutor, ProcessExecutor
 from models.cache import cached_json
 
@@ -156,12 +157,10 @@ def _active_steps(config: CurationConfig, train: pd.DataFrame) -> tuple[list[Ste
         if isinstance(step, Score) and step.column not in train.columns:
             notes.append(f"score: the data has no '{step.column}' column, so the step was skipped")
             continue
-        if isinstance(step, Pii) and set(step.entities) & set(NAME_ENTITIES):
-            from curation.pii import ner_model_available
-
-            if not ner_model_available(step.ner_model):
-                notes.append(f"pii: names ({', '.join(sorted(set(step.entities) & set(NAME_ENTITIES)))}) were not "
-                             f"checked: no spaCy NER model '{step.ner_model}' is installed (pattern entities were)")
+        names = set(step.entities) & set(NAME_ENTITIES) if isinstance(step, Pii) else set()
+        if names and not ner_model_available(step.ner_model):
+            notes.append(f"pii: names ({', '.join(sorted(names))}) were not checked: no spaCy NER model "
+                         f"'{step.ner_model}' is installed (pattern entities were)")
         steps.append(step)
     return steps, notes
 

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from competitions.errors import UserError
+from curation.pii import NAME_ENTITIES, PATTERN_ENTITIES, scrubber
 
 INSTALL_HINT = "pip install -e '.[curate]' in a clone (or pip install 'submit-harness[curate]')"
 
@@ -123,10 +124,6 @@ class Clean(Transform):
         return text, NOTHING
 
 
-PATTERN_ENTITIES = ["EMAIL_ADDRESS", "PHONE_NUMBER", "URL", "IP_ADDRESS", "CREDIT_CARD"]
-NAME_ENTITIES = ["PERSON", "LOCATION"]
-
-
 @dataclass
 class Pii(Transform):
     """Presidio: each entity found is replaced by its type in angle brackets ("<EMAIL_ADDRESS>").
@@ -150,8 +147,6 @@ class Pii(Transform):
                                 f"known: {', '.join(PATTERN_ENTITIES + NAME_ENTITIES)}")
 
     def apply(self, text: str) -> tuple[str, Counter[str]]:
-        from curation.pii import scrubber
-
         return scrubber(tuple(self.entities), self.ner_model, self.language).scrub(text)
 
 

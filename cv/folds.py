@@ -19,10 +19,10 @@ import pandas as pd
 from iterstrat.ml_stratifiers import MultilabelStratifiedKFold
 from sklearn.model_selection import KFold, StratifiedGroupKFold, StratifiedKFold
 
-from competitions.base import Competition, Dataset
+from competitions.base import SCHEMES, Competition, Dataset
 from competitions.checks import DataError
 from cv.io import atomic_write
-from cv.recipe import SCHEMES, FoldsConfig, RecipeError
+from cv.recipe import FoldsConfig, RecipeError
 
 
 def _labels(stratify: np.ndarray | None, n: int) -> np.ndarray:

@@ -21,7 +21,7 @@ from typing import Any
 
 import yaml
 
-from competitions.base import Competition
+from competitions.base import SCHEMES, Competition
 from competitions.errors import UserError
 from curation.pipeline import CurationConfig, parse_curation
 from curation.steps import CurationError
@@ -34,7 +34,6 @@ class RecipeError(UserError, ValueError):
     pass
 
 
-SCHEMES = ("stratified", "grouped", "multilabel")
 SECTIONS = ("params", "folds", "data", "curation")  # keys whose value is a mapping
 
 

@@ -33,6 +33,7 @@ from typing import Any, ClassVar
 import numpy as np
 import pandas as pd
 
+from competitions._registry import RegistrationError
 from competitions.errors import UserError, writing
 from competitions.tasks import TASKS, TaskType
 
@@ -262,3 +263,34 @@ class Head:
 
     def _load(self, path: Path) -> None:
         raise NotImplementedError
+
+
+def check_head_class(name: str, cls: Any) -> None:
+    """What registering `cls` as `name` needs: a Head subclass of that name serving known task types, every
+    parameter keyword-only with a default inside its limits, and a constructor that only stores them."""
+    if not (isinstance(cls, type) and issubclass(cls, Head)):
+        raise RegistrationError(f"head '{name}': {cls!r} is not a models.base.Head subclass")
+    problems = []
+    if getattr(cls, "name", None) != name:
+        problems.append(f"its name attribute is {getattr(cls, 'name', None)!r}")
+    tasks = getattr(cls, "tasks", frozenset())
+    if not tasks or set(tasks) - set(TASKS):
+        problems.append(f"its tasks {sorted(tasks)} must be task types of competitions.tasks ({', '.join(TASKS)})")
+    params = inspect.signature(cls.__init__).parameters.values()
+    positional = [p.name for p in params if p.name != "self" and p.kind != p.KEYWORD_ONLY]
+    no_default = [p.name for p in params if p.kind == p.KEYWORD_ONLY and p.default is p.empty]
+    if positional or no_default:
+        problems.append(f"every parameter must be keyword-only with a default: {sorted(positional + no_default)}")
+    defaults = cls.param_defaults()
+    unknown = sorted(set(cls.param_limits()) - set(defaults))
+    if unknown:
+        problems.append(f"limits name no parameter: {unknown}")
+    problems += [f"the default {name_}={problem}" for name_, value in defaults.items()
+                 if name_ not in unknown and (problem := cls.param_problem(name_, value)) is not None]
+    if not problems:
+        stored = vars(cls())
+        if stored != defaults:
+            problems.append(f"its constructor must store each parameter as given and nothing else; it stored "
+                            f"{sorted(stored)} for the parameters {sorted(defaults)}")
+    if problems:
+        raise RegistrationError(f"head '{name}' ({cls.__module__}.{cls.__qualname__}): " + "; ".join(problems))

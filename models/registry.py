@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 from competitions._registry import Registry
+from models.base import check_head_class
 
 HEADS = Registry("head", "submit.heads", {
     "prior": "models.baselines:Prior",
@@ -18,4 +19,4 @@ HEADS = Registry("head", "submit.heads", {
     "bilstm": "models.bilstm:SiameseBilstm",  # imports torch only when fitted or loaded
     "llm-classifier": "models.llm.classifier:LlmClassifier",
     "llm-generator": "models.llm.generator:LlmGenerator",
-})
+}, check=check_head_class)

