@@ -63,15 +63,22 @@ def test_ensemble_scores_at_least_the_best_member_where_blending_helps(method, t
 
 
 @pytest.mark.parametrize("method", PREFERENCE.ensemble_methods)
-def test_weights_are_fitted_on_oof_only(method):
+def test_weights_are_fitted_on_oof_only(method, tmp_path):
+    comp = get_competition("wsdm")
     y, oofs, tests = preference_case()
-    fitted = make_combiner(method, PREFERENCE).fit(oofs, y)
-    # Poisoned test predictions (the opposite of the truth, as if the test rows leaked into the fit): the
-    # combiner fitted on OOF is the same, so a method that peeked at test rows would fail here.
-    poisoned = [1 - t for t in tests]
-    again = make_combiner(method, PREFERENCE).fit(oofs, y)
-    assert again.describe() == fitted.describe()
-    np.testing.assert_array_equal(again.apply(poisoned), fitted.apply(poisoned))
+    # The same members twice, the second time with their test predictions poisoned (the opposite of the first):
+    # build_ensemble, which holds both OOF and test arrays, must fit the same combiner, so only the test rows'
+    # blend differs, and by exactly what the fitted combiner makes of the poisoned rows.
+    built = {}
+    for label, member_tests in (("plain", tests), ("poisoned", [1 - t for t in tests])):
+        members = [member(f"m{i}", o, t) for i, (o, t) in enumerate(zip(oofs, member_tests, strict=True))]
+        built[label] = build_ensemble(comp, members, y, method, tmp_path / label, Store(tmp_path / f"{label}.sqlite"))
+    plain, poisoned = built["plain"], built["poisoned"]
+    assert poisoned.combiner == plain.combiner and poisoned.fold_scores == plain.fold_scores
+    refit = make_combiner(method, PREFERENCE).fit(oofs, y)
+    assert refit.describe() == plain.combiner
+    np.testing.assert_array_equal(comp.decide(refit.apply([1 - t for t in tests]), poisoned.decision),
+                                  poisoned.test_decided)
     # Honest CV: the ensemble's OOF rows of fold 0 come from a combiner that never saw fold 0's labels.
     flipped = y.copy()
     flipped[FOLDS == 0] = flipped[FOLDS == 0][:, ::-1]
