@@ -113,7 +113,7 @@ def package(
     Example: `submit package wsdm --experiment default-1a2b3c4d5e`; try the notebook offline with
     SUBMIT_INPUT_ROOT/SUBMIT_WORKING_ROOT pointing at folders laid out like /kaggle/input and /kaggle/working.
     """
-    exp = experiment or _best_experiment(Store(runs / "leaderboard.sqlite"), competition)
+    exp = experiment or _best_experiment(Store(runs / "leaderboard.sqlite", read_only=True), competition)
     bundle = build_bundle(competition, exp, out_dir, runs_dir=runs, extra_wheels=wheels, enable_gpu=gpu)
     out.print(f"Bundle written: [bold]{bundle.root}[/]\n  dataset: {bundle.dataset}\n  notebook: {bundle.notebook}")
     if wheels is None:
