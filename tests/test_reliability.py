@@ -403,12 +403,13 @@ def test_sigterm_stops_a_run_like_ctrl_c(tmp_path):
     import time
 
     exe = Path(sys.executable).with_name("submit")
-    args = [exe, "lmsys", "--runs", str(tmp_path), "--set", "params.early_stopping_rounds=0", "--set",
-            "params.n_estimators=400"]
-    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    slow = ["--set", "params.encoder=null", "--set", "params.early_stopping_rounds=0", "--set",
+            "params.n_estimators=5000"]
+    proc = subprocess.Popen([exe, "lmsys", "--runs", str(tmp_path), *slow], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 120
-    while not list(tmp_path.glob("lmsys/*/folds/*/result.npz")) and time.monotonic() < deadline:
-        assert proc.poll() is None, "the run ended before its first fold was written"
+    while not list(tmp_path.glob("lmsys/*/log.txt")) and time.monotonic() < deadline:  # the folds have begun
+        assert proc.poll() is None, "the run ended before its folds began"
         time.sleep(0.05)
     proc.send_signal(signal.SIGTERM)
     out, err = proc.communicate(timeout=60)
