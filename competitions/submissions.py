@@ -32,9 +32,12 @@ def rows_text(mask: np.ndarray) -> str:
 
 
 class SubmissionKind:
-    """The values of a submission's non-id columns; `problems` says what the host would reject in them."""
+    """The values of a submission's non-id columns; `problems` says what the host would reject in them.
+    by_position: the host reads these columns by their place, not their name (a vector is its values in
+    order), so a submission with its columns in another order than the sample's is refused, not warned of."""
 
     name: str
+    by_position: bool = False
 
     def problems(self, values: pd.DataFrame, spec: SubmissionSpec) -> list[str]:
         """values: the submission's non-id columns that are present, with no missing cell."""
@@ -81,12 +84,24 @@ class Probabilities(SubmissionKind):
 
 
 class Vectors(SubmissionKind):
+    """Scored by cosine: a zero vector has none, and one whose length overflows (1e308) gives NaN."""
+
     name = "vectors"
+    by_position = True
 
     def problems(self, values: pd.DataFrame, spec: SubmissionSpec) -> list[str]:
-        _, out = _numbers(values)
-        if not out and spec.width and values.shape[1] != spec.width:
+        numbers, out = _numbers(values)
+        if out:
+            return out
+        if spec.width and values.shape[1] != spec.width:
             out.append(f"vectors have {values.shape[1]} values, expected {spec.width}")
+        with np.errstate(over="ignore"):
+            norms = np.linalg.norm(numbers, axis=1)
+        if (norms == 0).any():
+            out.append(f"zero vectors (all values 0: a zero vector has no cosine) in {rows_text(norms == 0)}")
+        if not np.isfinite(norms).all():
+            out.append(f"vectors too long to normalise (values near the float limit, e.g. 1e308) in "
+                       f"{rows_text(~np.isfinite(norms))}")
         return out
 
 

@@ -25,7 +25,7 @@ from cv.store import Store, rebuild_store
 from submit.app import RunsDir, UsageError, app, console, out
 from submit.leaderboard import FORMATS, render, rich_table
 from submit.pipeline import resolve_data_dir, run_competition
-from submit.validate import validate_file
+from submit.validate import column_order, validate_file
 
 
 class Terminated(KeyboardInterrupt):
@@ -171,7 +171,12 @@ def validate(
     if dataset.sample_submission is None:
         raise DataError(data_dir / "sample_submission.csv", "file not found",
                         expected="the host's sample_submission to validate against")
-    frame = validate_file(file, dataset.sample_submission, comp.submission_spec(dataset))
+    spec = comp.submission_spec(dataset)
+    frame = validate_file(file, dataset.sample_submission, spec)
+    order = column_order(frame, spec)
+    if order:  # refused above where the host reads by position; here it reads by name
+        console.print(f"warning: {order}; {comp.host} reads these columns by name, so it accepts the file, but "
+                      "writing them in the sample's order is safer", markup=False, highlight=False)
     out.print(f"{file}: valid {competition} submission ({len(frame):,} rows).")
 
 

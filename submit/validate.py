@@ -27,6 +27,16 @@ class SubmissionError(UserError, ValueError):
         super().__init__(f"{file}: the host would reject this submission:\n" + "\n".join(f"  - {p}" for p in problems))
 
 
+def column_order(frame: pd.DataFrame, spec: SubmissionSpec) -> str | None:
+    """The columns in another order than the host's (all of them present), said; None when in order."""
+    expected = [spec.id_column, *spec.columns]
+    if list(frame.columns) == expected or sorted(map(str, frame.columns)) != sorted(expected):
+        return None
+    first = next(i for i, (a, b) in enumerate(zip(frame.columns, expected, strict=True)) if a != b)
+    return (f"columns in another order than sample_submission: column {first + 1} is '{frame.columns[first]}', "
+            f"expected '{expected[first]}'")
+
+
 def submission_problems(frame: pd.DataFrame, sample: pd.DataFrame, spec: SubmissionSpec) -> list[str]:
     problems: list[str] = []
     expected = [spec.id_column, *spec.columns]
@@ -37,6 +47,9 @@ def submission_problems(frame: pd.DataFrame, sample: pd.DataFrame, spec: Submiss
                         f"{examples(expected)}")
     if extra:
         problems.append(f"unexpected column(s) {examples(extra)}")
+    order = column_order(frame, spec)
+    if order and spec.kind.by_position:
+        problems.append(f"{order}; the host reads {spec.kind.name} by position: write the columns in its order")
     if spec.id_column not in frame.columns:
         return problems
 

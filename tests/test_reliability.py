@@ -141,6 +141,31 @@ def hansol_511_columns(tmp: Path) -> None:
     pd.read_csv(path).drop(columns="vec_511").to_csv(path, index=False)
 
 
+def submission_file(competition: str, change: Callable[[pd.DataFrame], pd.DataFrame]) -> Callable[[Path], None]:
+    """{tmp}/sub.csv: the competition's sample submission (a valid file) changed."""
+    def setup(tmp: Path) -> None:
+        sample = pd.read_csv(get_competition(competition).sample_dir / "sample_submission.csv", dtype=str)
+        change(sample).to_csv(tmp / "sub.csv", index=False)
+    return setup
+
+
+def swap_columns(a: str, b: str) -> Callable[[pd.DataFrame], pd.DataFrame]:
+    def change(frame: pd.DataFrame) -> pd.DataFrame:
+        columns = list(frame.columns)
+        i, j = columns.index(a), columns.index(b)
+        columns[i], columns[j] = columns[j], columns[i]
+        return frame[columns]
+    return change
+
+
+def vector_row(row: int, value: float) -> Callable[[pd.DataFrame], pd.DataFrame]:
+    def change(frame: pd.DataFrame) -> pd.DataFrame:
+        frame.iloc[:, 1:] = "0.1"  # the sample's vectors are all zero: give every row a direction first
+        frame.iloc[row, 1:] = str(value)
+        return frame
+    return change
+
+
 def extra_sample_id(tmp: Path) -> None:
     path = tmp / "data" / "sample_submission.csv"
     frame = pd.read_csv(path, dtype=str)
@@ -216,6 +241,21 @@ CASES = {
     "hansol sample 511 wide": Case(("run", "hansol", "--data", "{data}", "--runs", "{runs}", "--recipe", "prior"), 2,
                                    ("sample_submission.csv", "511 columns", "vec_511", "512"), "hansol",
                                    hansol_511_columns, absent="{runs}/hansol"),
+    "validate reordered vectors": Case(("validate", "hansol", "{tmp}/sub.csv"), 2,
+                                       ("sub.csv", "column 2 is 'vec_1'", "expected 'vec_0'", "by position"),
+                                       setup=submission_file("hansol", lambda f: swap_columns("vec_0", "vec_1")(
+                                           vector_row(0, 0.1)(f)))),
+    "validate reordered probabilities": Case(("validate", "lmsys", "{tmp}/sub.csv"), 0,
+                                             ("warning: columns in another order", "winner_model_b", "by name",
+                                              "valid lmsys submission"),
+                                             setup=submission_file("lmsys", swap_columns("winner_model_a",
+                                                                                         "winner_model_b"))),
+    "validate a zero vector": Case(("validate", "hansol", "{tmp}/sub.csv"), 2,
+                                   ("sub.csv", "zero vectors", "no cosine", "row 3"),
+                                   setup=submission_file("hansol", vector_row(2, 0))),
+    "validate a 1e308 vector": Case(("validate", "hansol", "{tmp}/sub.csv"), 2,
+                                    ("sub.csv", "too long to normalise", "row 2"),
+                                    setup=submission_file("hansol", vector_row(1, 1e308))),
     "law-tags Train.csv": Case(("run", "law-tags", "--data", "{data}", "--runs", "{runs}"), 2,
                                ("Train.csv", "case-sensitive", "train.csv"), "law-tags", upper_case_train),
     # corrupt artifacts
