@@ -162,9 +162,12 @@ def check_competition_class(name: str, cls: Any) -> None:
     problems = []
     if getattr(cls, "name", None) != name:
         problems.append(f"its name attribute is {getattr(cls, 'name', None)!r}")
-    if not any(getattr(cls, "task", None) is task for task in TASKS.values()):
-        problems.append(f"its task {getattr(cls, 'task', None)!r} is not one of competitions.tasks.TASKS "
-                        f"({', '.join(TASKS)})")
+    task = getattr(cls, "task", None)
+    # A competition may bring its own instance of a task type (a generation task with its metric as the
+    # similarity), but of a known type under its known name: heads declare the tasks they serve by name.
+    if not (isinstance(task, TaskType) and type(task) is type(TASKS.get(task.name))):
+        problems.append(f"its task {task!r} is not an instance of one of the task types of competitions.tasks.TASKS "
+                        f"({', '.join(TASKS)}) under its name")
     if not getattr(cls, "metrics", ()) or not all(isinstance(m, Metric) for m in cls.metrics):
         problems.append("metrics must be a non-empty tuple of Metric")
     if getattr(cls, "folds_scheme", None) not in SCHEMES:
