@@ -1,6 +1,7 @@
 """The head contract, scikit-learn style.
 
     head = HEADS.get("lgbm-pairwise")(n_estimators=300, seed=0)   # the constructor only stores
+    head.prepare(X_all, task=PREFERENCE)                            # optional: cache features of all rows first
     head.fit(X_train, y_train, task=PREFERENCE, X_valid=X_valid, y_valid=y_valid)   # returns the head
     HEADS.get("lgbm-pairwise").param_problem("learning_rate", -1)   # "expected a number above 0"
     pred = head.predict(X_test)                                     # the task's prediction array
@@ -222,6 +223,17 @@ class Head:
         self.fitted_ = True
         return self
 
+    def prepare(self, X: pd.DataFrame, *, task: TaskType | str | None = None) -> None:
+        """Compute and cache what fit and predict will need for these rows (embeddings, text features), for
+        the task fit will be given (by default the one task the head declares).
+
+        Optional: the CV runner calls it once on all training and test rows before the folds, so that work is
+        done once, shown as its own stage, and spread over worker processes where the cache allows, rather
+        than inside the first fold. It must not change what fit and predict return. Subclasses implement
+        `_prepare`; by default it does nothing.
+        """
+        self._prepare(X.reset_index(drop=True), self.resolve_task(task))
+
     def predict(self, X: pd.DataFrame) -> np.ndarray:
         if not self.is_fitted:
             raise NotFittedError(f"{self.name}: call fit before predict")
@@ -254,6 +266,9 @@ class Head:
     def _fit(self, X: pd.DataFrame, y: np.ndarray, X_valid: pd.DataFrame | None,
              y_valid: np.ndarray | None) -> None:
         raise NotImplementedError
+
+    def _prepare(self, X: pd.DataFrame, task: TaskType) -> None:
+        pass
 
     def _predict(self, X: pd.DataFrame) -> np.ndarray:
         raise NotImplementedError
