@@ -57,6 +57,14 @@ class Metric:
         return float(self.fn(y, pred))
 
 
+def _array_bytes(array: np.ndarray) -> bytes:
+    """Bytes that identify an array's content: numbers as they are stored (with dtype and shape), anything else
+    (group keys) as text. Never numbers as text: that copy is 128 bytes a cell (GBs for a wide tag matrix)."""
+    if array.dtype.kind in "biuf":
+        return f"{array.dtype.str}{array.shape}".encode() + np.ascontiguousarray(array).tobytes()
+    return array.astype(str).astype("U").tobytes()
+
+
 @dataclass
 class Dataset:
     """A competition's files, read and checked, in the task's canonical columns.
@@ -84,7 +92,7 @@ class Dataset:
             digest.update(",".join(map(str, frame.columns)).encode())
         for array in (self.y, self.groups):
             if array is not None:
-                digest.update(np.ascontiguousarray(array).astype(str).astype("U").tobytes())
+                digest.update(_array_bytes(np.asarray(array)))
         for key in sorted(self.extra):
             digest.update(repr((key, self.extra[key])).encode())
         return digest.hexdigest()[:16]
