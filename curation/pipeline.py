@@ -13,8 +13,8 @@ rank (and ensemble) side by side; the runner also reports CV on the kept rows al
 Steps run in the recipe's order; a filter measures the row's columns as the earlier transforms left them,
 joined by a newline; the first filter that fails a row is the one the report charges with dropping it.
 Each row's result is cached by content (the steps, their parameters and the row's text and score), so a
-second run reads them back. When many rows are new (`parallel_min_rows`), chunks of rows go to worker
-processes through the executor seam.
+second run reads them back, and rows are stored chunk by chunk as they are done. When many rows are new
+(`parallel_min_rows`), the chunks go to worker processes through the executor seam.
 """
 
 from __future__ import annotations
@@ -22,7 +22,6 @@ from __future__ import annotations
 import dataclasses
 import functools
 import json
-import math
 import os
 import time
 from collections import Counter
@@ -35,8 +34,8 @@ import pandas as pd
 from competitions.base import Dataset
 from curation.pii import NAME_ENTITIES, ner_model_available
 from curation.steps import CurationError, Filter, Pii, Score, Step, Transform, build_step
-from cv.executor import Executor, LocalExecutor, ProcessExecutor
-from models.cache import cached_json
+from cv.executor import ProcessExecutor
+from models.cache import cached_json, row_executor
 
 CURATION_VERSION = "1"  # bump when a step's output changes, so that cached rows are recomputed
 EXAMPLES = 3  # dropped rows shown per filter
@@ -126,18 +125,15 @@ def curate_row(steps: list[Step], texts: list[str], score: float | None) -> dict
     return {"texts": texts, "changed": changed, "entities": dict(entities), "dropped_by": dropped_by, "value": value}
 
 
-def curate_chunk(job: tuple[int, list[list[Any]]], steps_json: str) -> tuple[int, list[dict[str, Any]]]:
-    """Executor job: (chunk index, [[texts, score], ...]) -> (chunk index, row results)."""
-    index, rows = job
+def curate_items(steps_json: str, items: list[str]) -> list[dict[str, Any]]:
+    """Cache items (JSON: version, steps, notes, texts, score) -> each row's result; run here or in a worker."""
     steps = _steps(steps_json)
-    return index, [curate_row(steps, texts, score) for texts, score in rows]
+    return [curate_row(steps, *json.loads(item)[3:]) for item in items]
 
 
-def _executor(config: CurationConfig, n_rows: int) -> tuple[Executor, int]:
+def _workers(config: CurationConfig) -> ProcessExecutor | None:
     workers = config.workers or os.cpu_count() or 1
-    if workers > 1 and n_rows >= config.parallel_min_rows:
-        return ProcessExecutor(workers), workers * 4  # a few chunks per worker evens out slow chunks
-    return LocalExecutor(), 1
+    return ProcessExecutor(workers) if workers > 1 else None
 
 
 def _rows(frame: pd.DataFrame, columns: list[str], score_column: str | None) -> list[list[Any]]:
@@ -180,18 +176,10 @@ def curate_dataset(dataset: Dataset, config: CurationConfig) -> Curated:
     # The notes say how the steps ran here (names checked or not): a row curated otherwise is not reused.
     items = [json.dumps([CURATION_VERSION, steps_json, notes, texts, score], ensure_ascii=False)
              for texts, score in rows]
-    computed = [0]
-
-    def compute(missing_items: list[str]) -> list[dict[str, Any]]:
-        computed[0] = len(missing_items)
-        todo = [json.loads(item)[3:] for item in missing_items]
-        executor, n_chunks = _executor(config, len(todo))
-        size = math.ceil(len(todo) / n_chunks)
-        jobs = [(i, todo[start:start + size]) for i, start in enumerate(range(0, len(todo), size))]
-        chunks = dict(executor.map(curate_chunk, jobs, steps_json))
-        return [record for i in sorted(chunks) for record in chunks[i]]
-
-    records = cached_json("curation", items, compute)
+    counts: dict[str, int] = {}
+    with row_executor(_workers(config)):
+        records = cached_json("curation", items, functools.partial(curate_items, steps_json), label="curation steps",
+                              parallel_min=config.parallel_min_rows, counts=counts)
     train_records, test_records = records[:len(train)], records[len(train):]
 
     def rewritten(frame: pd.DataFrame, recs: list[dict[str, Any]]) -> pd.DataFrame:
@@ -204,7 +192,7 @@ def curate_dataset(dataset: Dataset, config: CurationConfig) -> Curated:
     keep = np.array([r["dropped_by"] is None for r in train_records], dtype=bool)
     curated = dataclasses.replace(dataset, train=rewritten(train, train_records), test=rewritten(test, test_records))
     report = _report(config, steps, notes, curated.train, train_records, records, keep)
-    report.update(computed_rows=computed[0], seconds=round(time.perf_counter() - start, 3))
+    report.update(computed_rows=counts["computed"], seconds=round(time.perf_counter() - start, 3))
     return Curated(curated, keep, report)
 
 

@@ -9,6 +9,10 @@ and start it again and only the missing folds run; a fold whose files were damag
 experiment id is a hash of the resolved recipe, the data fingerprint and the folds, so an identical run
 finds its own earlier folds. Predictions under each test-time view are kept apart, so the score with
 and without TTA are both known.
+
+Before the folds, the head prepares every row once (embeddings, text features: `Head.prepare`), large
+batches of rows going to worker processes. Each stage (folds, features, each fold's fit and predict,
+results) reports through models.progress, so the CLI draws bars, and log.txt and scores.json keep its time.
 """
 
 from __future__ import annotations
@@ -16,10 +20,10 @@ from __future__ import annotations
 import hashlib
 import importlib.metadata
 import json
+import os
 import shutil
 import subprocess
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -34,11 +38,13 @@ from competitions.tasks import TaskType
 from curation.pipeline import curate_dataset
 from curation.steps import CurationError
 from cv.artifacts import FOLD_ABSENT, damage, seal
-from cv.executor import Executor, LocalExecutor
+from cv.executor import Executor, LocalExecutor, ProcessExecutor
 from cv.folds import shared_folds
 from cv.io import atomic_write, atomic_write_text
 from cv.recipe import Recipe
 from cv.store import Store, now
+from models.cache import row_executor
+from models.progress import Stage, StageTimes, listening, stage
 from models.registry import HEADS
 
 PLAIN = "plain"
@@ -96,17 +102,31 @@ def tta_rows(task: TaskType, plain: np.ndarray, budget: float) -> np.ndarray:
     return np.sort(np.argsort(task.certainty(plain), kind="stable")[:n])
 
 
-def predict_views(head: Any, task: TaskType, X: pd.DataFrame, views: list[str], budget: float = 1.0
-                  ) -> dict[str, np.ndarray]:
+PREDICT_CHUNK = 5000  # rows predicted at a time: a progress step, and a bound on a head's working memory
+
+
+def _predict_chunked(head: Any, X: pd.DataFrame, progress: Stage) -> np.ndarray:
+    parts = []
+    for start in range(0, max(len(X), 1), PREDICT_CHUNK):
+        parts.append(head.predict(X.iloc[start:start + PREDICT_CHUNK]))
+        progress.advance(min(PREDICT_CHUNK, len(X) - start))
+    return np.concatenate(parts)
+
+
+def predict_views(head: Any, task: TaskType, X: pd.DataFrame, views: list[str], budget: float = 1.0,
+                  label: str = "predict") -> dict[str, np.ndarray]:
     """The plain prediction and each view's inverted one; rows outside the budget keep the plain one."""
-    plain = head.predict(X)
-    out = {PLAIN: plain}
-    rows = tta_rows(task, plain, budget) if views else np.arange(0)
-    for name in views:
-        view = task.views[name]
-        out[name] = plain.copy()
-        if len(rows):
-            out[name][rows] = view.invert(head.predict(view.transform(X.iloc[rows])))
+    with stage(label, total=len(X) * (1 + len(views)), unit="rows") as progress:
+        plain = _predict_chunked(head, X, progress)
+        out = {PLAIN: plain}
+        if views:
+            rows = tta_rows(task, plain, budget)
+            progress.total = len(X) + len(rows) * len(views)
+        for name in views:
+            view = task.views[name]
+            out[name] = plain.copy()
+            if len(rows):
+                out[name][rows] = view.invert(_predict_chunked(head, view.transform(X.iloc[rows]), progress))
     return out
 
 
@@ -125,13 +145,14 @@ def fit_fold(job: FoldJob, ctx: FoldContext) -> Path:
     X_valid = ctx.X.iloc[job.valid_idx]
     head = HEADS.get(ctx.head)(**ctx.params)
     head.work_dir, head.label_names = job.out_dir / "work", ctx.label_names  # checkpoints survive a killed fold
+    name = f"fold {job.fold + 1}"
+    with stage(f"{name} fit", total=len(X_train)) as fitting:
+        head.fit(X_train, y_train, task=ctx.task)  # never the scored fold: early stopping on it would flatter OOF
     start = time.perf_counter()
-    head.fit(X_train, y_train, task=ctx.task)  # never the scored fold: early stopping on it would flatter OOF
-    fit_s = time.perf_counter() - start
-    start = time.perf_counter()
-    valid = predict_views(head, ctx.task, X_valid, ctx.tta, ctx.tta_budget)
-    test = predict_views(head, ctx.task, ctx.X_test, ctx.tta, ctx.tta_budget) if len(ctx.X_test) else {}
-    predict_s = time.perf_counter() - start
+    valid = predict_views(head, ctx.task, X_valid, ctx.tta, ctx.tta_budget, label=f"{name} predict held-out")
+    test = predict_views(head, ctx.task, ctx.X_test, ctx.tta, ctx.tta_budget, label=f"{name} predict test") \
+        if len(ctx.X_test) else {}
+    fit_s, predict_s = fitting.seconds, time.perf_counter() - start
     for pred in valid.values():
         ctx.task.check_prediction(pred, len(X_valid))
     for pred in test.values():
@@ -150,8 +171,9 @@ def predict_saved_folds(task: TaskType, head: str, fold_models: list[Path], tta:
     fold under each view, the folds averaged per view, then the views averaged."""
     head_cls = HEADS.get(head)
     per_view: dict[str, list[np.ndarray]] = {v: [] for v in [PLAIN, *tta]}
-    for folder in fold_models:
-        for view, pred in predict_views(head_cls.load(folder), task, X, tta, tta_budget).items():
+    for k, folder in enumerate(fold_models, start=1):
+        label = f"fold {k} of {len(fold_models)} predict"
+        for view, pred in predict_views(head_cls.load(folder), task, X, tta, tta_budget, label=label).items():
             task.check_prediction(pred, len(X))
             per_view[view].append(pred)
     return _merge_fold_views(task, per_view, tta)
@@ -203,28 +225,101 @@ def fold_scores(competition: Competition, y: np.ndarray, oof: np.ndarray, folds:
     return {m.name: [s[m.name] for s in per_fold] for m in competition.metrics}
 
 
+class _StageLog:
+    """Each finished stage as a line of the experiment's log.txt; the ones that end before the experiment's folder
+    exists (loading the files, the folds) are written once it does."""
+
+    def __init__(self, earlier: list[Stage]) -> None:
+        self.exp_dir: Path | None = None
+        self.pending = list(earlier)
+
+    def started(self, stage: Stage) -> None:
+        pass
+
+    def advanced(self, stage: Stage) -> None:
+        pass
+
+    def finished(self, stage: Stage) -> None:
+        self.pending.append(stage)
+        if self.exp_dir is not None:
+            self.flush(self.exp_dir)
+
+    def flush(self, exp_dir: Path) -> None:
+        self.exp_dir = exp_dir
+        for done in self.pending:
+            rows = f" ({done.total:,} {done.unit})" if done.total else ""
+            _log(exp_dir, f"stage {done.name}: {done.seconds:.1f} s{rows}")
+        self.pending = []
+
+
+@dataclass
+class _FoldResults:
+    """The fold files read back: out-of-fold predictions per view, the folds' test predictions per view, times."""
+
+    oof: dict[str, np.ndarray]
+    test: dict[str, list[np.ndarray]]
+    fold_times: list[dict[str, float]]
+    stats: dict[str, list[float]]
+
+
+def _read_folds(task: TaskType, jobs: list[FoldJob], n_rows: int, views: list[str]) -> _FoldResults:
+    kind = task.prediction
+    out = _FoldResults({}, {v: [] for v in views}, [], {})
+    for job in jobs:
+        with np.load(job.out_dir / "result.npz") as fold:
+            for key in (k for k in fold.files if k.startswith("stat__")):
+                out.stats.setdefault(key.removeprefix("stat__"), []).append(float(fold[key]))
+            for v in views:
+                valid = kind.from_stored(fold[f"valid__{v}"])
+                out.oof.setdefault(v, kind.allocate(n_rows, like=valid))[fold["valid_idx"]] = valid
+                if f"test__{v}" in fold:
+                    out.test[v].append(kind.from_stored(fold[f"test__{v}"]))
+            out.fold_times.append({"fold": job.fold, "fit_s": round(float(fold["fit_s"]), 3),
+                                   "predict_s": round(float(fold["predict_s"]), 3)})
+    return out
+
+
 def run_experiment(competition: Competition, dataset: Dataset, recipe: Recipe, runs_dir: Path, *,
-                   executor: Executor | None = None, on_fold: Callable[[int, int], None] | None = None,
-                   store: Store | None = None) -> ExperimentResult:
-    """Cross-validate recipe's head on dataset; record the experiment; return its scores and test predictions."""
-    runs_dir = Path(runs_dir)
-    fingerprint = dataset.fingerprint()
-    folds_id, folds = shared_folds(competition, dataset, recipe.folds, runs_dir, fingerprint)
+                   executor: Executor | None = None, store: Store | None = None,
+                   times: StageTimes | None = None) -> ExperimentResult:
+    """Cross-validate recipe's head on dataset; record the experiment; return its scores and test predictions.
+
+    Each stage (folds, features, each fold's fit and predict, results) is timed through models.progress, so
+    a caller listening there can draw bars; `times`: the caller's record of its own stages so far (loading
+    the files), which the run continues: scores.json and log.txt keep them all.
+    """
+    times = times or StageTimes()
+    stage_log = _StageLog(times.stages)
+    # Large batches of rows to embed or featurise go to worker processes, one per core.
+    rows = ProcessExecutor() if (os.cpu_count() or 1) > 1 else None
+    with listening(times), listening(stage_log), row_executor(rows):
+        return _run_experiment(competition, dataset, recipe, Path(runs_dir), executor or LocalExecutor(),
+                               store or Store(Path(runs_dir) / "leaderboard.sqlite"), times, stage_log)
+
+
+def _run_experiment(competition: Competition, dataset: Dataset, recipe: Recipe, runs_dir: Path, executor: Executor,
+                    store: Store, times: StageTimes, stage_log: _StageLog) -> ExperimentResult:
+    with stage("fingerprint and folds", total=len(dataset.train)):
+        fingerprint = dataset.fingerprint()
+        folds_id, folds = shared_folds(competition, dataset, recipe.folds, runs_dir, fingerprint)
     exp_id = experiment_id(recipe, fingerprint, folds_id)
     exp_dir = runs_dir / competition.name / exp_id
     with writing(exp_dir):
         exp_dir.mkdir(parents=True, exist_ok=True)
     atomic_write_text(exp_dir / "recipe.yaml", yaml.safe_dump(recipe.resolved(), sort_keys=False, allow_unicode=True))
     _log(exp_dir, f"start {exp_id} folds={folds_id}")
+    stage_log.flush(exp_dir)
 
     # Curation after the folds: they stay those of the raw data; filters only shrink each training side.
     keep, report = np.ones(len(dataset.train), dtype=bool), None
     if recipe.curation:
-        curated = curate_dataset(dataset, recipe.curation)
+        with stage("curation", total=len(dataset.train) + len(dataset.test)):
+            curated = curate_dataset(dataset, recipe.curation)
         dataset, keep, report = curated.dataset, curated.keep, curated.report
         atomic_write_text(exp_dir / "curation.json", json.dumps(report, indent=2, ensure_ascii=False))
 
-    y = competition.targets(dataset, recipe.embedder)
+    with stage("targets", total=len(dataset.train)):
+        y = competition.targets(dataset, recipe.embedder)
     n_splits = recipe.folds.n_splits
     jobs = [FoldJob(k, np.flatnonzero((folds != k) & keep), np.flatnonzero(folds == k), exp_dir / "folds" / str(k))
             for k in range(n_splits)]
@@ -242,59 +337,47 @@ def run_experiment(competition: Competition, dataset: Dataset, recipe: Recipe, r
             _log(exp_dir, repaired[-1])
             shutil.rmtree(job.out_dir / "model", ignore_errors=True)  # no file of the damaged fit is kept
         todo.append(job)
-    context = FoldContext(competition.task, recipe.head, recipe.resolved()["params"], recipe.train_views,
+    params = recipe.resolved()["params"]
+    context = FoldContext(competition.task, recipe.head, params, recipe.train_views,
                           recipe.tta, recipe.tta_budget, dataset.train, y, dataset.test, dataset.label_names)
-    executor = executor or LocalExecutor()
-    done = n_splits - len(todo)
-    if on_fold:
-        on_fold(done, n_splits)
-    for path in executor.map(fit_fold, todo, context):
-        seal(path.parent)
-        done += 1
-        _log(exp_dir, f"finished fold {path.parent.name}")
-        if on_fold:
-            on_fold(done, n_splits)
+    if todo:  # what every fold needs (embeddings, features), once for all rows before the folds
+        all_rows = pd.concat([dataset.train, dataset.test], ignore_index=True)
+        with stage("features", total=len(all_rows)):
+            HEADS.get(recipe.head)(**params).prepare(all_rows, task=competition.task)
+    with stage("folds", total=n_splits, unit="folds") as fold_bar:
+        fold_bar.advance(n_splits - len(todo))
+        for path in executor.map(fit_fold, todo, context):
+            seal(path.parent)
+            _log(exp_dir, f"finished fold {path.parent.name}")
+            fold_bar.advance()
 
-    # Assemble out-of-fold and test predictions from the fold files.
-    task = competition.task
-    kind = task.prediction
-    views = [PLAIN, *recipe.tta]
-    oof: dict[str, np.ndarray] = {}
-    test: dict[str, list[np.ndarray]] = {v: [] for v in views}
-    fit_s = predict_s = 0.0
-    stats: dict[str, list[float]] = {}
-    for job in jobs:
-        with np.load(job.out_dir / "result.npz") as fold:
-            for key in (k for k in fold.files if k.startswith("stat__")):
-                stats.setdefault(key.removeprefix("stat__"), []).append(float(fold[key]))
-            for v in views:
-                valid = kind.from_stored(fold[f"valid__{v}"])
-                oof.setdefault(v, kind.allocate(len(y), like=valid))[fold["valid_idx"]] = valid
-                if f"test__{v}" in fold:
-                    test[v].append(kind.from_stored(fold[f"test__{v}"]))
-            fit_s += float(fold["fit_s"])
-            predict_s += float(fold["predict_s"])
-    oof_final = _merge_views(task, oof, recipe.tta)
-    test_final = _merge_fold_views(task, test, recipe.tta) if test[PLAIN] else kind.allocate(0, like=oof_final)
+    with stage("results", total=len(dataset.train)):
+        task, metric = competition.task, competition.metric
+        kind = task.prediction
+        read = _read_folds(task, jobs, len(y), [PLAIN, *recipe.tta])
+        oof_final = _merge_views(task, read.oof, recipe.tta)
+        test_final = _merge_fold_views(task, read.test, recipe.tta) if read.test[PLAIN] \
+            else kind.allocate(0, like=oof_final)
 
-    decision = competition.fit_decision(y, oof_final)
-    scores = fold_scores(competition, y, oof_final, folds, decision)
-    metric = competition.metric
-    main = np.array(scores[metric.name])
-    cv_no_tta = None
-    if recipe.tta:
-        plain_decision = competition.fit_decision(y, oof[PLAIN])
-        cv_no_tta = float(np.mean(fold_scores(competition, y, oof[PLAIN], folds, plain_decision)[metric.name]))
+        decision = competition.fit_decision(y, oof_final)
+        scores = fold_scores(competition, y, oof_final, folds, decision)
+        main = np.array(scores[metric.name])
+        cv_no_tta = None
+        if recipe.tta:
+            plain_decision = competition.fit_decision(y, read.oof[PLAIN])
+            cv_no_tta = float(np.mean(fold_scores(competition, y, read.oof[PLAIN], folds, plain_decision)[metric.name]))
 
-    oof_frame = kind.to_frame(oof_final, dataset.label_names).assign(id=dataset.train["id"].to_numpy(), fold=folds)
-    atomic_write(exp_dir / "oof.parquet", lambda tmp: oof_frame.to_parquet(tmp, index=False))
-    if len(test_final):
-        test_frame = kind.to_frame(test_final, dataset.label_names).assign(id=dataset.test["id"].to_numpy())
-        atomic_write(exp_dir / "test.parquet", lambda tmp: test_frame.to_parquet(tmp, index=False))
-    other = {name: float(np.mean(values)) for name, values in scores.items() if name != metric.name}
-    if not keep.all():  # the same OOF predictions, scored on the rows curation keeps
-        kept = fold_scores(competition, y[keep], oof_final[keep], folds[keep], decision)[metric.name]
-        other[f"{metric.name}_kept_rows"] = float(np.mean(kept))
+        oof_frame = kind.to_frame(oof_final, dataset.label_names).assign(id=dataset.train["id"].to_numpy(), fold=folds)
+        atomic_write(exp_dir / "oof.parquet", lambda tmp: oof_frame.to_parquet(tmp, index=False))
+        if len(test_final):
+            test_frame = kind.to_frame(test_final, dataset.label_names).assign(id=dataset.test["id"].to_numpy())
+            atomic_write(exp_dir / "test.parquet", lambda tmp: test_frame.to_parquet(tmp, index=False))
+        other = {name: float(np.mean(values)) for name, values in scores.items() if name != metric.name}
+        if not keep.all():  # the same OOF predictions, scored on the rows curation keeps
+            kept = fold_scores(competition, y[keep], oof_final[keep], folds[keep], decision)[metric.name]
+            other[f"{metric.name}_kept_rows"] = float(np.mean(kept))
+    fit_s = sum(t["fit_s"] for t in read.fold_times)
+    predict_s = sum(t["predict_s"] for t in read.fold_times)
     row = {
         "id": exp_id, "competition": competition.name, "kind": "model", "recipe": recipe.name,
         "head": recipe.head, "metric": metric.name, "higher_is_better": int(metric.higher_is_better),
@@ -309,15 +392,18 @@ def run_experiment(competition: Competition, dataset: Dataset, recipe: Recipe, r
         "fold_scores": scores, "cv_no_tta": cv_no_tta, "decision": decision, "fit_s": fit_s,
         "predict_s": predict_s, "fingerprint": fingerprint, "folds_id": folds_id,
         "git_commit": row["git_commit"], "packages": package_versions(), "embedder": recipe.embedder,
-        "head_stats": {k: float(np.mean(v)) for k, v in stats.items()},  # per-fold means the head reported
+        "head_stats": {k: float(np.mean(v)) for k, v in read.stats.items()},  # per-fold means the head reported
+        # This run's stages in seconds (a rerun that reuses finished folds shows only what it did), and each
+        # fold's own fit and predict time from its result file, whichever run fitted it.
+        "stages": times.totals(), "fold_times": read.fold_times,
         "leaderboard": row,  # the store's row, so a damaged store can be rebuilt from the folders
     }
     atomic_write_text(exp_dir / "scores.json", json.dumps(summary, indent=2))
     _log(exp_dir, f"{metric.name} {main.mean():.5f} ± {main.std():.5f}")
-    if stats:
+    if read.stats:
         _log(exp_dir, "head stats " + json.dumps(summary["head_stats"]))
 
-    (store or Store(runs_dir / "leaderboard.sqlite")).record_experiment(row)
+    store.record_experiment(row)
     return ExperimentResult(
         id=exp_id, dir=exp_dir, metric=metric.name, higher_is_better=metric.higher_is_better,
         cv_mean=summary["cv_mean"], cv_std=summary["cv_std"], fold_scores=scores[metric.name], cv_no_tta=cv_no_tta,
@@ -325,4 +411,3 @@ def run_experiment(competition: Competition, dataset: Dataset, recipe: Recipe, r
         test_decided=competition.decide(test_final, decision) if len(test_final) else test_final,
         folds_run=len(todo), curation=report, repaired=repaired,
     )
-

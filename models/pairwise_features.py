@@ -68,13 +68,19 @@ def _row_stats(prompt: str, response_a: str, response_b: str) -> np.ndarray:
     return np.asarray(stats, dtype=np.float64)
 
 
+def stats_of_items(items: list[str]) -> np.ndarray:
+    """_row_stats of JSON-encoded (prompt, response_a, response_b) rows."""
+    return np.stack([_row_stats(*json.loads(item)) for item in items])
+
+
+STATS_PARALLEL_MIN = 20_000  # rows (about 8 CPU seconds) from which worker processes pay for their start
+
+
 def _cached_stats(X: pd.DataFrame) -> np.ndarray:
-    rows = list(zip(X["prompt"], X["response_a"], X["response_b"], strict=True))
     # A row's key is its JSON-encoded texts: unambiguous whatever characters the texts hold.
-    items = [json.dumps(row) for row in rows]
-    texts = dict(zip(items, rows, strict=True))
-    return cached_rows(f"features/{FEATURE_VERSION}", items,
-                       lambda missing: np.stack([_row_stats(*texts[item]) for item in missing]))
+    items = [json.dumps(row) for row in zip(X["prompt"], X["response_a"], X["response_b"], strict=True)]
+    return cached_rows(f"features/{FEATURE_VERSION}", items, stats_of_items, label="text statistics",
+                       parallel_min=STATS_PARALLEL_MIN)
 
 
 COSINES = ("cos_prompt_a", "cos_prompt_b", "cos_responses")

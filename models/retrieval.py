@@ -66,6 +66,9 @@ class Retrieval(Head):
         self.k = k  # neighbours averaged per question
         self.power = power  # weight = max(cosine, 0) ** power
 
+    def _prepare(self, X: pd.DataFrame, task: TaskType) -> None:
+        embed([text for texts in row_texts(X, task) for text in texts], self.encoder)
+
     def _fit(self, X, y, X_valid, y_valid) -> None:
         self.keys_ = np.asarray(embed([t[0] for t in row_texts(X, self.task_)], self.encoder), dtype=np.float64)
         self.values_ = y

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 from sklearn.linear_model import Ridge
 
-from competitions.tasks import unit_rows
+from competitions.tasks import TaskType, unit_rows
 from models.base import Head, above, limits_of, one_of
 from models.embedders import EMBEDDERS, embed
 from models.retrieval import row_questions, sum_per_row
@@ -31,6 +31,9 @@ class RidgeMap(Head):
     def __init__(self, *, encoder: str = "usem3", alpha: float = 1.0) -> None:
         self.encoder = encoder  # models.embedders name of the question encoder
         self.alpha = alpha  # L2 strength of the map
+
+    def _prepare(self, X: pd.DataFrame, task: TaskType) -> None:
+        embed([q for group in row_questions(X) for q in group], self.encoder)
 
     def _fit(self, X, y, X_valid, y_valid) -> None:
         keys = np.asarray(embed(X["question"].astype(str).tolist(), self.encoder), dtype=np.float64)

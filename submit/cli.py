@@ -16,12 +16,22 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 
 from competitions.checks import DataError
 from competitions.registry import COMPETITIONS, get_competition
 from curation.report import report_renderable
 from cv.store import Store, rebuild_store
+from models.progress import Stage, listening
 from submit.app import RunsDir, UsageError, app, console, out
 from submit.leaderboard import FORMATS, render, rich_table
 from submit.pipeline import resolve_data_dir, run_competition
@@ -34,6 +44,41 @@ class Terminated(KeyboardInterrupt):
 
 def _interrupt(signum: int, frame: object) -> None:
     raise Terminated
+
+
+class StageBars:
+    """A models.progress listener drawing a rich bar per stage: units done, elapsed and estimated time left.
+    A finished stage keeps its line (with its time) when it took SHOW_AFTER_S or more; quicker ones vanish."""
+
+    SHOW_AFTER_S = 2.0
+
+    def __init__(self, console: Console) -> None:
+        self.progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                                 TextColumn("{task.fields[unit]}"), TimeElapsedColumn(), TextColumn("left"),
+                                 TimeRemainingColumn(), console=console)
+        self.tasks: dict[int, TaskID] = {}
+
+    def __enter__(self) -> StageBars:
+        self.progress.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.progress.stop()
+
+    def started(self, stage: Stage) -> None:
+        self.tasks[id(stage)] = self.progress.add_task(stage.name, total=stage.total, unit=stage.unit)
+
+    def advanced(self, stage: Stage) -> None:
+        self.progress.update(self.tasks[id(stage)], completed=stage.done, total=stage.total)
+
+    def finished(self, stage: Stage) -> None:
+        task = self.tasks.pop(id(stage))
+        if stage.seconds < self.SHOW_AFTER_S:
+            self.progress.remove_task(task)
+        else:
+            total = stage.total or 1
+            self.progress.update(task, completed=total, total=total)
+            self.progress.stop_task(task)
 
 
 @app.command()
@@ -55,17 +100,9 @@ def run(
     """
     previous = signal.signal(signal.SIGTERM, _interrupt)  # `kill` and schedulers stop a run the way Ctrl-C does
     try:
-        with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                      console=console, transient=False) as progress:
-            bars: list = []  # the bar appears once the data and recipe have loaded, not before their errors
-
-            def on_fold(done: int, total: int) -> None:
-                bars[:] = bars or [progress.add_task("folds", total=total)]
-                progress.update(bars[0], completed=done, total=total, description=f"folds ({done} of {total} done)")
-
+        with StageBars(console) as bars, listening(bars):
             outcome = run_competition(competition, data=data, recipe=recipe, overrides=set_ or [], output=output,
-                                      runs_dir=runs, on_stage=lambda text: progress.console.print(text),
-                                      on_fold=on_fold)
+                                      runs_dir=runs, on_stage=lambda text: bars.progress.console.print(text))
     except KeyboardInterrupt as stop:
         console.print("interrupted: finished folds are kept; run the same command again to resume.")
         raise typer.Exit(143 if isinstance(stop, Terminated) else 130) from None

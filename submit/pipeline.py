@@ -21,6 +21,7 @@ from cv.io import atomic_write_text, check_can_write
 from cv.recipe import Recipe, load_recipe
 from cv.runner import ExperimentResult, run_experiment
 from cv.store import Store
+from models.progress import StageTimes, listening, stage
 from submit.validate import write_submission
 
 
@@ -56,8 +57,8 @@ def use_runs_dir(runs_dir: Path) -> None:
 
 def run_competition(name: str, *, data: Path | None = None, recipe: str = "default", overrides: list[str] = (),
                     output: Path | None = None, runs_dir: Path = Path("runs"),
-                    on_stage: Callable[[str], None] = lambda _: None,
-                    on_fold: Callable[[int, int], None] | None = None) -> Outcome:
+                    on_stage: Callable[[str], None] = lambda _: None) -> Outcome:
+    """Stages (loading, features, folds, ...) report through models.progress: listen there for bars."""
     use_runs_dir(runs_dir)
     competition = get_competition(name)
     resolved = load_recipe(competition, recipe, list(overrides))
@@ -65,13 +66,15 @@ def run_competition(name: str, *, data: Path | None = None, recipe: str = "defau
         check_can_write(output)  # now, not after the whole CV
     data_dir, source = resolve_data_dir(competition, data)
     on_stage(f"Loading {competition.title} from {data_dir} ({source})")
-    dataset = competition.load(data_dir, **resolved.data)
+    times = StageTimes()
+    with listening(times), stage("load and check"):
+        dataset = competition.load(data_dir, **resolved.data)
     on_stage(f"{len(dataset.train):,} training rows, {len(dataset.test):,} test rows; "
              f"recipe '{resolved.name}' (head {resolved.head})")
     if resolved.curation:
         on_stage(f"Curating {', '.join(resolved.curation.columns)}: {', '.join(resolved.curation.steps)}")
     store = Store(runs_dir / "leaderboard.sqlite")
-    result = run_experiment(competition, dataset, resolved, runs_dir, on_fold=on_fold, store=store)
+    result = run_experiment(competition, dataset, resolved, runs_dir, store=store, times=times)
     rank = store.rank(competition.name, result.id)
 
     submission = record_experiment_submission(

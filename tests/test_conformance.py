@@ -21,7 +21,7 @@ from competitions.checks import read_any
 from competitions.registry import COMPETITIONS, get_competition
 from cv.folds import assign_folds
 from cv.recipe import load_recipe
-from models.base import NotFittedError
+from models.base import Head, NotFittedError
 from models.registry import HEADS
 from submit.validate import submission_problems
 from tests import toy  # noqa: F401  (registers the test doubles, so the cases are the same whatever ran first)
@@ -188,3 +188,20 @@ def test_head_single_rows_agree_with_the_batch(head_name, task):
     batch = head.predict(X_new)
     rows = np.concatenate([head.predict(X_new.iloc[[i]]) for i in range(len(X_new))])
     assert_agree(rows, batch, rtol=1e-5, atol=1e-7)
+
+
+def own_prepare_cases() -> list:
+    """The head cases whose head has its own prepare (the others inherit the base's, which does nothing)."""
+    def head_of(case) -> str:
+        return case.values[0] if hasattr(case, "marks") else case[0]  # pytest.param, or a plain (head, task)
+    return [case for case in head_cases() if HEADS.get(head_of(case))._prepare is not Head._prepare]
+
+
+@pytest.mark.parametrize(("head_name", "task"), own_prepare_cases())
+def test_head_prepare_changes_no_prediction(head_name, task):
+    X, y, X_new, task_type = small(task)
+    cls = HEADS.get(head_name)
+    plain = cls(**fast_params(head_name)).fit(X, y, task=task_type).predict(X_new)
+    prepared = cls(**fast_params(head_name))
+    assert prepared.prepare(pd.concat([X, X_new], ignore_index=True), task=task_type) is None
+    np.testing.assert_array_equal(prepared.fit(X, y, task=task_type).predict(X_new), plain)

@@ -4,12 +4,95 @@ does not copy a wide label matrix into text. Speed itself is measured in benchma
 
 from __future__ import annotations
 
+import functools
+import json
 import tracemalloc
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from competitions.base import Dataset
+from cv.executor import ProcessExecutor
+from models.cache import cached_rows, row_executor
+from models.progress import Stage, StageTimes, listening, stage
+from submit.pipeline import run_competition
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.events: list[tuple[str, str, int]] = []
+
+    def started(self, s: Stage) -> None:
+        self.events.append(("started", s.name, s.done))
+
+    def advanced(self, s: Stage) -> None:
+        self.events.append(("advanced", s.name, s.done))
+
+    def finished(self, s: Stage) -> None:
+        self.events.append(("finished", s.name, s.done))
+
+
+def test_stages_reach_listeners_nested_and_timed():
+    recorder, times = Recorder(), StageTimes()
+    with listening(recorder), listening(times):
+        with stage("outer", total=4) as outer:
+            with stage("inner", total=2, unit="texts") as inner:
+                inner.advance(2)
+            outer.advance(4)
+        with stage("inner"):
+            pass
+    assert recorder.events == [("started", "outer", 0), ("started", "inner", 0), ("advanced", "inner", 2),
+                               ("finished", "inner", 2), ("advanced", "outer", 4), ("finished", "outer", 4),
+                               ("started", "inner", 0), ("finished", "inner", 0)]
+    assert list(times.totals()) == ["inner", "outer"] and all(s.seconds >= 0 for s in times.stages)
+    with stage("unheard"):  # outside the block nobody listens any more
+        pass
+    assert len(times.stages) == 3
+
+
+def test_a_failing_stage_is_still_reported_finished():
+    recorder = Recorder()
+    with listening(recorder), pytest.raises(ZeroDivisionError), stage("broken"):
+        raise ZeroDivisionError
+    assert recorder.events[-1] == ("finished", "broken", 0)
+
+
+def _square_lengths(items: list[str], fail_after: int | None = None) -> np.ndarray:
+    if fail_after is not None and int(items[0]) >= fail_after:
+        raise KeyboardInterrupt  # a run stopped in the middle
+    return np.array([[float(len(item)) ** 2] for item in items])
+
+
+def test_an_interrupted_computation_keeps_its_finished_chunks(tmp_path, monkeypatch):
+    monkeypatch.setenv("SUBMIT_CACHE_DIR", str(tmp_path))
+    items = [str(i) for i in range(1200)]  # three chunks of 500, 500, 200
+    with pytest.raises(KeyboardInterrupt):
+        cached_rows("test/chunks", items, functools.partial(_square_lengths, fail_after=1000))
+    seen: list[int] = []
+
+    def compute(missing: list[str]) -> np.ndarray:
+        seen.append(len(missing))
+        return _square_lengths(missing)
+
+    recorder = Recorder()
+    with listening(recorder):
+        out = cached_rows("test/chunks", items, compute, label="squares")
+    assert seen == [200]  # only the chunk that had not finished
+    np.testing.assert_array_equal(out[:, 0], [float(len(i)) ** 2 for i in items])
+    assert ("advanced", "squares", 200) in recorder.events
+
+
+def test_rows_spread_over_worker_processes_equal_rows_computed_here(tmp_path, monkeypatch):
+    items = [f"text {i}" * (i % 7) for i in range(1100)]
+    monkeypatch.setenv("SUBMIT_CACHE_DIR", str(tmp_path / "here"))
+    here = cached_rows("test/spread", items, _square_lengths, parallel_min=1000)
+    monkeypatch.setenv("SUBMIT_CACHE_DIR", str(tmp_path / "spread"))
+    recorder = Recorder()
+    with row_executor(ProcessExecutor(2)), listening(recorder):
+        spread = cached_rows("test/spread", items, _square_lengths, label="spread", parallel_min=1000)
+    np.testing.assert_array_equal(spread, here)
+    assert [e for e in recorder.events if e[0] == "advanced"][-1] == ("advanced", "spread", len(set(items)))
 
 
 def test_fingerprint_of_a_wide_label_matrix_does_not_copy_it_into_text():
@@ -26,3 +109,19 @@ def test_fingerprint_of_a_wide_label_matrix_does_not_copy_it_into_text():
     changed[5, 7] = 1.0
     assert Dataset(train=frame, test=frame.iloc[:0], y=changed, sample_submission=None).fingerprint() != first
     assert Dataset(train=frame, test=frame.iloc[:0], y=y.copy(), sample_submission=None).fingerprint() == first
+
+
+def test_a_run_records_each_stage_in_scores_and_log(tmp_path):
+    outcome = run_competition("law-tags", runs_dir=tmp_path, overrides=["folds.n_splits=2"])
+    scores = json.loads((outcome.result.dir / "scores.json").read_text())
+    stages = scores["stages"]
+    for name in ("load and check", "fingerprint and folds", "features", "fold 1 fit", "fold 2 predict held-out",
+                 "fold 2 predict test", "folds", "results"):
+        assert stages[name] >= 0, name
+    assert [t["fold"] for t in scores["fold_times"]] == [0, 1] and all(t["fit_s"] > 0 for t in scores["fold_times"])
+    log = (outcome.result.dir / "log.txt").read_text()
+    assert "stage load and check:" in log and "stage fold 2 fit:" in log
+
+    again = run_competition("law-tags", runs_dir=tmp_path, overrides=["folds.n_splits=2"])
+    rerun = json.loads((again.result.dir / "scores.json").read_text())
+    assert "fold 1 fit" not in rerun["stages"] and rerun["fold_times"] == scores["fold_times"]
