@@ -9,6 +9,11 @@ The text is the title, then the body cut to `max_body_chars` (a long body would 
 slow the character n-grams). Two vectorizers (words 1..word_max, char_wb char_min..char_max) are
 stacked side by side; each block is l2-normalised on its own, so neither dominates by size.
 
+Each tag learns from all its positive rows and at most `max_negatives` negative rows (a seeded sample,
+weighted up to stand for all of them): one tag's fit costs about rows^1.15, so at 40,000 titles a fold fits
+six times faster, growing linearly from there. The real 3,700 titles never reach the cap; on them, keeping
+half the negatives moved micro-F1 by -0.0005 and a quarter by -0.005 (the std over folds is 0.004).
+
 A tag with fewer than `min_positives` positive rows in the training fold (or no negative row) is not
 learned; it still gets a column, scored at its training rate, since predictions always span the whole
 vocabulary (y.shape[1]). On the real titles, skipping tags with fewer than 3 positives cost no micro-F1
@@ -27,9 +32,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
+from joblib import Parallel, delayed
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
-from sklearn.multiclass import OneVsRestClassifier
 
 from models.base import Head, above, at_least, limits_of, one_of
 
@@ -55,8 +60,8 @@ class TfidfOvr(Head):
     # weights, 0.335 with words only), about 33 s for the five folds on one core.
     def __init__(self, *, word_max: int = 2, char_min: int = 2, char_max: int = 5, max_features: int = 20_000,
                  min_df: int = 1, sublinear_tf: bool = True, C: float = 4.0, class_weight: str | None = "balanced",
-                 min_positives: int = 3, max_body_chars: int = 2000, tol: float = 0.05, max_iter: int = 100,
-                 n_jobs: int = 1, seed: int = 0) -> None:
+                 min_positives: int = 3, max_negatives: int = 8000, max_body_chars: int = 2000, tol: float = 0.05,
+                 max_iter: int = 100, n_jobs: int = 1, seed: int = 0) -> None:
         self.word_max = word_max  # word n-grams 1..word_max; 0 turns the word block off
         self.char_min = char_min  # char_wb n-grams char_min..char_max: catch word forms and typos in short titles
         self.char_max = char_max  # 0 turns the character block off
@@ -66,6 +71,10 @@ class TfidfOvr(Head):
         self.C = C  # inverse L2 strength of each tag's logistic regression
         self.class_weight = class_weight  # "balanced" lifts rare tags' scores; None: plain likelihood
         self.min_positives = min_positives  # tags with fewer positive rows in the fold keep their rate, unlearned
+        # Negative rows a tag learns from at most (a seeded sample, weighted up; 0: all). A tag's fit costs about
+        # rows^1.15, so this keeps a fold linear in rows at scale: 40k titles fit 6 times faster. The real
+        # 3,700 titles never reach it.
+        self.max_negatives = max_negatives
         self.max_body_chars = max_body_chars  # the body's first characters appended to the title
         self.tol = tol  # liblinear's stopping tolerance: 0.05 scored as 1e-3 on the real titles, 30% faster
         self.max_iter = max_iter
@@ -114,16 +123,32 @@ class TfidfOvr(Head):
         n_features = features.shape[1]
         self.coef_ = np.zeros((int(self.learned_.sum()), n_features), dtype=np.float32)
         self.intercept_ = np.zeros(int(self.learned_.sum()), dtype=np.float64)
-        if self.learned_.any():
-            # liblinear: fast on sparse, short texts and one binary problem per tag; seeded for determinism.
-            base = LogisticRegression(C=self.C, solver="liblinear", dual=True, class_weight=self.class_weight,
-                                      tol=self.tol, max_iter=self.max_iter, random_state=self.seed)
-            # int64 labels: scikit-learn 1.9's LabelBinarizer corrupts int8 indicators wider than 128 columns.
-            ovr = OneVsRestClassifier(base, n_jobs=self.n_jobs).fit(features, y[:, self.learned_].astype(np.int64))
-            for k, est in enumerate(ovr.estimators_):
-                # float16 precision: halves the saved weights and moves no score by more than about 1e-3.
-                self.coef_[k] = est.coef_.ravel().astype(np.float16)
-                self.intercept_[k] = est.intercept_[0]
+        tags = np.flatnonzero(self.learned_)
+        fits = Parallel(n_jobs=self.n_jobs, return_as="generator")(  # each tag's weights stored as it comes
+            delayed(self._fit_tag)(features, y[:, tag], tag) for tag in tags)
+        for k, (coef, intercept) in enumerate(fits):
+            # float16 precision: halves the saved weights and moves no score by more than about 1e-3.
+            self.coef_[k] = coef.astype(np.float16)
+            self.intercept_[k] = intercept
+
+    def _fit_tag(self, features: sp.csr_matrix, labels: np.ndarray, tag: int) -> tuple[np.ndarray, float]:
+        """One tag's logistic regression: liblinear (fast on sparse short texts, seeded, so deterministic) on the
+        tag's positive rows and at most max_negatives of its negative rows, weighted to stand for all of them."""
+        labels = labels.astype(np.int64)
+        positives, negatives = np.flatnonzero(labels == 1), np.flatnonzero(labels == 0)
+        # "balanced": each class weighs half of the rows in all, as scikit-learn's class_weight computes it.
+        weight = {1: len(labels) / (2 * len(positives)), 0: len(labels) / (2 * len(negatives))} \
+            if self.class_weight == "balanced" else {1: 1.0, 0: 1.0}
+        if self.max_negatives and len(negatives) > self.max_negatives:
+            # Seeded by tag, so the sample does not depend on which other tags were learned before it.
+            kept = np.random.default_rng([self.seed, tag]).choice(negatives, self.max_negatives, replace=False)
+            rows = np.sort(np.concatenate([positives, kept]))
+            weight[0] *= len(negatives) / self.max_negatives
+            features, labels = features[rows], labels[rows]
+        model = LogisticRegression(C=self.C, solver="liblinear", dual=True, tol=self.tol, max_iter=self.max_iter,
+                                   random_state=self.seed)
+        model.fit(features, labels, sample_weight=np.where(labels == 1, weight[1], weight[0]))
+        return model.coef_.ravel(), float(model.intercept_[0])
 
     def _predict(self, X: pd.DataFrame) -> np.ndarray:
         out = np.tile(self.constant_, (len(X), 1))

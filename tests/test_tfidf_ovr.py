@@ -140,3 +140,17 @@ def test_beats_the_most_frequent_tag_on_real_titles():
           f"most frequent tag {micro_f1(y, base):.3f} / {mean_row_f1(y, base):.3f}; fit {seconds:.1f}s")
     assert micro_f1(y, chosen) > micro_f1(y, base) + 0.1
     assert mean_row_f1(y, chosen) > mean_row_f1(y, base) + 0.1
+
+
+def test_a_cap_on_negative_rows_samples_them_and_still_learns_the_tags():
+    X, y, _ = sample()
+    X, y, X_new, y_new = X.iloc[:400], y[:400], X.iloc[400:], y[400:]
+    exact = TfidfOvr(max_negatives=0).fit(X, y).predict(X_new)
+    np.testing.assert_array_equal(TfidfOvr(max_negatives=400).fit(X, y).predict(X_new), exact)  # not reached
+    capped = TfidfOvr(max_negatives=60).fit(X, y).predict(X_new)
+    np.testing.assert_array_equal(TfidfOvr(max_negatives=60).fit(X, y).predict(X_new), capped)  # seeded
+    assert not np.array_equal(capped, exact)
+    # Weighted up, the sampled negatives keep the scores' scale: the same threshold serves both.
+    decision = TaggingDecision(0.5)
+    assert abs(micro_f1(y_new, decision.apply(capped)) - micro_f1(y_new, decision.apply(exact))) < 0.08
+    assert micro_f1(y_new, decision.apply(capped)) > micro_f1(y_new, most_frequent_tag(y, len(y_new))) + 0.3
