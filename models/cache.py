@@ -19,6 +19,7 @@ import hashlib
 import json
 import os
 import sqlite3
+import warnings
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -56,8 +57,12 @@ def content_key(*parts: str) -> str:
     return digest.hexdigest()
 
 
+def _path(namespace: str) -> Path:
+    return cache_dir() / f"{namespace.replace('/', '__')}.sqlite"
+
+
 def _connect(namespace: str) -> sqlite3.Connection:
-    path = cache_dir() / f"{namespace.replace('/', '__')}.sqlite"
+    path = _path(namespace)
     path.parent.mkdir(parents=True, exist_ok=True)
     con = sqlite3.connect(path, timeout=60)
     con.execute("PRAGMA journal_mode=WAL")
@@ -85,9 +90,26 @@ def _computed_chunks(items: list[str], compute: Callable[[list[str]], Sequence[A
         yield chunk, list(compute(chunk))
 
 
-def _cached(namespace: str, items: Sequence[str], compute: Callable[[list[str]], Sequence[Any]],
-            encode: Callable[[Any], tuple[str, str, bytes]], decode: Callable[[str, str, bytes], Any],
-            label: str | None, unit: str, parallel_min: int | None, counts: dict[str, int] | None) -> list[Any]:
+def _cached(namespace: str, *args: Any) -> list[Any]:
+    """_cached_once; a damaged cache file is removed (and said, in a warning) and its rows computed again: the
+    cache only ever holds what can be remade."""
+    try:
+        return _cached_once(namespace, *args)
+    except sqlite3.DatabaseError as err:
+        if not any(sign in str(err) for sign in ("file is not a database", "malformed")):
+            raise
+        path = _path(namespace)
+        warnings.warn(f"the cache file {path} was damaged ({err}); removed, its rows are computed again",
+                      stacklevel=2)
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{path}{suffix}").unlink(missing_ok=True)
+        return _cached_once(namespace, *args)
+
+
+def _cached_once(namespace: str, items: Sequence[str], compute: Callable[[list[str]], Sequence[Any]],
+                 encode: Callable[[Any], tuple[str, str, bytes]], decode: Callable[[str, str, bytes], Any],
+                 label: str | None, unit: str, parallel_min: int | None, counts: dict[str, int] | None
+                 ) -> list[Any]:
     """The cached value of each item, computing (and storing, chunk by chunk) only the ones not seen before;
     `counts` (when given) gets the number computed."""
     keys = [content_key(namespace, item) for item in items]

@@ -455,3 +455,16 @@ def test_sigterm_stops_a_run_like_ctrl_c(tmp_path):
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 143
     assert "interrupted: finished folds are kept" in err and "Traceback" not in err + out
+
+
+def test_a_damaged_cache_file_is_removed_and_made_again(tmp_path, monkeypatch):
+    from models.cache import cached_json
+
+    monkeypatch.setenv("SUBMIT_CACHE_DIR", str(tmp_path))
+    assert cached_json("lengths", ["a"], lambda items: [len(i) for i in items]) == [1]
+    for suffix in ("-wal", "-shm"):
+        Path(f"{tmp_path / 'lengths.sqlite'}{suffix}").unlink(missing_ok=True)
+    garbage(tmp_path / "lengths.sqlite")
+    with pytest.warns(UserWarning, match="lengths.sqlite was damaged"):
+        assert cached_json("lengths", ["a", "bb"], lambda items: [len(i) for i in items]) == [1, 2]
+    assert cached_json("lengths", ["bb"], lambda items: pytest.fail("computed again")) == [2]
