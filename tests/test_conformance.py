@@ -42,11 +42,11 @@ def cases(check: str, names: list[str]) -> list:
 
 
 COMPETITION_NAMES = COMPETITIONS.names()
-# The head checks run on the bundled sample of the first competition of each task type.
+# The head checks run on the data of the first competition of each task type, one with bundled sample files
+# where there is one.
 TASK_SAMPLE: dict[str, str] = {}
-for _name in COMPETITION_NAMES:
-    if ("sample_regenerates", _name) not in KNOWN_FAILURES:  # it has bundled sample files
-        TASK_SAMPLE.setdefault(get_competition(_name).task.name, _name)
+for _name in sorted(COMPETITION_NAMES, key=lambda n: ("sample_regenerates", n) in KNOWN_FAILURES):
+    TASK_SAMPLE.setdefault(get_competition(_name).task.name, _name)
 
 
 @cache
@@ -125,7 +125,7 @@ def head_cases() -> list:
 
 def small(task: str):
     comp, dataset, y = sample(TASK_SAMPLE[task])
-    n = min(N_ROWS, len(dataset.train))
+    n = min(N_ROWS, len(dataset.train) - 12)  # and 12 rows the head has not seen
     return dataset.train.iloc[:n], y[:n], dataset.train.iloc[n:n + 12], comp.task
 
 
