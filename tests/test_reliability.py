@@ -468,3 +468,33 @@ def test_a_damaged_cache_file_is_removed_and_made_again(tmp_path, monkeypatch):
     with pytest.warns(UserWarning, match="lengths.sqlite was damaged"):
         assert cached_json("lengths", ["a", "bb"], lambda items: [len(i) for i in items]) == [1, 2]
     assert cached_json("lengths", ["bb"], lambda items: pytest.fail("computed again")) == [2]
+
+
+def test_list_cells_are_read_as_the_host_means_them(tmp_path):
+    """Parquet list cells: chat turns joined by a blank line and counted (wsdm, lmsys), tags joined (law-tags);
+    never the text of their printed form."""
+    wsdm = sample_copy(tmp_path / "wsdm", "wsdm")
+    train = pd.read_parquet(wsdm / "train.parquet")
+    for column in ("prompt", "response_a", "response_b"):
+        train[column] = [[text, f"{column} turn two"] for text in train[column]]
+    train.to_parquet(wsdm / "train.parquet", index=False)
+    loaded = get_competition("wsdm").load(wsdm).train
+    assert loaded["prompt"].iloc[0].endswith("\n\nprompt turn two") and (loaded["n_turns"] == 2).all()
+    assert not loaded["response_a"].str.contains(r"\['").any()
+
+    lmsys = sample_copy(tmp_path / "lmsys", "lmsys")
+    test = pd.read_csv(lmsys / "test.csv", dtype=str)
+    for column in ("prompt", "response_a", "response_b"):
+        test[column] = [json.loads(cell) for cell in test[column]]
+    test.to_parquet(lmsys / "test.parquet", index=False)
+    (lmsys / "test.csv").unlink()
+    as_lists = get_competition("lmsys").load(lmsys).test
+    assert as_lists.equals(get_competition("lmsys").load(get_competition("lmsys").sample_dir).test)
+
+    law = sample_copy(tmp_path / "law", "law-tags")
+    train = pd.read_csv(law / "train.csv", dtype=str, keep_default_na=False)
+    train["tags"] = [cell.split() for cell in train["tags"]]
+    train.to_parquet(law / "train.parquet", index=False)
+    (law / "train.csv").unlink()
+    assert get_competition("law-tags").load(law).label_names == \
+        get_competition("law-tags").load(get_competition("law-tags").sample_dir).label_names
