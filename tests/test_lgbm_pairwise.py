@@ -13,6 +13,7 @@ from competitions.tasks import PREFERENCE, swap_probabilities, swap_responses
 from competitions.wsdm import Wsdm
 from models.baselines import Prior
 from models.lgbm_pairwise import LgbmPairwise
+from models.linear_pairwise import LinearPairwise
 from models.pairwise_features import pairwise_features, swap_features
 
 FAST = {"encoder": None, "n_estimators": 150, "num_leaves": 7, "min_child_samples": 40}  # no embeddings: fast
@@ -52,9 +53,27 @@ def test_features_count_what_they_say():
     assert F["jaccard_a"] > F["jaccard_b"] == 0.0  # A reuses "sort", "list", "python"; B shares nothing
 
 
-def test_features_swap_exactly_on_the_sample(lmsys):
-    F = pairwise_features(lmsys.train, encoder=None)
-    swapped = pairwise_features(swap_responses(lmsys.train), encoder=None)
+def test_extra_features_count_what_they_say():
+    X = pd.DataFrame({
+        "prompt": ["Wie spät ist es in Tokio?"],
+        "response_a": ["I'm sorry, but as an AI language model I cannot browse. I can't say"],
+        "response_b": ["In Tokio ist es jetzt 15 Uhr. Schönen Tag!"],
+        "n_turns": [1],
+    })
+    F = pairwise_features(X, encoder=None, extra=True).iloc[0]
+    assert F["refusals_a"] == 4 and F["refusal_opening_a"] == 1 and F["refusals_b"] == 0
+    assert F["clean_ending_a"] == 0 and F["clean_ending_b"] == 1  # A stops mid-sentence
+    assert F["sentences_a"] == 1 and F["sentences_b"] == 2
+    assert F["non_ascii_share_a"] == 0 and F["non_ascii_share_b"] > 0 and F["language_gap_b"] < F["language_gap_a"]
+    assert F["jaccard_responses"] == 0 and F["empty_a"] == F["empty_b"] == 0
+    assert F["diff_refusals"] == 4 and F["min_log_chars"] == np.log1p(len(X["response_b"][0]))
+    assert set(pairwise_features(X, encoder=None).columns) < set(F.index)  # extra adds to the default set
+
+
+@pytest.mark.parametrize("extra", [False, True])
+def test_features_swap_exactly_on_the_sample(lmsys, extra):
+    F = pairwise_features(lmsys.train, encoder=None, extra=extra)
+    swapped = pairwise_features(swap_responses(lmsys.train), encoder=None, extra=extra)
     pd.testing.assert_frame_equal(swapped, swap_features(F), check_exact=True)
     # and the swap is real: the two tables differ
     assert not F.equals(swapped)
@@ -102,6 +121,15 @@ def test_head_is_antisymmetric(fitted, lmsys):
     assert pred.shape == (len(X), 3)
     np.testing.assert_allclose(pred.sum(axis=1), 1.0, rtol=1e-9)
     np.testing.assert_array_equal(fitted.predict(swap_responses(X)), swap_probabilities(pred))
+
+
+def test_linear_head_is_antisymmetric_and_beats_the_prior(lmsys):
+    (X, y), (X_valid, y_valid) = holdout(lmsys)
+    head = LinearPairwise(encoder=None).fit(X, y)
+    pred = head.predict(lmsys.test)
+    np.testing.assert_allclose(head.predict(swap_responses(lmsys.test)), swap_probabilities(pred), atol=1e-12)
+    prior = log_loss(y_valid, Prior().fit(X, y, task=PREFERENCE).predict(X_valid))
+    assert log_loss(y_valid, head.predict(X_valid)) < prior - 0.03
 
 
 def test_head_is_antisymmetric_without_swap_augmentation(lmsys):

