@@ -17,6 +17,7 @@ HEADS = Registry("head", "submit.heads", {
     "retrieval": "models.retrieval:Retrieval",
     "tfidf-ovr": "models.tfidf_ovr:TfidfOvr",
     "ridge-map": "models.ridge_map:RidgeMap",
+    "tag-rerank": "models.tag_rerank:TagRerank",
     "bilstm": "models.bilstm:SiameseBilstm",  # imports torch only when fitted or loaded
     "llm-classifier": "models.llm.classifier:LlmClassifier",
     "llm-generator": "models.llm.generator:LlmGenerator",
