@@ -367,8 +367,12 @@ def mean_row_f1(y: np.ndarray, chosen: np.ndarray) -> float:
 
 
 def fit_tagging_decision(y: np.ndarray, scores: np.ndarray) -> TaggingDecision:
-    """The threshold that maximises micro-F1 on out-of-fold scores (a grid over score quantiles)."""
-    grid = np.unique(np.quantile(scores, np.linspace(0.5, 0.9999, 200)))
+    """The threshold that maximises micro-F1 on out-of-fold scores (a grid over score quantiles).
+
+    The grid is dense in the upper tail, where the threshold lies: with hundreds of tags and one or two per
+    row, the chosen cells are the top 0.1-1% of all scores (an even grid from the median left few points
+    there: on the real law titles it cost TF-IDF 0.010 micro-F1)."""
+    grid = np.unique(np.quantile(scores, 1 - np.geomspace(0.5, 1e-5, 300)))
     best = max(grid, key=lambda t: micro_f1(y, TaggingDecision(float(t)).apply(scores)))
     return TaggingDecision(float(best))
 
