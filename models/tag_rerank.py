@@ -26,7 +26,8 @@ import numpy as np
 import pandas as pd
 from sklearn.model_selection import KFold
 
-from models.base import Head
+from competitions.tasks import TaskType
+from models.base import Head, above, at_least, limits_of
 from models.retrieval import Retrieval
 from models.tfidf_ovr import TfidfOvr, texts_of
 
@@ -49,6 +50,9 @@ def _ranks(scores: np.ndarray) -> np.ndarray:
 class TagRerank(Head):
     name = "tag-rerank"
     tasks = frozenset({"tagging"})
+    limits = limits_of(k=at_least(1), power=at_least(0), C=above(0), candidates=at_least(1), inner_folds=at_least(2),
+                       n_estimators=at_least(1), learning_rate=above(0), num_leaves=at_least(2),
+                       min_child_samples=at_least(1), seed=at_least(0))
 
     def __init__(self, *, encoders: str = "usem3,minilm", k: int = 25, power: float = 3.0, C: float = 4.0,
                  candidates: int = 20, inner_folds: int = 3, n_estimators: int = 300, learning_rate: float = 0.05,
@@ -71,6 +75,10 @@ class TagRerank(Head):
         taggers += [Retrieval(encoder=e.strip(), k=self.k, power=self.power) for e in self.encoders.split(",")
                     if e.strip()]
         return taggers
+
+    def _prepare(self, X: pd.DataFrame, task: TaskType) -> None:
+        for tagger in self._stage_one():
+            tagger.prepare(X, task=task)  # the kNN taggers' embeddings, once for all folds
 
     def _fit_stage_one(self, X: pd.DataFrame, y: np.ndarray) -> list[Head]:
         return [tagger.fit(X, y, task=self.task_) for tagger in self._stage_one()]
