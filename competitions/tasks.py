@@ -215,6 +215,14 @@ class TaskType:
         """Scores of the task's shape (e.g. averaged ranks) brought back to what a prediction is."""
         return pred
 
+    def soften(self, pred: np.ndarray, temperature: float) -> np.ndarray:
+        """A teacher's predictions made softer (temperature > 1) or sharper (< 1), as distillation targets.
+        By default only 1 (unchanged) is defined: a temperature means nothing for e.g. vectors."""
+        if temperature != 1:
+            raise ValueError(f"{self.name}: a distillation temperature means nothing for {self.prediction} "
+                             f"predictions; leave distill_temperature at 1")
+        return pred
+
     def fit_decision(self, y: np.ndarray, oof: np.ndarray) -> dict[str, Any]:
         """Parameters of the step from raw predictions to what is scored, fitted on OOF (none by default)."""
         return {}
@@ -268,6 +276,12 @@ class PreferenceTask(TaskType):
 
     def normalise(self, pred: np.ndarray) -> np.ndarray:
         return pred / pred.sum(axis=1, keepdims=True)
+
+    def soften(self, pred: np.ndarray, temperature: float) -> np.ndarray:
+        """softmax(log p / T): the class distribution at temperature T."""
+        logits = np.log(np.clip(pred, EPS, 1)) / temperature
+        exp = np.exp(logits - logits.max(axis=1, keepdims=True))
+        return exp / exp.sum(axis=1, keepdims=True)
 
 
 PREFERENCE = PreferenceTask(
@@ -407,6 +421,11 @@ class TaggingTask(TaskType):
     def loss(self, y: np.ndarray, pred: np.ndarray) -> float:
         p = np.clip(pred, EPS, 1 - EPS)
         return float(-np.mean(y * np.log(p) + (1 - y) * np.log(1 - p)))
+
+    def soften(self, pred: np.ndarray, temperature: float) -> np.ndarray:
+        """Each tag's probability at temperature T: sigmoid(logit p / T)."""
+        p = np.clip(pred, EPS, 1 - EPS)
+        return 1 / (1 + np.exp(-np.log(p / (1 - p)) / temperature))
 
     def fit_decision(self, y: np.ndarray, oof: np.ndarray) -> dict[str, Any]:
         return {"threshold": fit_tagging_decision(y, oof).threshold}

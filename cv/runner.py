@@ -24,7 +24,8 @@ import os
 import shutil
 import subprocess
 import time
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -58,6 +59,13 @@ class FoldJob:
     train_idx: np.ndarray
     valid_idx: np.ndarray
     out_dir: Path
+    # The training rows' targets where they are not the labels ctx.y[train_idx]: distillation's labels mixed
+    # with a teacher's soft labels, made for this fold alone (a teacher that never saw its held-out rows).
+    train_y: np.ndarray | None = None
+    # Rows of ctx.extra_X added to this fold's training side (pseudo-labels) and their targets, made for this
+    # fold alone as train_y is; never predicted as held-out rows.
+    extra_idx: np.ndarray | None = None
+    extra_y: np.ndarray | None = None
 
 
 @dataclass(frozen=True)
@@ -74,6 +82,26 @@ class FoldContext:
     y: np.ndarray
     X_test: pd.DataFrame
     label_names: list[str] = field(default_factory=list)  # names of y's columns (tags), lent to the head
+    # Rows the folds may add to their training side (pseudo-labelled test or unlabelled rows: FoldJob.extra_idx),
+    # and their weight against a labelled row's 1.
+    extra_X: pd.DataFrame | None = None
+    extra_weight: float = 1.0
+
+
+@dataclass(frozen=True)
+class Transfer:
+    """What other experiments lend a run: per fold, the training rows' targets (a teacher's soft labels mixed
+    in, from a teacher that never saw that fold's labels) and rows added to every fold's training side."""
+
+    fold_targets: dict[int, np.ndarray] = field(default_factory=dict)  # fold -> (n_rows, k) targets, all rows
+    extra_X: pd.DataFrame | None = None
+    extra_targets: dict[int, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)  # fold -> (rows, targets)
+    extra_weight: float = 1.0
+
+
+# Called by the runner, once it has the targets and the folds and only when folds are left to fit:
+# (targets y, fold of each row) -> the Transfer for this run.
+Lender = Callable[[np.ndarray, np.ndarray], Transfer]
 
 
 @dataclass
@@ -139,15 +167,38 @@ def _augment(task: TaskType, X: pd.DataFrame, y: np.ndarray, views: list[str]) -
     return pd.concat(frames, ignore_index=True), np.concatenate(targets)
 
 
+def training_rows(job: FoldJob, ctx: FoldContext) -> tuple[pd.DataFrame, np.ndarray, np.ndarray | None]:
+    """A fold's training rows, targets and sample weights (None: all 1): its own rows (with their targets, or
+    the job's), the job's extra rows, then the training views of them all."""
+    X, y = ctx.X.iloc[job.train_idx], ctx.y[job.train_idx] if job.train_y is None else job.train_y
+    weights = None
+    if job.extra_idx is not None and len(job.extra_idx):
+        X, y = pd.concat([X, ctx.extra_X.iloc[job.extra_idx]], ignore_index=True), np.concatenate([y, job.extra_y])
+        if ctx.extra_weight != 1:
+            weights = np.concatenate([np.ones(len(job.train_idx)), np.full(len(job.extra_idx), ctx.extra_weight)])
+    X, y = _augment(ctx.task, X, y, ctx.train_views)
+    return X, y, None if weights is None else np.tile(weights, 1 + len(ctx.train_views))
+
+
+def lent(job: FoldJob, transfer: Transfer) -> FoldJob:
+    """The job with what the transfer lends its fold: training targets, extra rows and theirs."""
+    if job.fold in transfer.fold_targets:
+        job = replace(job, train_y=transfer.fold_targets[job.fold][job.train_idx])
+    if job.fold in transfer.extra_targets:
+        job = replace(job, extra_idx=transfer.extra_targets[job.fold][0], extra_y=transfer.extra_targets[job.fold][1])
+    return job
+
+
 def fit_fold(job: FoldJob, ctx: FoldContext) -> Path:
     """Fit one fold and write its predictions; returns the result file."""
-    X_train, y_train = _augment(ctx.task, ctx.X.iloc[job.train_idx], ctx.y[job.train_idx], ctx.train_views)
+    X_train, y_train, weights = training_rows(job, ctx)
     X_valid = ctx.X.iloc[job.valid_idx]
     head = HEADS.get(ctx.head)(**ctx.params)
     head.work_dir, head.label_names = job.out_dir / "work", ctx.label_names  # checkpoints survive a killed fold
     name = f"fold {job.fold + 1}"
     with stage(f"{name} fit", total=len(X_train)) as fitting:
-        head.fit(X_train, y_train, task=ctx.task)  # never the scored fold: early stopping on it would flatter OOF
+        # Never the scored fold: early stopping on it would flatter OOF.
+        head.fit(X_train, y_train, task=ctx.task, sample_weight=weights)
     start = time.perf_counter()
     valid = predict_views(head, ctx.task, X_valid, ctx.tta, ctx.tta_budget, label=f"{name} predict held-out")
     test = predict_views(head, ctx.task, ctx.X_test, ctx.tta, ctx.tta_budget, label=f"{name} predict test") \
@@ -281,12 +332,13 @@ def _read_folds(task: TaskType, jobs: list[FoldJob], n_rows: int, views: list[st
 
 def run_experiment(competition: Competition, dataset: Dataset, recipe: Recipe, runs_dir: Path, *,
                    executor: Executor | None = None, store: Store | None = None,
-                   times: StageTimes | None = None) -> ExperimentResult:
+                   times: StageTimes | None = None, lender: Lender | None = None) -> ExperimentResult:
     """Cross-validate recipe's head on dataset; record the experiment; return its scores and test predictions.
 
     Each stage (folds, features, each fold's fit and predict, results) is timed through models.progress, so
     a caller listening there can draw bars; `times`: the caller's record of its own stages so far (loading
-    the files), which the run continues: scores.json and log.txt keep them all.
+    the files), which the run continues: scores.json and log.txt keep them all. `lender`: what other
+    experiments lend the folds' training sides (distillation, pseudo-labels; ensembles/transfer.py).
     """
     times = times or StageTimes()
     stage_log = _StageLog(times.stages)
@@ -294,11 +346,12 @@ def run_experiment(competition: Competition, dataset: Dataset, recipe: Recipe, r
     rows = ProcessExecutor() if (os.cpu_count() or 1) > 1 else None
     with listening(times), listening(stage_log), row_executor(rows):
         return _run_experiment(competition, dataset, recipe, Path(runs_dir), executor or LocalExecutor(),
-                               store or Store(Path(runs_dir) / "leaderboard.sqlite"), times, stage_log)
+                               store or Store(Path(runs_dir) / "leaderboard.sqlite"), times, stage_log, lender)
 
 
 def _run_experiment(competition: Competition, dataset: Dataset, recipe: Recipe, runs_dir: Path, executor: Executor,
-                    store: Store, times: StageTimes, stage_log: _StageLog) -> ExperimentResult:
+                    store: Store, times: StageTimes, stage_log: _StageLog, lender: Lender | None
+                    ) -> ExperimentResult:
     with stage("fingerprint and folds", total=len(dataset.train)):
         fingerprint = dataset.fingerprint()
         folds_id, folds = shared_folds(competition, dataset, recipe.folds, runs_dir, fingerprint)
@@ -338,10 +391,14 @@ def _run_experiment(competition: Competition, dataset: Dataset, recipe: Recipe, 
             shutil.rmtree(job.out_dir / "model", ignore_errors=True)  # no file of the damaged fit is kept
         todo.append(job)
     params = recipe.resolved()["params"]
+    transfer = lender(y, folds) if lender is not None and todo else Transfer()
+    todo = [lent(job, transfer) for job in todo]
     context = FoldContext(competition.task, recipe.head, params, recipe.train_views,
-                          recipe.tta, recipe.tta_budget, dataset.train, y, dataset.test, dataset.label_names)
+                          recipe.tta, recipe.tta_budget, dataset.train, y, dataset.test, dataset.label_names,
+                          transfer.extra_X, transfer.extra_weight)
     if todo:  # what every fold needs (embeddings, features), once for all rows before the folds
-        all_rows = pd.concat([dataset.train, dataset.test], ignore_index=True)
+        extra = [] if transfer.extra_X is None else [transfer.extra_X]
+        all_rows = pd.concat([dataset.train, dataset.test, *extra], ignore_index=True)
         with stage("features", total=len(all_rows)):
             HEADS.get(recipe.head)(**params).prepare(all_rows, task=competition.task)
     with stage("folds", total=n_splits, unit="folds") as fold_bar:

@@ -131,6 +131,10 @@ class Head:
     # survives an interrupted fold (checkpoints); label_names: the names of y's columns (tags), if any.
     work_dir: Path | None = None
     label_names: list[str] | None = None
+    # The head learns from soft targets (class distributions, tag probabilities, blended vectors: what a
+    # teacher's soft labels and pseudo-labels are) and takes per-row `sample_weight` in fit. Heads without it
+    # read only hard labels, so distillation and pseudo-labels refuse them.
+    soft_targets: ClassVar[bool] = False
 
     @classmethod
     def param_names(cls) -> list[str]:
@@ -210,16 +214,25 @@ class Head:
         return task
 
     def fit(self, X: pd.DataFrame, y: np.ndarray, *, task: TaskType | str | None = None,
-            X_valid: pd.DataFrame | None = None, y_valid: np.ndarray | None = None) -> Head:
+            X_valid: pd.DataFrame | None = None, y_valid: np.ndarray | None = None,
+            sample_weight: np.ndarray | None = None) -> Head:
+        """Learn from rows X and targets y; `sample_weight` (heads with soft_targets): each row's weight."""
         self.check_params()
         if len(X) != len(y):
             raise ValueError(f"{self.name}: X has {len(X)} rows but y has {len(y)}")
+        weights = {}
+        if sample_weight is not None:
+            if not self.soft_targets:
+                raise ValueError(f"{self.name} takes no sample weights (it learns from hard labels only)")
+            if len(sample_weight) != len(X):
+                raise ValueError(f"{self.name}: {len(sample_weight)} sample weights for {len(X)} rows")
+            weights = {"sample_weight": np.asarray(sample_weight, dtype=np.float64)}
         self.task_ = self.resolve_task(task)
         kind = self.task_.prediction
         y = kind.coerce(y)
         self.n_outputs_ = kind.width(y)
         self._fit(X.reset_index(drop=True), y, None if X_valid is None else X_valid.reset_index(drop=True),
-                  None if y_valid is None else kind.coerce(y_valid))
+                  None if y_valid is None else kind.coerce(y_valid), **weights)
         self.fitted_ = True
         return self
 
@@ -265,6 +278,7 @@ class Head:
     # --- for subclasses ---
     def _fit(self, X: pd.DataFrame, y: np.ndarray, X_valid: pd.DataFrame | None,
              y_valid: np.ndarray | None) -> None:
+        """Learn from the rows; a head with soft_targets also takes `sample_weight` (given only when set)."""
         raise NotImplementedError
 
     def _prepare(self, X: pd.DataFrame, task: TaskType) -> None:

@@ -20,12 +20,13 @@ from models.base import Head
 class Prior(Head):
     name = "prior"
     tasks = frozenset({"preference", "answer_embedding", "tagging"})
+    soft_targets = True  # a (weighted) mean takes soft targets as they are
 
     def __init__(self) -> None:
         pass
 
-    def _fit(self, X, y, X_valid, y_valid) -> None:
-        self.mean_ = y.mean(axis=0)
+    def _fit(self, X, y, X_valid, y_valid, sample_weight=None) -> None:
+        self.mean_ = np.average(y, axis=0, weights=sample_weight)
 
     def _predict(self, X: pd.DataFrame) -> np.ndarray:
         return np.tile(self.mean_, (len(X), 1))

@@ -13,8 +13,9 @@ import pytest
 from competitions.registry import get_competition
 from cv.folds import assign_folds, shared_folds
 from cv.recipe import build_recipe
-from cv.runner import run_experiment
+from cv.runner import FoldContext, FoldJob, run_experiment, training_rows
 from cv.store import Store
+from models.registry import HEADS
 from tests import toy
 
 
@@ -120,6 +121,31 @@ def test_swap_training_view_adds_every_pair_both_ways(comp, dataset, tmp_path):
     oof_both = pd.read_parquet(both.dir / "oof.parquet")
     assert not np.allclose(oof_plain["p0"], oof_plain["p1"])
     assert np.allclose(oof_both["p0"], oof_both["p1"])
+
+
+def test_a_folds_training_side_takes_the_jobs_targets_and_the_extra_rows(comp, dataset):
+    y = dataset.y
+    ctx = FoldContext(comp.task, "prior", {}, ["swap"], [], 1.0, dataset.train, y, dataset.test,
+                      extra_X=dataset.test.head(6), extra_weight=0.25)
+    soft = np.full((10, 2), [0.9, 0.1])
+    job = FoldJob(0, np.arange(10), np.arange(10, 20), Path("unused"), train_y=soft,
+                  extra_idx=np.array([0, 2, 3, 5]), extra_y=np.full((4, 2), 0.5))
+    X, targets, weights = training_rows(job, ctx)
+    assert len(X) == len(targets) == len(weights) == 2 * 14  # 10 rows and 4 extra ones, each also swapped
+    np.testing.assert_array_equal(targets[:14], np.vstack([soft, np.full((4, 2), 0.5)]))
+    np.testing.assert_array_equal(targets[14:24], soft[:, ::-1])
+    np.testing.assert_array_equal(weights, np.tile([1.0] * 10 + [0.25] * 4, 2))
+    fitted = HEADS.get("prior")().fit(X, targets, task=comp.task, sample_weight=weights)
+    assert fitted.predict(dataset.test.head(1))[0] == pytest.approx([0.5, 0.5])  # swapped copies balance out
+    plain_X, plain_y, no_weights = training_rows(FoldJob(0, np.arange(10), np.arange(10, 20), Path("unused")),
+                                                 FoldContext(comp.task, "prior", {}, [], [], 1.0, dataset.train, y,
+                                                             dataset.test))
+    assert no_weights is None and len(plain_X) == 10 and np.array_equal(plain_y, y[:10])
+
+
+def test_a_hard_label_head_refuses_sample_weights(comp, dataset):
+    with pytest.raises(ValueError, match="takes no sample weights"):
+        HEADS.get("longer-wins")().fit(dataset.train, dataset.y, task=comp.task, sample_weight=np.ones(len(dataset.y)))
 
 
 def test_two_writers_at_once_lose_no_row(tmp_path):

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from competitions.registry import get_competition
-from competitions.tasks import ANSWER_EMBEDDING, PREFERENCE, TASKS, TEXTS, GenerationTask, unit_rows
+from competitions.tasks import ANSWER_EMBEDDING, PREFERENCE, TAGGING, TASKS, TEXTS, GenerationTask, unit_rows
 from cv.recipe import build_recipe
 from cv.runner import run_experiment
 from cv.store import Store
@@ -107,3 +107,15 @@ def test_a_text_task_runs_through_cv_ensembles_store_and_predict(tmp_path):
     assert list(frame["output"]) == list(results[0].test_decided)
     np.testing.assert_array_equal(predict_experiment(comp, results[0].dir, data.test), results[0].test_decided)
     assert store.leaderboard("toy-text")[0]["id"] in {ensemble.id, results[0].id}
+
+
+def test_soften_flattens_class_and_tag_probabilities_and_refuses_other_temperatures():
+    p = np.array([[0.7, 0.2, 0.1]])
+    assert np.allclose(PREFERENCE.soften(p, 1.0), p)
+    hot = PREFERENCE.soften(p, 2.0)
+    assert np.isclose(hot.sum(), 1) and hot[0, 0] < 0.7 and hot[0, 2] > 0.1 and hot.argmax() == 0
+    tags = np.array([[0.9, 0.1, 0.5]])
+    assert np.allclose(TAGGING.soften(tags, 2.0), [[0.75, 0.25, 0.5]])
+    assert ANSWER_EMBEDDING.soften(tags, 1.0) is tags
+    with pytest.raises(ValueError, match="means nothing"):
+        ANSWER_EMBEDDING.soften(tags, 2.0)
