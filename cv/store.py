@@ -50,7 +50,8 @@ CREATE TABLE IF NOT EXISTS experiments (
     folds_id TEXT NOT NULL,
     git_commit TEXT,
     path TEXT NOT NULL,
-    created TEXT NOT NULL
+    created TEXT NOT NULL,
+    learned_from TEXT                -- JSON {"distill": teacher id, "pseudo": id, ...}; NULL: its labels only
 );
 CREATE TABLE IF NOT EXISTS ensemble_members (
     ensemble_id TEXT NOT NULL REFERENCES experiments(id),
@@ -127,10 +128,12 @@ class Store:
         with self._connection() as con:
             con.execute("PRAGMA journal_mode=WAL")
             con.executescript(_SCHEMA)
-            columns = {row["name"] for row in con.execute("PRAGMA table_info(submissions)")}
-            for added in ("host_ref TEXT", "status TEXT"):  # stores made before uploads existed
+            # Stores made before uploads existed, and before experiments learnt from others.
+            for table, added in (("submissions", "host_ref TEXT"), ("submissions", "status TEXT"),
+                                 ("experiments", "learned_from TEXT")):
+                columns = {row["name"] for row in con.execute(f"PRAGMA table_info({table})")}
                 if added.split()[0] not in columns:
-                    con.execute(f"ALTER TABLE submissions ADD COLUMN {added}")
+                    con.execute(f"ALTER TABLE {table} ADD COLUMN {added}")
 
     def _connect(self) -> sqlite3.Connection:
         if not self.read_only:
@@ -164,6 +167,8 @@ class Store:
     def _experiment_insert(row: dict[str, Any]) -> tuple[str, tuple[Any, ...]]:
         row = {**row, "fold_scores": json.dumps(row["fold_scores"]),
                "other_scores": json.dumps(row.get("other_scores", {})), "created": row.get("created") or now()}
+        if "learned_from" in row:  # JSON, and NULL for an experiment that learnt from its labels only
+            row["learned_from"] = json.dumps(row["learned_from"]) if row["learned_from"] else None
         columns = list(row)
         return (f"INSERT OR REPLACE INTO experiments ({', '.join(columns)}) "
                 f"VALUES ({', '.join('?' * len(columns))})", tuple(row[c] for c in columns))
@@ -237,6 +242,7 @@ def _decode(row: sqlite3.Row) -> dict[str, Any]:
     out["fold_scores"] = json.loads(out["fold_scores"])
     out["other_scores"] = json.loads(out["other_scores"])
     out["higher_is_better"] = bool(out["higher_is_better"])
+    out["learned_from"] = json.loads(out["learned_from"]) if out.get("learned_from") else {}
     return out
 
 

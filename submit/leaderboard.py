@@ -21,8 +21,13 @@ def leaderboard_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
         "folds": " ".join(f"{s:.4f}" for s in r["fold_scores"]),
         **r["other_scores"],
         "public": r.get("public_score"), "fit_s": round(r["fit_s"], 2), "predict_s": round(r["predict_s"], 2),
-        "n_train": r["n_train"], "date": r["created"],
+        "n_train": r["n_train"], "date": r["created"], "learned_from": learned_from(r),
     } for i, r in enumerate(rows, start=1)])
+
+
+def learned_from(row: dict[str, Any]) -> str:
+    """What an experiment learnt from besides its labels: 'distill ID, pseudo ID' ('' for nothing)."""
+    return ", ".join(f"{how} {source}" for how, source in (row.get("learned_from") or {}).items())
 
 
 def _num(value: Any, digits: int = 4) -> str:
@@ -32,9 +37,10 @@ def _num(value: Any, digits: int = 4) -> str:
 # The table's columns, in order; the first three are always shown, whole (the id is what predict, ensemble
 # and upload take), and the others, in the order of PRIORITY, only while they fit the terminal's width.
 _COLUMNS = (("#", "right"), ("experiment", "left"), ("head", "left"), ("CV", "right"), ("no TTA", "right"),
-            ("per fold", "left"), ("public", "right"), ("fit s", "right"), ("predict s", "right"), ("date", "left"))
+            ("per fold", "left"), ("public", "right"), ("learned from", "left"), ("fit s", "right"),
+            ("predict s", "right"), ("date", "left"))
 ESSENTIAL = ("#", "experiment", "CV")
-PRIORITY = ("head", "public", "no TTA", "date", "per fold", "fit s", "predict s")
+PRIORITY = ("head", "learned from", "public", "no TTA", "date", "per fold", "fit s", "predict s")
 
 
 def rich_table(rows: list[dict[str, Any]], competition: str, width: int | None = None) -> Table:
@@ -43,7 +49,8 @@ def rich_table(rows: list[dict[str, Any]], competition: str, width: int | None =
     metric = rows[0]["metric"] if rows else ""
     cells = [{"#": str(i), "experiment": r["id"], "head": r["head"], "CV": f"{r['cv_mean']:.4f} ± {r['cv_std']:.4f}",
               "no TTA": _num(r["cv_no_tta"]), "per fold": " ".join(f"{s:.3f}" for s in r["fold_scores"]),
-              "public": _num(r.get("public_score")), "fit s": f"{r['fit_s']:.1f}",
+              "public": _num(r.get("public_score")), "learned from": learned_from(r) or "–",
+              "fit s": f"{r['fit_s']:.1f}",
               "predict s": f"{r['predict_s']:.1f}", "date": r["created"]} for i, r in enumerate(rows, start=1)]
     natural = {name: max([len(name), *(len(c[name]) for c in cells)]) for name, _ in _COLUMNS}
     shown, used = set(ESSENTIAL), 1 + sum(natural[n] + 3 for n in ESSENTIAL)  # each column: borders + padding

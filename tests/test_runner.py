@@ -148,6 +148,26 @@ def test_a_hard_label_head_refuses_sample_weights(comp, dataset):
         HEADS.get("longer-wins")().fit(dataset.train, dataset.y, task=comp.task, sample_weight=np.ones(len(dataset.y)))
 
 
+def test_a_store_made_before_experiments_learnt_from_others_gains_the_column(tmp_path):
+    path = tmp_path / "old.sqlite"
+    with sqlite3.connect(path) as con:  # the experiments table as it was
+        con.execute("CREATE TABLE experiments (id TEXT PRIMARY KEY, competition TEXT NOT NULL, kind TEXT NOT NULL, "
+                    "recipe TEXT NOT NULL, head TEXT NOT NULL, metric TEXT NOT NULL, higher_is_better INTEGER NOT "
+                    "NULL, cv_mean REAL NOT NULL, cv_std REAL NOT NULL, cv_no_tta REAL, fold_scores TEXT NOT NULL, "
+                    "other_scores TEXT NOT NULL, fit_s REAL NOT NULL, predict_s REAL NOT NULL, n_train INTEGER NOT "
+                    "NULL, fingerprint TEXT NOT NULL, folds_id TEXT NOT NULL, git_commit TEXT, path TEXT NOT NULL, "
+                    "created TEXT NOT NULL)")
+    store = Store(path)
+    row = {"id": "student", "competition": "toy", "kind": "model", "recipe": "r", "head": "prior", "metric": "m",
+           "higher_is_better": 1, "cv_mean": 0.5, "cv_std": 0.0, "cv_no_tta": None, "fold_scores": [0.5],
+           "other_scores": {}, "fit_s": 0.0, "predict_s": 0.0, "n_train": 1, "fingerprint": "f", "folds_id": "k",
+           "git_commit": None, "path": "p"}
+    store.record_experiment({**row, "learned_from": {"distill": "teacher-1"}})
+    store.record_experiment({**row, "id": "plain", "learned_from": {}})
+    by_id = {r["id"]: r for r in store.leaderboard("toy")}
+    assert by_id["student"]["learned_from"] == {"distill": "teacher-1"} and by_id["plain"]["learned_from"] == {}
+
+
 def test_two_writers_at_once_lose_no_row(tmp_path):
     store = Store(tmp_path / "lb.sqlite")
     row = {"competition": "toy", "kind": "model", "recipe": "r", "head": "h", "metric": "m", "higher_is_better": 1,
