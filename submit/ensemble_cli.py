@@ -20,6 +20,7 @@ from rich.table import Table
 from competitions.base import Competition, Dataset
 from competitions.registry import get_competition
 from cv.io import check_can_write
+from cv.recipe import load_options
 from cv.store import Store
 from ensembles.build import EnsembleResult, build_ensemble
 from ensembles.members import EnsembleError, Member, load_members
@@ -48,7 +49,7 @@ def ensemble_competition(name: str, *, experiments: list[str] | None = None, met
     members = load_members(store, competition, experiments)
     first = members[0]
     data_dir, _ = resolve_data_dir(competition, data)
-    dataset = competition.load(data_dir, **(first.recipe.get("data") or {}))
+    dataset = competition.load(data_dir, **load_options(first.recipe.get("data") or {}))
     if dataset.fingerprint() != first.fingerprint:
         raise EnsembleError(f"the data in {data_dir} (fingerprint {dataset.fingerprint()}) is not the data experiment "
                             f"{first.id} was fitted on ({first.fingerprint}); pass the same --data it ran with")

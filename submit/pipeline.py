@@ -18,9 +18,10 @@ from competitions.base import Competition, Dataset
 from competitions.checks import DataError
 from competitions.registry import get_competition
 from cv.io import atomic_write_text, check_can_write
-from cv.recipe import Recipe, load_recipe
+from cv.recipe import UNLABELED, Recipe, load_options, load_recipe
 from cv.runner import ExperimentResult, run_experiment
 from cv.store import Store
+from ensembles.transfer import make_lender
 from models.progress import StageTimes, listening, stage
 from submit.validate import write_submission
 
@@ -68,13 +69,16 @@ def run_competition(name: str, *, data: Path | None = None, recipe: str = "defau
     on_stage(f"Loading {competition.title} from {data_dir} ({source})")
     times = StageTimes()
     with listening(times), stage("load and check"):
-        dataset = competition.load(data_dir, **resolved.data)
+        dataset = competition.load(data_dir, **load_options(resolved.data))
+        unlabeled = competition.load_unlabeled(Path(resolved.data[UNLABELED])) if resolved.data.get(UNLABELED) \
+            else None
     on_stage(f"{len(dataset.train):,} training rows, {len(dataset.test):,} test rows; "
              f"recipe '{resolved.name}' (head {resolved.head})")
     if resolved.curation:
         on_stage(f"Curating {', '.join(resolved.curation.columns)}: {', '.join(resolved.curation.steps)}")
     store = Store(runs_dir / "leaderboard.sqlite")
-    result = run_experiment(competition, dataset, resolved, runs_dir, store=store, times=times)
+    lender = make_lender(competition, dataset, resolved, store, unlabeled=unlabeled)  # checks the teachers now
+    result = run_experiment(competition, dataset, resolved, runs_dir, store=store, times=times, lender=lender)
     rank = store.rank(competition.name, result.id)
 
     submission = record_experiment_submission(

@@ -79,6 +79,13 @@ def split_questions(line: str) -> list[str]:
 # --- the plugin -----------------------------------------------------------------------------------------
 
 
+def _read_test(path: Path) -> pd.DataFrame:
+    """Dacon's test table (id, 질문) -> id, question (the raw line), questions (those it holds)."""
+    test = read_table(path, [Column("id", "id"), Column("질문", "text")])
+    return pd.DataFrame({"id": test["id"], "question": test["질문"],
+                         "questions": [split_questions(q) for q in test["질문"]]})
+
+
 class Hansol(Competition):
     """Hansol Deco season 2: a question about finishing work -> the embedding of its answer.
 
@@ -112,7 +119,7 @@ class Hansol(Competition):
         sample_path = require_table(data_dir, "sample_submission")
         raw = read_table(train_path, [Column("id", "id"), *(Column(q, "text") for q in QUESTIONS),
                                       Column("category", "text"), *(Column(a, "text") for a in ANSWERS)], min_rows=1)
-        test = read_table(test_path, [Column("id", "id"), Column("질문", "text")])
+        test_frame = _read_test(test_path)
         sample = read_table(sample_path, [Column("id", "id")])
         vec_columns = [c for c in sample.columns if c != "id"]
         if vec_columns != [f"vec_{i}" for i in range(VECTOR_WIDTH)]:
@@ -120,7 +127,7 @@ class Hansol(Competition):
             raise DataError(sample_path, f"{len(vec_columns)} columns after id ({shown or 'none'})",
                             expected=f"id, then the {VECTOR_WIDTH} columns vec_0 ... vec_{VECTOR_WIDTH - 1} in that "
                                      f"order (the scorer's vectors are {VECTOR_WIDTH}-dim)")
-        check_ids_covered(test["id"], sample["id"], ids_file=test_path, sample_file=sample_path)
+        check_ids_covered(test_frame["id"], sample["id"], ids_file=test_path, sample_file=sample_path)
 
         raw = raw.iloc[subset_rows(len(raw), limit)].reset_index(drop=True)
 
@@ -131,8 +138,6 @@ class Hansol(Competition):
         references = [tuple(r[a] for a in ANSWERS) for _, r in raw.iterrows() for _ in QUESTIONS]
         train["answers"] = [list(r) for r in references]  # the texts, for heads that learn to write answers
         categories = sorted(train["category"].unique())
-        test_frame = pd.DataFrame({"id": test["id"], "question": test["질문"],
-                                   "questions": [split_questions(q) for q in test["질문"]]})
         return Dataset(
             train=train, test=test_frame, y=None, sample_submission=sample,
             groups=train["source_id"].to_numpy(),
@@ -140,6 +145,9 @@ class Hansol(Competition):
             files={"train": train_path, "test": test_path, "sample_submission": sample_path},
             extra={"references": references, "categories": categories},
         )
+
+    def load_unlabeled(self, data_dir: Path) -> pd.DataFrame:
+        return _read_test(require_table(Path(data_dir), "test"))
 
     def targets(self, dataset: Dataset, embedder: str | None) -> np.ndarray:
         """(n, d): the mean of each row's five unit reference-answer embeddings in `embedder`'s space."""

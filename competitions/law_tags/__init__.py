@@ -107,6 +107,10 @@ def _export_table(data_dir: Path) -> Path:
 _Read = tuple[pd.DataFrame, list[list[str]], pd.DataFrame, pd.DataFrame | None, dict[str, Path]]
 
 
+def _read_test(path: Path) -> pd.DataFrame:
+    return _canonical(read_table(path, _columns(_KAGGLE, with_tags=False, id_required=True)), _KAGGLE)
+
+
 def _read_kaggle(data_dir: Path) -> _Read:
     """train/test/sample_submission tables -> (train, its tags, test, sample submission, files)."""
     paths = {stem: find_table(data_dir, stem) for stem in ("train", "test", "sample_submission")}
@@ -116,7 +120,7 @@ def _read_kaggle(data_dir: Path) -> _Read:
                             expected=f"{stem}.csv (or .parquet, .jsonl) beside {paths['train'].name}")
     raw = read_table(paths["train"], _columns(_KAGGLE, with_tags=True, id_required=True), min_rows=1)
     tags = _parse_tag_column(paths["train"], "tags", raw["tags"])
-    test = _canonical(read_table(paths["test"], _columns(_KAGGLE, with_tags=False, id_required=True)), _KAGGLE)
+    test = _read_test(paths["test"])
     sample = read_table(paths["sample_submission"], [Column("id", "id"), Column("tags", "optional_text")], exact=True)
     check_ids_covered(test["id"], sample["id"], ids_file=paths["test"], sample_file=paths["sample_submission"])
     return _canonical(raw, _KAGGLE), tags, test, sample, paths
@@ -266,6 +270,14 @@ class LawTags(Competition):
     metrics = (Metric("micro_f1", micro_f1, higher_is_better=True),
                Metric("mean_row_f1", mean_row_f1, higher_is_better=True))
     folds_scheme = "multilabel"
+
+    def load_unlabeled(self, data_dir: Path) -> pd.DataFrame:
+        """A `test` table of the Kaggle layout (id, title[, body]): questions without tags."""
+        path = find_table(Path(data_dir), "test")
+        if path is None:
+            raise DataError(Path(data_dir) / "test", "file not found",
+                            expected="test.csv (or .parquet, .jsonl) with columns id, title[, body]")
+        return _read_test(path)
 
     def load(self, data_dir: Path, *, limit: int | None = None, min_tag_count: int = 1) -> Dataset:
         """Read either layout. limit: a seeded random subset of that many training rows (file order kept),

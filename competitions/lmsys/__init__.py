@@ -61,6 +61,9 @@ class Lmsys(Competition):
         return Dataset(train=train, test=test, y=y, sample_submission=sample, groups=prompt_groups(train["prompt"]),
                        stratify=y.argmax(axis=1), label_names=list(LMSYS_FLAGS), files=files)
 
+    def load_unlabeled(self, data_dir: Path) -> pd.DataFrame:
+        return read_lmsys(require_table(Path(data_dir), "test"), train=False)[0]
+
     def submission_spec(self, dataset: Dataset) -> SubmissionSpec:
         return SubmissionSpec(id_column="id", kind=PROBABILITIES, columns=LMSYS_FLAGS)
 

@@ -95,6 +95,9 @@ class Wsdm(Competition):
                        groups=prompt_groups(train["prompt"]), stratify=y_train.argmax(axis=1),
                        label_names=list(WSDM_LABELS), files=files)
 
+    def load_unlabeled(self, data_dir: Path) -> pd.DataFrame:
+        return read_wsdm(require_table(Path(data_dir), "test"), train=False)[0]
+
     def submission_spec(self, dataset: Dataset) -> SubmissionSpec:
         return SubmissionSpec(id_column="id", kind=LABELS, columns=("winner",), labels=frozenset(WSDM_LABELS))
 
