@@ -18,6 +18,7 @@ the target texts. Empty or blank source and target cells are refused (competitio
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import ClassVar
 
@@ -27,15 +28,20 @@ import pandas as pd
 from competitions.base import Competition, Dataset, subset_rows
 from competitions.checks import Column, DataError, check_ids_covered, find_table, only_table, read_table
 from competitions.submissions import TEXT, SubmissionSpec
-from competitions.tasks import GENERATION
+from competitions.tasks import GENERATION, GenerationTask, Similarity
 
 SOURCE = "source"  # the canonical input column of the generation task
 
 
-class TextToText(Competition):
-    """Base of the generation plugins; subclasses name the host's columns and write their sample."""
+def generation_task(similarity: Similarity) -> GenerationTask:
+    """The generation task with a competition's metric per pair as the similarity MBR selection uses."""
+    return replace(GENERATION, similarity=similarity)
 
-    task = GENERATION
+
+class TextToText(Competition):
+    """Base of the generation plugins; subclasses name the host's columns, their task (`generation_task`
+    with their metric as the similarity) and write their sample."""
+
     folds_scheme = "stratified"  # nothing to stratify on: plain shuffled k-fold
     source_column: ClassVar[str]  # the host's name of the input text
     target_column: ClassVar[str]  # the host's name of the text to write, in train and sample_submission

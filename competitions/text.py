@@ -3,7 +3,8 @@
     from competitions.text import ROUGE_LSUM, CHRF, rouge_f1, split_sentences
     ROUGE_LSUM(y, pred)                         # mean ROUGE-Lsum F1 over rows (rouge-score, Porter stemmer on)
     CHRF(y, pred)                               # corpus chrF of sacrebleu, 0-100
-    rouge_f1("rougeLsum", "a reference.", "a candidate.")     # one pair, for MBR selection
+    rouge_f1("rougeLsum", "a reference.", "a candidate.")     # one pair
+    rouge_similarity("rougeLsum")(candidates, references)     # per pair, in [0, 1]: MBR's similarity
     split_sentences("First one. Second one (Fig. 3) here.")   # ['First one.', 'Second one (Fig. 3) here.']
 
 y and predictions are 1-D arrays of str. ROUGE is the mean over rows of each row's F1, as the summarisation
@@ -15,8 +16,8 @@ trained Punkt model would be a download). chrF is sacrebleu's corpus score (char
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
-from functools import cache, lru_cache
+from collections.abc import Callable, Sequence
+from functools import cache, lru_cache, partial
 
 import numpy as np
 
@@ -95,6 +96,21 @@ def chrf(y: np.ndarray, pred: np.ndarray) -> float:
 def chrf_pair(reference: str, candidate: str) -> float:
     """One pair's sentence chrF (0-100), for MBR selection."""
     return float(_chrf().sentence_score(str(candidate), [str(reference)]).score)
+
+
+def rouge_pairs(rouge_type: str, candidates: Sequence[str], references: Sequence[str]) -> np.ndarray:
+    return np.array([rouge_f1(rouge_type, r, c) for c, r in zip(candidates, references, strict=True)])
+
+
+def rouge_similarity(rouge_type: str) -> Callable[[Sequence[str], Sequence[str]], np.ndarray]:
+    """(candidates, references) -> each pair's ROUGE F1 in [0, 1]: a generation task's `similarity`
+    (a partial, so a task holding it can be pickled to another process)."""
+    return partial(rouge_pairs, rouge_type)
+
+
+def chrf_similarity(candidates: Sequence[str], references: Sequence[str]) -> np.ndarray:
+    """(candidates, references) -> each pair's sentence chrF scaled to [0, 1]: a generation task's `similarity`."""
+    return np.array([chrf_pair(r, c) / 100 for c, r in zip(candidates, references, strict=True)])
 
 
 ROUGE_1 = Metric("rouge1", mean_rouge("rouge1"), higher_is_better=True)

@@ -21,8 +21,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from competitions._generation import TextToText
-from competitions.text import CHRF, ROUGE_LSUM
+from competitions._generation import TextToText, generation_task
+from competitions.text import CHRF, ROUGE_LSUM, chrf_similarity
 
 N_SAMPLE_TRAIN, N_SAMPLE_TEST = 150, 30
 
@@ -31,6 +31,7 @@ class CodeInstruct(TextToText):
     name = "code-instruct"
     title = "Code instructions (Evol-Instruct-Code): instruction -> code"
     host = "local"
+    task = generation_task(chrf_similarity)  # MBR selects by the leaderboard's metric
     metrics = (CHRF, ROUGE_LSUM)
     source_column, target_column = "instruction", "output"
     max_chars = 20_000  # real outputs run to about 6,700 characters

@@ -25,8 +25,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from competitions._generation import TextToText
-from competitions.text import ROUGE_1, ROUGE_2, ROUGE_L, ROUGE_LSUM
+from competitions._generation import TextToText, generation_task
+from competitions.text import ROUGE_1, ROUGE_2, ROUGE_L, ROUGE_LSUM, rouge_similarity
 
 SEPARATOR = "<sep>"
 _SEPARATOR = re.compile(r"\s*<sep>\s*")
@@ -37,6 +37,7 @@ class MetaReview(TextToText):
     name = "meta-review"
     title = "Meta-review summarisation (MReD): reviews -> meta-review"
     host = "local"
+    task = generation_task(rouge_similarity("rougeLsum"))  # MBR selects by the leaderboard's metric
     metrics = (ROUGE_LSUM, ROUGE_1, ROUGE_2, ROUGE_L)
     source_column, target_column = "text", "summary"
     max_chars = 10_000  # real meta-reviews run to about 2,600 characters
@@ -64,20 +65,25 @@ _METHODS = ("a graph attention network", "a contrastive pretraining objective", 
             "a variational autoencoder", "a reinforcement learning agent")
 _FIELDS = ("molecule property prediction", "image classification", "machine translation", "speech recognition",
            "text summarisation", "robot control", "recommendation", "time series forecasting")
-_JUDGEMENTS = {  # aspect: (review sentence if good, if bad; meta-review sentence if good, if bad)
+_JUDGEMENTS = {  # aspect: (review sentence if good, if bad; meta-review phrasings if good, if bad)
     "novelty": (("The idea is novel and clearly differs from prior work.",
                  "The novelty is limited, since similar ideas appeared in prior work."),
-                ("The reviewers agree that the idea is novel.",
-                 "The reviewers find the novelty limited compared with prior work.")),
+                (("The reviewers agree that the idea is novel.", "All reviewers find the approach original."),
+                 ("The reviewers find the novelty limited compared with prior work.",
+                  "Several reviewers point out that the idea is not new."))),
     "experiments": (("The experiments are thorough and the baselines are strong.",
                      "The experiments are weak and important baselines are missing."),
-                    ("The experiments are convincing.",
-                     "The experimental evaluation is not convincing and lacks baselines.")),
+                    (("The experiments are convincing.", "The empirical results are strong and thorough."),
+                     ("The experimental evaluation is not convincing and lacks baselines.",
+                      "Important baselines are missing from the experiments."))),
     "clarity": (("The paper is well written and easy to follow.",
                  "The paper is hard to follow and the notation is confusing."),
-                ("The paper is clearly written.",
-                 "The presentation needs substantial work.")),
+                (("The paper is clearly written.", "The presentation is clear."),
+                 ("The presentation needs substantial work.", "The writing is hard to follow in places."))),
 }
+_DECISIONS = (("Overall, the reviewers recommend acceptance.", "I therefore recommend accepting this paper."),
+              ("In its current form the paper is not ready for publication, and I recommend rejection.",
+               "I recommend rejecting the paper and encourage the authors to resubmit."))
 _FILLERS = ("I have a few minor comments below.", "Some details of the setup are unclear to me.",
             "The appendix answers most of my questions.", "I read the author response carefully.")
 _MINOR = ("Minor: the figure labels are too small.", "Minor: a few typos remain in the related work.",
@@ -103,9 +109,8 @@ def _paper(rng: np.random.Generator, i: int) -> tuple[str, str, str]:
     reviews = [_review(rng, method, field, verdicts) for _ in range(int(rng.integers(2, 4)))]
     accepted = sum(verdicts.values()) >= 2
     summary = " ".join([
-        f"This paper proposes {method} for {field}.",
-        *(_JUDGEMENTS[a][1][0 if verdicts[a] else 1] for a in _JUDGEMENTS),
-        "Overall, the reviewers recommend acceptance." if accepted else
-        "In its current form the paper is not ready for publication, and I recommend rejection.",
+        str(rng.choice([f"This paper proposes {method} for {field}.", f"The paper studies {field} with {method}."])),
+        *(str(rng.choice(_JUDGEMENTS[a][1][0 if verdicts[a] else 1])) for a in _JUDGEMENTS),
+        str(rng.choice(_DECISIONS[0 if accepted else 1])),
     ])
     return f"paper-{i:04d}", f" {SEPARATOR} ".join(reviews), summary
