@@ -14,6 +14,7 @@ HEADS = Registry("head", "submit.heads", {
     "longer-wins": "models.baselines:LongerWins",
     "lgbm-pairwise": "models.lgbm_pairwise:LgbmPairwise",
     "retrieval": "models.retrieval:Retrieval",
+    "lead": "models.lead:Lead",
     "tfidf-ovr": "models.tfidf_ovr:TfidfOvr",
     "ridge-map": "models.ridge_map:RidgeMap",
     "bilstm": "models.bilstm:SiameseBilstm",  # imports torch only when fitted or loaded
