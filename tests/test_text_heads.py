@@ -4,12 +4,15 @@ and the runs through the CLI: CV, leaderboard, MBR ensemble, predict, validate, 
 
 from __future__ import annotations
 
+import zipfile
+
 import numpy as np
 import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from competitions.registry import get_competition
+from competitions.code_instruct import CodeInstruct
+from competitions.registry import COMPETITIONS, get_competition
 from competitions.tasks import GENERATION, SAMPLE_SEED
 from competitions.text import rouge_similarity
 from cv.store import Store
@@ -187,3 +190,34 @@ def test_validate_refuses_empty_long_and_missing_texts(text_runs, tmp_path, edit
     edit(pd.read_csv(path, keep_default_na=False)).to_csv(bad, index=False)
     result = CliRunner().invoke(app, ["validate", "meta-review", str(bad)])
     assert result.exit_code == 2 and problem in result.output
+
+
+class KaggleCodeInstruct(CodeInstruct):
+    """code-instruct as a Kaggle code competition would host it, so that it can be packaged."""
+
+    name, host, slug, code_competition = "ci-kaggle", "kaggle", "ci-kaggle", True
+
+    @property
+    def package_dir(self):
+        return CodeInstruct().package_dir  # the same sample and recipes
+
+
+def test_a_text_experiment_packages_and_predicts_from_its_bundle(tmp_path):
+    if KaggleCodeInstruct.name not in COMPETITIONS.names():
+        COMPETITIONS.register(KaggleCodeInstruct.name, KaggleCodeInstruct)
+    cli, runs = CliRunner(), tmp_path / "runs"
+    ran = cli.invoke(app, ["run", KaggleCodeInstruct.name, "--runs", str(runs), "--set", "folds.n_splits=2"])
+    assert ran.exit_code == 0, ran.output
+    exp = board(runs, KaggleCodeInstruct.name)["id"][0]
+    packed = cli.invoke(app, ["package", KaggleCodeInstruct.name, "--experiment", exp, "--runs", str(runs),
+                              "--out", str(tmp_path / "b")])
+    assert packed.exit_code == 0, packed.output
+    root = tmp_path / "b" / f"{KaggleCodeInstruct.name}-{exp}"
+    with zipfile.ZipFile(root / "dataset" / "experiment.zip") as archive:
+        archive.extractall(tmp_path / "unpacked")  # what the notebook does before `submit predict`
+    out = tmp_path / "p.csv"
+    predicted = cli.invoke(app, ["predict", KaggleCodeInstruct.name, "--experiment", str(tmp_path / "unpacked"),
+                                 "--output", str(out)])
+    assert predicted.exit_code == 0, predicted.output
+    written = pd.read_csv(runs / KaggleCodeInstruct.name / exp / "submission.csv")
+    assert pd.read_csv(out).equals(written) and written["output"].str.contains("\n").any()
