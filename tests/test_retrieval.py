@@ -116,7 +116,7 @@ def test_contract_errors(train):
     X, y = train
     with pytest.raises(NotFittedError):
         Retrieval().predict(frame("질문"))
-    with pytest.raises(ValueError, match="k must be at least 1"):
+    with pytest.raises(ValueError, match="k=0, expected a number at least 1"):
         Retrieval(k=0).fit(X, y, task=ANSWER_EMBEDDING)
     clone = Retrieval(k=7).fit(X, y, task=ANSWER_EMBEDDING).clone()
     assert clone.get_params()["k"] == 7 and not clone.is_fitted
