@@ -15,6 +15,7 @@ import pytest
 pytest.importorskip("peft", reason="the LLM heads need the `llm` extra (pip install -e '.[llm]')")
 
 from competitions.registry import get_competition
+from competitions.tasks import TASKS
 from cv.recipe import load_recipe
 from cv.runner import run_experiment
 from models.base import HeadSettingError
@@ -113,7 +114,7 @@ def _template_overhead(head_name: str, task: str) -> tuple[object, object, objec
     if head_name == "llm-classifier":
         text = head._layout(("", "", ""), y.shape[1])
     else:
-        head.task_, head.tags_ = task, list(dataset.label_names)
+        head.task_, head.tags_ = TASKS[task], list(dataset.label_names)
         text = tok.apply_chat_template(head._messages(""), tokenize=False, add_generation_prompt=True)
     return head, X, y, len(tok(text, add_special_tokens=False)["input_ids"])
 
@@ -136,7 +137,7 @@ def test_max_length_at_the_template_overhead_is_a_clear_error_not_a_hang(head_na
             fresh = type(head)(**{**head.get_params(), "max_length": max_length})
             fresh.label_names = head.label_names
             with pytest.raises(HeadSettingError, match=rf"max_length={max_length} leaves .*raise max_length"):
-                fresh.fit(X, y)
+                fresh.fit(X, y, task=task)
     finally:
         signal.alarm(0)
         signal.signal(signal.SIGALRM, previous)
