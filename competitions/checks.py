@@ -83,6 +83,21 @@ def require_table(data_dir: Path, stem: str) -> Path:
     return path
 
 
+def only_table(data_dir: Path, layouts: str) -> Path:
+    """The folder's single table (a plain export with no train/test split); `layouts` says what was expected."""
+    if not data_dir.is_dir():
+        raise DataError(data_dir, "folder not found", expected="a folder holding the competition's files")
+    tables = sorted(p for p in data_dir.iterdir() if p.is_file() and p.suffix.lower() in TABLE_SUFFIXES)
+    if not tables:
+        raise DataError(data_dir, "no table found", expected=layouts)
+    if len(tables) > 1:
+        names = ", ".join(p.name for p in tables)
+        raise DataError(data_dir, f"found the tables {names} but none named train.csv (or train.parquet, "
+                                  "train.jsonl), so it is not the host's layout, and more than one table, so it is "
+                                  "not a single export", expected=layouts)
+    return tables[0]
+
+
 def _locate_in_csv(prefix: str) -> tuple[str | None, int | None]:
     """The column and data row where a CSV whose text so far is `prefix` continues."""
     records = list(csv.reader(io.StringIO(prefix)))

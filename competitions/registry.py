@@ -15,6 +15,8 @@ COMPETITIONS = Registry("competition", "submit.competitions", {
     "lmsys": "competitions.lmsys:Lmsys",
     "hansol": "competitions.hansol:Hansol",
     "law-tags": "competitions.law_tags:LawTags",
+    "meta-review": "competitions.meta_review:MetaReview",
+    "code-instruct": "competitions.code_instruct:CodeInstruct",
 }, check=check_competition_class)
 
 

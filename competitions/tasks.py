@@ -36,6 +36,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, ClassVar
 
 import numpy as np
@@ -497,6 +498,21 @@ class GenerationTask(TaskType):
         return self.mbr(preds, weights)
 
 
-GENERATION = GenerationTask(name="generation", inputs=("source",))
+SAMPLE_SEED = "sample_seed"  # the column a sampled view adds to the rows
+
+
+def ask_sample(seed: int, X: pd.DataFrame) -> pd.DataFrame:
+    return X.assign(**{SAMPLE_SEED: seed})
+
+
+def sampled_view(seed: int) -> View:
+    """`sample-<seed>`: the rows asked for a sampled output (with that seed) instead of the plain one. Heads
+    that sample (the LLM generator) read the column; the others ignore it and give their plain output, so
+    MBR over the views is the text counterpart of test-time augmentation: N samples of one model."""
+    return View(f"sample-{seed}", partial(ask_sample, seed), _same)
+
+
+GENERATION = GenerationTask(name="generation", inputs=("source",),
+                            views={v.name: v for v in map(sampled_view, range(1, 9))})
 
 TASKS: dict[str, TaskType] = {t.name: t for t in (PREFERENCE, ANSWER_EMBEDDING, TAGGING, GENERATION)}

@@ -4,7 +4,7 @@
     step.keeps(step.measure("a question of a few words", score=None))     # False: 6 words
 
 Two kinds:
-- transforms (`unicode`, `clean`, `pii`) rewrite each chosen text column: `apply(text) -> (text, found)`,
+- transforms (`unicode`, `clean`, `keep_chars`, `pii`) rewrite each chosen text column: `apply(text) -> (text, found)`,
   where `found` counts what was replaced (PII entities by type). They run on every row, test rows too.
 - filters (`word_count`, `score`, `repeating_ngrams`) measure a row (its chosen columns joined by a
   newline, or its score) and say whether to keep it: `keeps(measure(text, score))`. They only ever remove
@@ -122,6 +122,29 @@ class Clean(Transform):
         if self.sections:
             text = _SECTION.sub(_section, text)
         return text, NOTHING
+
+
+@dataclass
+class KeepChars(Transform):
+    """Every character outside `allowed` removed (a regular-expression character class, without brackets).
+
+    The default is the meta-review seed's preprocessing, which kept only `[a-zA-Z0-9\\s]` "to help the model
+    focus on the essence of the reviews". Runs of spaces left behind stay as they are, as in the seed.
+    """
+
+    name: ClassVar[str] = "keep_chars"
+    kind: ClassVar[str] = "transform"
+    allowed: str = r"a-zA-Z0-9\s"
+
+    def __post_init__(self) -> None:
+        try:
+            self._outside = re.compile(f"[^{self.allowed}]+")
+        except re.error as err:
+            raise CurationError(f"keep_chars.allowed: {self.allowed!r} is not a character class ({err}); "
+                                r"e.g. 'a-zA-Z0-9\s'") from None
+
+    def apply(self, text: str) -> tuple[str, Counter[str]]:
+        return self._outside.sub("", text), NOTHING
 
 
 @dataclass
@@ -249,7 +272,8 @@ class RepeatingNgrams(Filter):
         return value <= self.max_fraction
 
 
-STEPS: dict[str, type[Step]] = {cls.name: cls for cls in (Unicode, Clean, Pii, WordCount, Score, RepeatingNgrams)}
+STEPS: dict[str, type[Step]] = {cls.name: cls for cls in (Unicode, Clean, Pii, KeepChars, WordCount, Score,
+                                                            RepeatingNgrams)}
 
 
 # --- building a step from a recipe's parameters ---------------------------------------------------------

@@ -210,7 +210,9 @@ def fit_fold(job: FoldJob, ctx: FoldContext) -> Path:
         ctx.task.check_prediction(pred, len(ctx.X_test))
     head.save(job.out_dir / "model")
     arrays = {"valid_idx": job.valid_idx, "fit_s": np.array(fit_s), "predict_s": np.array(predict_s)}
-    arrays |= {f"stat__{k}": np.array(v) for k, v in getattr(head, "stats_", {}).items()}  # e.g. tokens/s
+    # What the head measured (e.g. tokens/s), and how it does on the held-out rows (e.g. the references' loss).
+    stats = getattr(head, "stats_", {}) | head.evaluate(X_valid, ctx.y[job.valid_idx])
+    arrays |= {f"stat__{k}": np.array(v) for k, v in stats.items()}
     stored = ctx.task.prediction.to_stored
     arrays |= {f"valid__{k}": stored(v) for k, v in valid.items()} | {f"test__{k}": stored(v) for k, v in test.items()}
     return atomic_write(job.out_dir / "result.npz", lambda tmp: np.savez(tmp.open("wb"), **arrays))

@@ -273,6 +273,11 @@ class Head:
             raise NotFittedError(f"{self.name}: call fit before predict")
         return self.task_.prediction.coerce(self._predict(X.reset_index(drop=True)))
 
+    def evaluate(self, X: pd.DataFrame, y: np.ndarray) -> dict[str, float]:
+        """Measures of the fitted head on held-out rows with their targets, beside the competition's metric
+        (LLM heads: the loss of the reference answers). The runner records them per fold; none by default."""
+        return {}
+
     def save(self, path: Path) -> None:
         if not self.is_fitted:
             raise NotFittedError(f"{self.name}: nothing to save before fit")

@@ -15,6 +15,7 @@ HEADS = Registry("head", "submit.heads", {
     "lgbm-pairwise": "models.lgbm_pairwise:LgbmPairwise",
     "linear-pairwise": "models.linear_pairwise:LinearPairwise",
     "retrieval": "models.retrieval:Retrieval",
+    "lead": "models.lead:Lead",
     "tfidf-ovr": "models.tfidf_ovr:TfidfOvr",
     "ridge-map": "models.ridge_map:RidgeMap",
     "tag-rerank": "models.tag_rerank:TagRerank",

@@ -48,6 +48,12 @@ def test_score_keeps_zero_and_drops_minus_one():
     assert step.keeps(step.measure("", None))  # no score: nothing known against the row
 
 
+def test_keep_chars_is_the_seed_preprocessing():
+    step = build_step("keep_chars", {})
+    assert step.apply("Great paper!! (5/5) <sep> naïve\tidea")[0] == "Great paper 55 sep nave\tidea"
+    assert build_step("keep_chars", {"allowed": r"a-z\s"}).apply("Ab c1")[0] == "b c"
+
+
 def repeated_phrase_text(phrase_chars: int, occurrences: int, total_chars: int) -> str:
     """Five distinct words (phrase_chars long with their spaces) `occurrences` times among unique filler words,
     padded to exactly total_chars: the phrase is the only repeated 5-gram."""

@@ -24,7 +24,7 @@ from competitions.errors import UserError
 from competitions.registry import get_competition
 from submit.cli import app
 
-FUZZED = ["hansol", "law-tags", "lmsys", "wsdm"]  # the plugins with bundled sample files
+FUZZED = ["hansol", "law-tags", "lmsys", "wsdm", "meta-review", "code-instruct"]  # plugins with sample files
 SETTINGS = settings(max_examples=int(os.environ.get("FUZZ_EXAMPLES", "12")), derandomize=True, deadline=None,
                     database=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 

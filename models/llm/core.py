@@ -348,8 +348,12 @@ class LlmHead(Head):
         stats["infer_tokens_per_s"] = stats["infer_tokens"] / max(stats["infer_s"], 1e-9)
 
     def _generate(self, prompts: list[list[int]], *, max_new_tokens: int, do_sample: bool, temperature: float,
-                  top_p: float, num_samples: int, stop: list[str]) -> list[list[str]]:
-        """num_samples completions per prompt (token ids), cut at the first stop string."""
+                  top_p: float, num_samples: int, stop: list[str], num_beams: int = 1,
+                  repetition_penalty: float = 1.0, no_repeat_ngram_size: int = 0, seed: int | None = None
+                  ) -> list[list[str]]:
+        """num_samples completions per prompt (token ids), cut at the first stop string. Beam search with
+        num_beams > 1; repetition_penalty (1: off) and no_repeat_ngram_size (0: off) against loops; `seed`
+        (default: the head's) makes sampled completions repeatable."""
         import torch
 
         tok = self.tokenizer_
@@ -360,12 +364,18 @@ class LlmHead(Head):
                    "pad_token_id": tok.pad_token_id, "eos_token_id": sorted(end_ids)}
         if do_sample:
             options |= {"temperature": temperature, "top_p": top_p}
+        if num_beams > 1:
+            options["num_beams"] = num_beams
+        if repetition_penalty != 1.0:
+            options["repetition_penalty"] = repetition_penalty
+        if no_repeat_ngram_size > 0:
+            options["no_repeat_ngram_size"] = no_repeat_ngram_size
         if stop:
             options |= {"stop_strings": stop, "tokenizer": tok}
         out: list[list[str]] = [[] for _ in prompts]
         start, tokens = time.perf_counter(), 0
         tok.padding_side = "left"  # generation continues every row from its own last token
-        torch.manual_seed(self.seed)  # sampled generations repeat with the seed
+        torch.manual_seed(self.seed if seed is None else seed)  # sampled generations repeat with the seed
         with torch.inference_mode():
             for batch in length_batches([len(p) for p in prompts], self.inference_batch_size):
                 padded = tok.pad({"input_ids": [prompts[i] for i in batch]}, return_tensors="pt").to(device)
@@ -379,6 +389,25 @@ class LlmHead(Head):
         tok.padding_side = "right"
         self._count_inference(tokens, time.perf_counter() - start)
         return out
+
+    def _answer_loss(self, examples: list[dict[str, list[int]]]) -> float:
+        """Mean cross-entropy per answer token of tokenised examples (labels -100 on the prompt), no gradient."""
+        import torch
+        from transformers import DataCollatorForSeq2Seq
+
+        collator = DataCollatorForSeq2Seq(self.tokenizer_, label_pad_token_id=-100)
+        model = self._inference_model()
+        device = next(model.parameters()).device
+        total, tokens = 0.0, 0
+        with torch.inference_mode():
+            for batch in length_batches([len(e["input_ids"]) for e in examples], self.inference_batch_size):
+                inputs = collator([examples[i] for i in batch]).to(device)
+                logits = model(input_ids=inputs["input_ids"], attention_mask=inputs["attention_mask"]).logits
+                labels = inputs["labels"][:, 1:]  # token t is predicted from the tokens before it
+                total += float(torch.nn.functional.cross_entropy(
+                    logits[:, :-1].float().transpose(1, 2), labels, ignore_index=-100, reduction="sum"))
+                tokens += int((labels != -100).sum())
+        return total / max(tokens, 1)
 
     # --- save / load ----------------------------------------------------------------------------------
     def _save_model(self, path: Path) -> None:

