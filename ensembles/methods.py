@@ -13,7 +13,8 @@
 - stack: a logistic-regression meta-model on the members' logits (the task's `stack_layout`: "classes",
   multinomial over the classes; "cells", one binary model shared by all tags on each (row, tag) pair's
   member scores).
-- mbr: text; per row the member output most similar to the others (minimum Bayes risk), equal weights.
+- mbr: text; per row the member output most similar to the others (minimum Bayes risk, equal weights), or
+  the best member alone where that scores better on the OOF rows it is fitted on.
 
 The task decides what a blend and a loss are (`task.blend`, `task.loss`: log loss for preference, minus the
 mean cosine for vectors, binary cross-entropy for tag scores, minus the metric's similarity for text) and
@@ -169,21 +170,18 @@ class Stack(Combiner):
         return self
 
 
-class Mbr(Combiner):
-    """Text: per row, the member output with the highest mean similarity to the others (equal weights)."""
+class Mbr(Weighted):
+    """Text: per row, the member output with the highest mean similarity to the others (minimum Bayes risk,
+    equal weights), unless one member alone scores better than that consensus on the rows the combiner is
+    fitted on: then that member (weight 1). Fitted on OOF rows only, as every combiner, so in the nested CV
+    a fold's choice never saw its labels; the consensus is kept only where it earns its place."""
 
     name = "mbr"
 
     def fit(self, preds: list[np.ndarray], y: np.ndarray) -> Mbr:
-        return self
-
-    def apply(self, preds: list[np.ndarray]) -> np.ndarray:
-        return self.task.blend(preds, np.full(len(preds), 1 / len(preds)))
-
-    def describe(self) -> dict[str, Any]:
-        return {"weights": None}
-
-    def restore(self, described: dict[str, Any]) -> Mbr:
+        options = [np.full(len(preds), 1 / len(preds)), *np.eye(len(preds))]  # the consensus first: it wins ties
+        losses = [self.task.loss(y, self.task.blend(preds, weights)) for weights in options]
+        self.weights_ = options[int(np.argmin(losses))]
         return self
 
 

@@ -16,6 +16,7 @@ from cv.runner import run_experiment
 from cv.store import Store
 from ensembles.build import build_ensemble
 from ensembles.members import load_members
+from ensembles.methods import METHODS
 from models.baselines import Prior
 from models.retrieval import Retrieval
 from submit.pipeline import record_experiment_submission
@@ -119,3 +120,20 @@ def test_soften_flattens_class_and_tag_probabilities_and_refuses_other_temperatu
     assert ANSWER_EMBEDDING.soften(tags, 1.0) is tags
     with pytest.raises(ValueError, match="means nothing"):
         ANSWER_EMBEDDING.soften(tags, 2.0)
+
+
+def test_mbr_keeps_the_consensus_only_where_it_beats_every_member():
+    """Fitted on OOF rows: when one member is better alone, the ensemble is that member, not the vote."""
+    task = toy.ToyText.task
+    y = TEXTS.coerce(["A B C", "D E F", "G H I", "J K L"])
+    good = TEXTS.coerce(["A B C", "D E F", "G H I", "J K L"])
+    bad = TEXTS.coerce(["A Z", "D Y", "G X", "J W"])
+    worse = TEXTS.coerce(["A Z Q", "D Y R", "G X S", "J W T"])
+    fitted = METHODS["mbr"](task=task).fit([bad, worse, good], y)  # the vote of two bad members is bad
+    assert fitted.describe() == {"weights": [0.0, 0.0, 1.0]}
+    assert list(fitted.apply([bad, worse, good])) == list(good)
+    noisy = [TEXTS.coerce(["A B C", "D E X", "G H I", "J K L"]), TEXTS.coerce(["A B Y", "D E F", "G H I", "J K L"]),
+             TEXTS.coerce(["A B C", "D E F", "G H Z", "J K L"])]
+    voted = METHODS["mbr"](task=task).fit(noisy, y)  # each errs on another row: the vote is right on all
+    assert voted.describe() == {"weights": [1 / 3] * 3}
+    assert list(voted.apply(noisy)) == list(y)
