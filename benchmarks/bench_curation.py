@@ -24,13 +24,13 @@ from competitions.law_tags import LawTags
 from curation.pipeline import curate_dataset
 from curation.steps import Filter, build_step
 from cv.recipe import load_recipe
+from models.cache import using_cache_dir
 
 LAW = Path(__file__).resolve().parents[2] / "shared" / "data" / "law"
 
 
 def cold(dataset, config) -> tuple[float, dict]:
-    with tempfile.TemporaryDirectory() as cache:
-        os.environ["SUBMIT_CACHE_DIR"] = cache
+    with tempfile.TemporaryDirectory() as cache, using_cache_dir(Path(cache)):
         start = time.perf_counter()
         curated = curate_dataset(dataset, config)
         seconds = time.perf_counter() - start

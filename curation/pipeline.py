@@ -35,7 +35,7 @@ from competitions.base import Dataset
 from curation.pii import NAME_ENTITIES, ner_model_available
 from curation.steps import CurationError, Filter, Pii, Score, Step, Transform, build_step
 from cv.executor import ProcessExecutor
-from models.cache import cached_json, row_executor
+from models.cache import cached_json, current_row_executor, row_executor
 
 CURATION_VERSION = "1"  # bump when a step's output changes, so that cached rows are recomputed
 EXAMPLES = 3  # dropped rows shown per filter
@@ -48,7 +48,7 @@ class CurationConfig:
 
     columns: list[str]  # the text columns transformed and measured
     steps: dict[str, dict[str, Any]]  # step name -> its parameters, in the order the steps run
-    workers: int = 0  # processes when many rows are new; 0: one per core
+    workers: int = 0  # processes when many rows are new; 0: the run's executor (one process per core by default)
     # Fewer new rows than this run in this process: each spawned worker first imports pandas, Presidio and
     # spaCy (5-20 s), about what one process needs for 50,000 rows of PII (2,700 rows/s, BENCHMARKS.md).
     parallel_min_rows: int = 50_000
@@ -131,9 +131,14 @@ def curate_items(steps_json: str, items: list[str]) -> list[dict[str, Any]]:
     return [curate_row(steps, *json.loads(item)[3:]) for item in items]
 
 
-def _workers(config: CurationConfig) -> ProcessExecutor | None:
-    workers = config.workers or os.cpu_count() or 1
-    return ProcessExecutor(workers) if workers > 1 else None
+def _workers(config: CurationConfig) -> Any:
+    """Where chunks of many new rows go: `workers` processes when set (1: here), else the run's row executor
+    (the executor seam: worker processes, or Ray tasks), else one process per core."""
+    if config.workers:
+        return ProcessExecutor(config.workers) if config.workers > 1 else None
+    if current_row_executor() is not None:
+        return current_row_executor()
+    return ProcessExecutor() if (os.cpu_count() or 1) > 1 else None
 
 
 def _rows(frame: pd.DataFrame, columns: list[str], score_column: str | None) -> list[list[Any]]:

@@ -1,10 +1,14 @@
-"""The executor seam: how independent units of work (folds) are run.
+"""The executor seam: how independent units of work (folds, and chunks of rows) are run.
 
-    results = LocalExecutor().map(fit_fold, jobs, context)
+    executor = build_executor("processes", cpus=1)        # or "local" (the default)
+    for output in executor.map(fit_fold, jobs, context):   # each fold's result, as data, as it finishes
+        ...
+    executor.rows()                                        # where large batches of rows go meanwhile
 
-`fn(job, context)` must be a module-level function and jobs and context plain data, so that an
-executor that ships work to other processes or machines (Ray: put the context in the object store
-once, submit one task per job) can replace the local one without the runner changing.
+`fn(job, context)` must be a module-level function and jobs and context plain data (paths included:
+nothing travels in environment variables), and `fn` returns its result as data, so an executor that
+ships work to other processes or machines can replace the local one without the runner changing. The
+driver alone writes what comes back.
 """
 
 from __future__ import annotations
@@ -15,8 +19,14 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from typing import Any, Protocol, TypeVar
 
+from competitions.errors import UserError
+
 Job = TypeVar("Job")
 Result = TypeVar("Result")
+
+
+class ExecutorError(UserError, ValueError):
+    """An unknown executor, or resources it cannot give."""
 
 
 class Executor(Protocol):
@@ -24,13 +34,22 @@ class Executor(Protocol):
         """Yield fn(job, context) for every job, in any order, as each finishes."""
         ...
 
+    def rows(self) -> Executor | None:
+        """Where large batches of rows (embeddings, text features, curation) go while this executor runs the
+        folds (see models.cache.row_executor); None: computed in the calling process."""
+        ...
+
 
 class LocalExecutor:
-    """One job after the other in this process: the default, and the easiest to debug."""
+    """One job after the other in this process: the default, and the easiest to debug. Large batches of rows
+    still go to one worker process per core."""
 
     def map(self, fn: Callable[[Job, Any], Result], jobs: Sequence[Job], context: Any) -> Iterator[Result]:
         for job in jobs:
             yield fn(job, context)
+
+    def rows(self) -> Executor | None:
+        return ProcessExecutor() if (os.cpu_count() or 1) > 1 else None
 
 
 _worker: tuple[Callable[[Any, Any], Any], Any] | None = None  # (fn, context), set once in each worker
@@ -61,5 +80,26 @@ class ProcessExecutor:
             for future in as_completed([pool.submit(_run_in_worker, job) for job in jobs]):
                 yield future.result()
 
+    def rows(self) -> Executor | None:
+        return self
 
-EXECUTORS: dict[str, Callable[[], Executor]] = {"local": LocalExecutor, "processes": ProcessExecutor}
+
+def _local(cpus: float, gpus: float) -> Executor:
+    return LocalExecutor()
+
+
+def _processes(cpus: float, gpus: float) -> Executor:
+    return ProcessExecutor(max(1, int((os.cpu_count() or 1) // max(cpus, 1))))
+
+
+# name -> factory(cpus per fold, GPUs per fold)
+EXECUTORS: dict[str, Callable[[float, float], Executor]] = {"local": _local, "processes": _processes}
+
+
+def build_executor(name: str, *, cpus: float = 1, gpus: float = 0) -> Executor:
+    """The executor called `name`, giving each fold `cpus` CPUs and `gpus` GPUs where it schedules by them."""
+    if name not in EXECUTORS:
+        raise ExecutorError(f"unknown executor '{name}'; known: {', '.join(EXECUTORS)}")
+    if cpus <= 0 or gpus < 0:
+        raise ExecutorError(f"each fold needs more than 0 CPUs and at least 0 GPUs, got cpus={cpus}, gpus={gpus}")
+    return EXECUTORS[name](cpus, gpus)

@@ -26,6 +26,7 @@ from competitions.base import SCHEMES, Competition
 from competitions.errors import UserError
 from curation.pipeline import CurationConfig, parse_curation
 from curation.steps import CurationError
+from cv.executor import EXECUTORS
 from models.base import HeadSettingError, Limit, above, at_least, between, one_of
 from models.embedders import EMBEDDERS
 from models.registry import HEADS
@@ -46,6 +47,7 @@ class FoldsConfig:
 
 
 FOLDS_LIMITS = {"scheme": one_of(*SCHEMES), "n_splits": at_least(2), "seed": between(0, 2**32 - 1)}
+RUN_ONLY = ("executor", "fold_cpus", "fold_gpus")  # recipe keys that change how a run is computed, not its result
 
 
 @dataclass
@@ -69,6 +71,11 @@ class Recipe:
     # {from: id, threshold: t, weight: w}: the test rows (or data.unlabeled's) labelled by that experiment, the
     # ones it is at least t sure of (the task's certainty), added to each fold's training side at weight w.
     pseudo_labels: dict[str, Any] | None = None
+    # Where the folds run (cv.executor.EXECUTORS; None: local, or what the command line says) and what each
+    # fold asks of it. How a run is computed, not what: left out of the experiment's identity.
+    executor: str | None = None
+    fold_cpus: float = 1.0
+    fold_gpus: float = 0.0
 
     def resolved(self) -> dict[str, Any]:
         """The recipe as run: head defaults filled in; the distill_* and pseudo_labels keys only when used."""
@@ -88,8 +95,9 @@ class Recipe:
         return out
 
     def digest(self) -> str:
-        # Keys absent when unused (curation, distillation, pseudo-labels), so other recipes keep their ids.
-        content = {k: v for k, v in self.resolved().items() if k not in ("name", "curation")}
+        # Keys absent when unused (curation, distillation, pseudo-labels), so other recipes keep their ids; how a
+        # run is computed (RUN_ONLY) is not what it computes.
+        content = {k: v for k, v in self.resolved().items() if k not in ("name", "curation", *RUN_ONLY)}
         if self.curation:  # absent otherwise, so recipes without curation keep their experiment ids
             content["curation"] = self.curation.identity()
         return hashlib.sha256(json.dumps(content, sort_keys=True, default=str).encode()).hexdigest()[:8]
@@ -256,7 +264,10 @@ def build_recipe(competition: Competition, raw: dict[str, Any], name: str) -> Re
     return Recipe(name=name, head=head_cls.name, params=params, folds=folds,
                   train_views=list(raw.get("train_views") or []), tta=list(raw.get("tta") or []),
                   tta_budget=tta_budget, embedder=embedder, data=data,
-                  curation=curation, **_transfer(competition, head_cls, raw, data, name))
+                  curation=curation, **_transfer(competition, head_cls, raw, data, name),
+                  executor=_coerce("executor", raw.get("executor"), "local", nullable=True, limit=one_of(*EXECUTORS)),
+                  fold_cpus=_coerce("fold_cpus", raw.get("fold_cpus", 1.0), 1.0, limit=above(0)),
+                  fold_gpus=_coerce("fold_gpus", raw.get("fold_gpus", 0.0), 0.0, limit=at_least(0)))
 
 
 def _transfer(competition: Competition, head_cls: type, raw: dict[str, Any], data: dict[str, Any], name: str

@@ -3,15 +3,16 @@
     result = run_experiment(competition, dataset, recipe, runs_dir)
     result.cv_mean, result.test_decided      # the score, and test predictions ready for the submission
 
-Each finished fold is written atomically to `<experiment>/folds/<k>/result.npz` (with the fitted head
-beside it), sealed with the checksums of its files (cv/artifacts.py), and never recomputed: kill a run
-and start it again and only the missing folds run; a fold whose files were damaged is refitted. The
-experiment id is a hash of the resolved recipe, the data fingerprint and the folds, so an identical run
-finds its own earlier folds. Predictions under each test-time view are kept apart, so the score with
-and without TTA are both known.
+A fold (fit_fold, run by the executor: here, in worker processes or as Ray tasks) returns its predictions
+and saved head as data; the driver alone writes them atomically to `<experiment>/folds/<k>/result.npz` and
+model/ (write_fold), seals them with the checksums of their files (cv/artifacts.py), and never recomputes a
+finished fold: kill a run and start it again and only the missing folds run; a fold whose files were
+damaged is refitted. The experiment id is a hash of the resolved recipe, the data fingerprint and the
+folds, so an identical run finds its own earlier folds. Predictions under each test-time view are kept
+apart, so the score with and without TTA are both known.
 
 Before the folds, the head prepares every row once (embeddings, text features: `Head.prepare`), large
-batches of rows going to worker processes. Each stage (folds, features, each fold's fit and predict,
+batches of rows going to the executor's row workers. Each stage (folds, features, each fold's fit and predict,
 results) reports through models.progress, so the CLI draws bars, and log.txt and scores.json keep its time.
 """
 
@@ -19,10 +20,12 @@ from __future__ import annotations
 
 import hashlib
 import importlib.metadata
+import io
 import json
 import os
 import shutil
 import subprocess
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -39,12 +42,12 @@ from competitions.tasks import TaskType
 from curation.pipeline import curate_dataset
 from curation.steps import CurationError
 from cv.artifacts import FOLD_ABSENT, damage, seal
-from cv.executor import Executor, LocalExecutor, ProcessExecutor
+from cv.executor import Executor, LocalExecutor
 from cv.folds import shared_folds
 from cv.io import atomic_write, atomic_write_text
 from cv.recipe import Recipe
 from cv.store import Store, now
-from models.cache import row_executor
+from models.cache import row_executor, using_cache_dir
 from models.progress import Stage, StageTimes, listening, stage
 from models.registry import HEADS
 
@@ -70,7 +73,8 @@ class FoldJob:
 
 @dataclass(frozen=True)
 class FoldContext:
-    """What every fold shares; plain data, so another executor can ship it once to its workers."""
+    """What every fold shares; plain data, so another executor can ship it once to its workers. The places
+    travel here, never in environment variables: a worker on another machine gets them with the data."""
 
     task: TaskType
     head: str
@@ -81,6 +85,8 @@ class FoldContext:
     X: pd.DataFrame
     y: np.ndarray
     X_test: pd.DataFrame
+    runs_dir: Path  # the run's runs folder (heads keep checkpoints under it, in folds/<k>/work)
+    cache_dir: Path  # the content cache (embeddings, features) the fold reads and adds to
     label_names: list[str] = field(default_factory=list)  # names of y's columns (tags), lent to the head
     # Rows the folds may add to their training side (pseudo-labelled test or unlabelled rows: FoldJob.extra_idx),
     # and their weight against a labelled row's 1.
@@ -102,6 +108,18 @@ class Transfer:
 # Called by the runner, once it has the targets and the folds and only when folds are left to fit:
 # (targets y, fold of each row) -> the Transfer for this run.
 Lender = Callable[[np.ndarray, np.ndarray], Transfer]
+
+
+@dataclass(frozen=True)
+class FoldOutput:
+    """A finished fold as data: result.npz's bytes (its predictions under each view, its times) and its saved
+    head's files (path under model/ -> bytes). The driver alone writes them into runs/ (write_fold), so a
+    worker on another machine needs no shared disk."""
+
+    fold: int
+    out_dir: Path  # where the driver asked for it (FoldJob.out_dir): write_fold puts it there
+    result: bytes
+    model: dict[str, bytes]
 
 
 @dataclass
@@ -189,8 +207,13 @@ def lent(job: FoldJob, transfer: Transfer) -> FoldJob:
     return job
 
 
-def fit_fold(job: FoldJob, ctx: FoldContext) -> Path:
-    """Fit one fold and write its predictions; returns the result file."""
+def fit_fold(job: FoldJob, ctx: FoldContext) -> FoldOutput:
+    """Fit one fold; its predictions and saved head come back as data (the driver writes them: write_fold)."""
+    with using_cache_dir(ctx.cache_dir):
+        return _fit_fold(job, ctx)
+
+
+def _fit_fold(job: FoldJob, ctx: FoldContext) -> FoldOutput:
     X_train, y_train, weights = training_rows(job, ctx)
     X_valid = ctx.X.iloc[job.valid_idx]
     head = HEADS.get(ctx.head)(**ctx.params)
@@ -208,14 +231,35 @@ def fit_fold(job: FoldJob, ctx: FoldContext) -> Path:
         ctx.task.check_prediction(pred, len(X_valid))
     for pred in test.values():
         ctx.task.check_prediction(pred, len(ctx.X_test))
-    head.save(job.out_dir / "model")
     arrays = {"valid_idx": job.valid_idx, "fit_s": np.array(fit_s), "predict_s": np.array(predict_s)}
     # What the head measured (e.g. tokens/s), and how it does on the held-out rows (e.g. the references' loss).
     stats = getattr(head, "stats_", {}) | head.evaluate(X_valid, ctx.y[job.valid_idx])
     arrays |= {f"stat__{k}": np.array(v) for k, v in stats.items()}
     stored = ctx.task.prediction.to_stored
     arrays |= {f"valid__{k}": stored(v) for k, v in valid.items()} | {f"test__{k}": stored(v) for k, v in test.items()}
-    return atomic_write(job.out_dir / "result.npz", lambda tmp: np.savez(tmp.open("wb"), **arrays))
+    result = io.BytesIO()
+    np.savez(result, **arrays)
+    with tempfile.TemporaryDirectory(prefix="submit-fold-") as tmp:
+        head.save(Path(tmp))
+        model = {p.relative_to(tmp).as_posix(): p.read_bytes() for p in sorted(Path(tmp).rglob("*")) if p.is_file()}
+    return FoldOutput(job.fold, job.out_dir, result.getvalue(), model)
+
+
+def write_fold(output: FoldOutput) -> Path:
+    """A fold's files into its folder: the model folder whole (staged beside it, then renamed over the old one),
+    then result.npz atomically, which marks the fold done. Returns result.npz's path."""
+    out_dir = Path(output.out_dir)
+    with writing(out_dir):
+        out_dir.mkdir(parents=True, exist_ok=True)
+        for stale in out_dir.glob(".model-*"):  # staged by a run killed before its rename
+            shutil.rmtree(stale, ignore_errors=True)
+        staging = Path(tempfile.mkdtemp(prefix=".model-", dir=out_dir))
+        for name, data in output.model.items():
+            (staging / name).parent.mkdir(parents=True, exist_ok=True)
+            (staging / name).write_bytes(data)
+        shutil.rmtree(out_dir / "model", ignore_errors=True)
+        os.replace(staging, out_dir / "model")
+    return atomic_write(out_dir / "result.npz", lambda tmp: tmp.write_bytes(output.result))
 
 
 def predict_saved_folds(task: TaskType, head: str, fold_models: list[Path], tta: list[str],
@@ -333,26 +377,29 @@ def _read_folds(task: TaskType, jobs: list[FoldJob], n_rows: int, views: list[st
 
 
 def run_experiment(competition: Competition, dataset: Dataset, recipe: Recipe, runs_dir: Path, *,
-                   executor: Executor | None = None, store: Store | None = None,
+                   executor: Executor | None = None, cache_dir: Path | None = None, store: Store | None = None,
                    times: StageTimes | None = None, lender: Lender | None = None) -> ExperimentResult:
     """Cross-validate recipe's head on dataset; record the experiment; return its scores and test predictions.
 
-    Each stage (folds, features, each fold's fit and predict, results) is timed through models.progress, so
-    a caller listening there can draw bars; `times`: the caller's record of its own stages so far (loading
-    the files), which the run continues: scores.json and log.txt keep them all. `lender`: what other
-    experiments lend the folds' training sides (distillation, pseudo-labels; ensembles/transfer.py).
+    `executor` runs the folds (default: here, one after the other) and, through its `rows()`, large batches of
+    rows to embed or featurise; `cache_dir`: the content cache (default runs_dir/cache). Each stage (folds,
+    features, each fold's fit and predict, results) is timed through models.progress, so a caller listening
+    there can draw bars; `times`: the caller's record of its own stages so far (loading the files), which
+    the run continues: scores.json and log.txt keep them all. `lender`: what other experiments lend the
+    folds' training sides (distillation, pseudo-labels; ensembles/transfer.py).
     """
+    runs_dir = Path(runs_dir)
+    executor = executor or LocalExecutor()
     times = times or StageTimes()
     stage_log = _StageLog(times.stages)
-    # Large batches of rows to embed or featurise go to worker processes, one per core.
-    rows = ProcessExecutor() if (os.cpu_count() or 1) > 1 else None
-    with listening(times), listening(stage_log), row_executor(rows):
-        return _run_experiment(competition, dataset, recipe, Path(runs_dir), executor or LocalExecutor(),
-                               store or Store(Path(runs_dir) / "leaderboard.sqlite"), times, stage_log, lender)
+    with listening(times), listening(stage_log), row_executor(executor.rows()), \
+            using_cache_dir(cache_dir or runs_dir / "cache") as cache:
+        return _run_experiment(competition, dataset, recipe, runs_dir, cache, executor,
+                               store or Store(runs_dir / "leaderboard.sqlite"), times, stage_log, lender)
 
 
-def _run_experiment(competition: Competition, dataset: Dataset, recipe: Recipe, runs_dir: Path, executor: Executor,
-                    store: Store, times: StageTimes, stage_log: _StageLog, lender: Lender | None
+def _run_experiment(competition: Competition, dataset: Dataset, recipe: Recipe, runs_dir: Path, cache_dir: Path,
+                    executor: Executor, store: Store, times: StageTimes, stage_log: _StageLog, lender: Lender | None
                     ) -> ExperimentResult:
     with stage("fingerprint and folds", total=len(dataset.train)):
         fingerprint = dataset.fingerprint()
@@ -395,8 +442,8 @@ def _run_experiment(competition: Competition, dataset: Dataset, recipe: Recipe, 
     params = recipe.resolved()["params"]
     transfer = lender(y, folds) if lender is not None and todo else Transfer()
     todo = [lent(job, transfer) for job in todo]
-    context = FoldContext(competition.task, recipe.head, params, recipe.train_views,
-                          recipe.tta, recipe.tta_budget, dataset.train, y, dataset.test, dataset.label_names,
+    context = FoldContext(competition.task, recipe.head, params, recipe.train_views, recipe.tta, recipe.tta_budget,
+                          dataset.train, y, dataset.test, runs_dir, cache_dir, dataset.label_names,
                           transfer.extra_X, transfer.extra_weight)
     if todo:  # what every fold needs (embeddings, features), once for all rows before the folds
         extra = [] if transfer.extra_X is None else [transfer.extra_X]
@@ -405,9 +452,9 @@ def _run_experiment(competition: Competition, dataset: Dataset, recipe: Recipe, 
             HEADS.get(recipe.head)(**params).prepare(all_rows, task=competition.task)
     with stage("folds", total=n_splits, unit="folds") as fold_bar:
         fold_bar.advance(n_splits - len(todo))
-        for path in executor.map(fit_fold, todo, context):
-            seal(path.parent)
-            _log(exp_dir, f"finished fold {path.parent.name}")
+        for output in executor.map(fit_fold, todo, context):
+            seal(write_fold(output).parent)
+            _log(exp_dir, f"finished fold {output.fold}")
             fold_bar.advance()
 
     with stage("results", total=len(dataset.train)):

@@ -40,10 +40,11 @@ from competitions.errors import UserError
 from cv.artifacts import damage, seal
 from cv.executor import Executor, LocalExecutor
 from cv.recipe import Recipe, build_recipe
-from cv.runner import PLAIN, FoldContext, FoldJob, Lender, Transfer, fit_fold, predict_views
+from cv.runner import PLAIN, FoldContext, FoldJob, Lender, Transfer, fit_fold, predict_views, write_fold
 from cv.store import Store
 from ensembles.build import make_combiner
 from ensembles.methods import Combiner
+from models.cache import cache_dir
 from models.progress import stage
 from models.registry import HEADS
 
@@ -123,11 +124,11 @@ class _Lessons:
             shutil.rmtree(job.out_dir / "model", ignore_errors=True)  # no file of a damaged fit is kept
         context = FoldContext(task, recipe.head, recipe.resolved()["params"], recipe.train_views, recipe.tta,
                               recipe.tta_budget, self.dataset.train, y, self.dataset.test.iloc[:0],
-                              self.dataset.label_names)
+                              teacher.dir.parent.parent, cache_dir(), self.dataset.label_names)
         with stage(f"teacher {teacher.id}: refits without each pair of folds", total=len(jobs), unit="fits") as bar:
             bar.advance(len(jobs) - len(todo))
-            for path in self.executor.map(fit_fold, todo, context):
-                seal(path.parent)
+            for output in self.executor.map(fit_fold, todo, context):
+                seal(write_fold(output).parent)
                 bar.advance()
         out = {}
         for pair, job in zip(pairs, jobs, strict=True):

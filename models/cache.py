@@ -5,7 +5,8 @@
     with row_executor(ProcessExecutor()):          # the caller's pool for large batches of missing rows
         vectors = cached_rows("embed/usem3", texts, partial(encode, "usem3"), label="embedding", parallel_min=2000)
 
-One SQLite file per namespace under the cache folder (SUBMIT_CACHE_DIR, default runs/cache). Rows (arrays,
+One SQLite file per namespace under the cache folder: the one the caller chose (`using_cache_dir`, which the
+CV runner and each fold set from the run's settings), else runs/cache. Rows (arrays,
 or JSON values) are cached one by one, so a fold, an experiment or a later run that meets the same text
 reuses its vector. Missing rows are computed in chunks, each stored as soon as it is done: a run killed
 half-way keeps the finished chunks. A `label` makes the work a progress stage (models.progress). With
@@ -17,7 +18,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import sqlite3
 import warnings
 from collections.abc import Callable, Iterator, Sequence
@@ -35,6 +35,11 @@ _CHUNK = 500  # SQLite's default limit on bound parameters is 999; also the rows
 _ROW_EXECUTOR: ContextVar[Any] = ContextVar("submit_row_executor", default=None)
 
 
+def current_row_executor() -> Any:
+    """The row executor set by the caller (row_executor), or None."""
+    return _ROW_EXECUTOR.get()
+
+
 @contextmanager
 def row_executor(executor: Any) -> Iterator[None]:
     """Send large batches of missing rows (see `parallel_min`) to `executor` inside the block; None: compute here."""
@@ -45,8 +50,27 @@ def row_executor(executor: Any) -> Iterator[None]:
         _ROW_EXECUTOR.reset(token)
 
 
+_CACHE_DIR: ContextVar[Path | None] = ContextVar("submit_cache_dir", default=None)
+DEFAULT_CACHE_DIR = Path("runs/cache")
+
+
+@contextmanager
+def using_cache_dir(path: Path) -> Iterator[Path]:
+    """Use the cache folder `path` inside the block (in this thread or task)."""
+    token = _CACHE_DIR.set(Path(path))
+    try:
+        yield Path(path)
+    finally:
+        _CACHE_DIR.reset(token)
+
+
+def chosen_cache_dir() -> Path | None:
+    """The cache folder the caller chose with using_cache_dir, or None."""
+    return _CACHE_DIR.get()
+
+
 def cache_dir() -> Path:
-    return Path(os.environ.get("SUBMIT_CACHE_DIR", "runs/cache"))
+    return _CACHE_DIR.get() or DEFAULT_CACHE_DIR
 
 
 def content_key(*parts: str) -> str:

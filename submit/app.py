@@ -73,3 +73,5 @@ app = typer.Typer(cls=_Commands, help="Competition-submission harness: shared CV
 
 RunsDir = Annotated[Path, typer.Option("--runs", help="Where experiments, folds, cache and the leaderboard live.",
                                        envvar="SUBMIT_RUNS_DIR")]
+CacheDir = Annotated[Path | None, typer.Option("--cache", help="The content cache of embeddings and text features. "
+                                               "Default: the runs folder's cache/.", envvar="SUBMIT_CACHE_DIR")]

@@ -30,9 +30,10 @@ from rich.progress import (
 from competitions.checks import DataError
 from competitions.registry import COMPETITIONS, get_competition
 from curation.report import report_renderable
+from cv.executor import EXECUTORS
 from cv.store import Store, rebuild_store
 from models.progress import Stage, listening
-from submit.app import RunsDir, UsageError, app, console, out
+from submit.app import CacheDir, RunsDir, UsageError, app, console, out
 from submit.leaderboard import FORMATS, render, rich_table
 from submit.pipeline import resolve_data_dir, run_competition
 from submit.validate import column_order, validate_file
@@ -91,18 +92,24 @@ def run(
                                                                  "(e.g. params.n_estimators=100).")] = None,
     output: Annotated[Path | None, typer.Option(help="Where to write the submission. Default: in the "
                                                      "experiment's folder (printed).")] = None,
+    executor: Annotated[str | None, typer.Option(help=f"Where the folds run: {', '.join(EXECUTORS)}. Default: the "
+                                                      "recipe's `executor`, else local.",
+                                                 envvar="SUBMIT_EXECUTOR")] = None,
     runs: RunsDir = Path("runs"),
+    cache: CacheDir = None,
 ) -> None:
     """Cross-validate a recipe, rank it on the local leaderboard and write a validated submission.
 
     Examples: `submit wsdm`, `submit lmsys --data data/lmsys --recipe longer-wins`,
-    `submit law-tags --set params.C=8 --set folds.n_splits=3 --output sub.csv`.
+    `submit law-tags --set params.C=8 --set folds.n_splits=3 --output sub.csv`,
+    `submit law-tags --executor processes` (folds in parallel worker processes).
     """
     previous = signal.signal(signal.SIGTERM, _interrupt)  # `kill` and schedulers stop a run the way Ctrl-C does
     try:
         with StageBars(console) as bars, listening(bars):
             outcome = run_competition(competition, data=data, recipe=recipe, overrides=set_ or [], output=output,
-                                      runs_dir=runs, on_stage=lambda text: bars.progress.console.print(text))
+                                      runs_dir=runs, cache_dir=cache, executor=executor,
+                                      on_stage=lambda text: bars.progress.console.print(text))
     except KeyboardInterrupt as stop:
         console.print("interrupted: finished folds are kept; run the same command again to resume.")
         raise typer.Exit(143 if isinstance(stop, Terminated) else 130) from None

@@ -25,8 +25,9 @@ from cv.store import Store
 from ensembles.build import EnsembleResult, build_ensemble
 from ensembles.members import EnsembleError, Member, load_members
 from ensembles.methods import METHODS
-from submit.app import RunsDir, app, out
-from submit.pipeline import record_experiment_submission, resolve_data_dir, use_runs_dir
+from models.cache import using_cache_dir
+from submit.app import CacheDir, RunsDir, app, out
+from submit.pipeline import cache_location, record_experiment_submission, resolve_data_dir
 
 
 @dataclass
@@ -39,9 +40,14 @@ class EnsembleOutcome:
 
 
 def ensemble_competition(name: str, *, experiments: list[str] | None = None, method: str = "weighted",
-                         data: Path | None = None, output: Path | None = None, runs_dir: Path = Path("runs")
-                         ) -> EnsembleOutcome:
-    use_runs_dir(runs_dir)
+                         data: Path | None = None, output: Path | None = None, runs_dir: Path = Path("runs"),
+                         cache_dir: Path | None = None) -> EnsembleOutcome:
+    with using_cache_dir(cache_location(runs_dir, cache_dir)):  # Hansol's targets are embedded
+        return _ensemble_competition(name, experiments, method, data, output, Path(runs_dir))
+
+
+def _ensemble_competition(name: str, experiments: list[str] | None, method: str, data: Path | None,
+                          output: Path | None, runs_dir: Path) -> EnsembleOutcome:
     competition = get_competition(name)
     if output is not None:
         check_can_write(output)
@@ -72,6 +78,7 @@ def ensemble(
     output: Annotated[Path | None, typer.Option(help="Where to write the submission. Default: in the "
                                                      "ensemble's folder (printed).")] = None,
     runs: RunsDir = Path("runs"),
+    cache: CacheDir = None,
 ) -> None:
     """Blend experiments fitted on the same folds; weights are fitted on out-of-fold predictions only.
 
@@ -80,7 +87,7 @@ def ensemble(
     """
     ids = [e.strip() for e in experiments.split(",") if e.strip()] if experiments else None
     outcome = ensemble_competition(competition, experiments=ids, method=method, data=data, output=output,
-                                   runs_dir=runs)
+                                   runs_dir=runs, cache_dir=cache)
     r = outcome.result
     table = Table(title=f"{competition}: ensemble of {len(outcome.members)} ({method})")
     for column, justify in (("experiment", "left"), ("head", "left"), (f"CV {r.metric}", "right"),

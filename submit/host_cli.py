@@ -23,7 +23,7 @@ from competitions.base import Competition
 from competitions.checks import DataError
 from competitions.registry import get_competition
 from cv.store import Store
-from submit.app import RunsDir, app, console, out
+from submit.app import CacheDir, RunsDir, app, console, out
 from submit.dacon import check_scorer_model, dacon_api, manual_steps, upload_to_dacon
 from submit.kaggle_client import KaggleError, KaggleSession, find_credentials
 from submit.package import build_bundle, set_owner
@@ -66,12 +66,13 @@ def predict(
     output: Annotated[Path | None, typer.Option(help="Where to write the submission. Default: the experiment's "
                                                      "folder.")] = None,
     runs: RunsDir = Path("runs"),
+    cache: CacheDir = None,
 ) -> None:
     """Predict test rows with an experiment's saved fold models and write a validated submission.
 
     Example: `submit predict wsdm --experiment default-1a2b3c4d5e --data data/wsdm --output sub.csv`.
     """
-    path = predict_submission(competition, experiment, data=data, output=output, runs_dir=runs)
+    path = predict_submission(competition, experiment, data=data, output=output, runs_dir=runs, cache_dir=cache)
     out.print(f"Submission written and validated: [bold]{path}[/]")
 
 

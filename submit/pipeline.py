@@ -7,7 +7,6 @@
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,11 +16,13 @@ import numpy as np
 from competitions.base import Competition, Dataset
 from competitions.checks import DataError
 from competitions.registry import get_competition
+from cv.executor import Executor, build_executor
 from cv.io import atomic_write_text, check_can_write
 from cv.recipe import UNLABELED, Recipe, load_options, load_recipe
 from cv.runner import ExperimentResult, run_experiment
 from cv.store import Store
 from ensembles.transfer import make_lender
+from models.cache import chosen_cache_dir
 from models.progress import StageTimes, listening, stage
 from submit.validate import write_submission
 
@@ -51,18 +52,24 @@ def resolve_data_dir(competition: Competition, data: Path | None, downloads: Pat
     return competition.sample_dir, "bundled sample"
 
 
-def use_runs_dir(runs_dir: Path) -> None:
-    """Keep the content cache with the runs unless the user put it elsewhere."""
-    os.environ.setdefault("SUBMIT_CACHE_DIR", str(Path(runs_dir) / "cache"))
+def cache_location(runs_dir: Path, cache_dir: Path | None = None) -> Path:
+    """The content cache: the one given, else the one the caller is using (models.cache.using_cache_dir), else
+    the runs folder's cache/."""
+    return Path(cache_dir) if cache_dir else chosen_cache_dir() or Path(runs_dir) / "cache"
 
 
 def run_competition(name: str, *, data: Path | None = None, recipe: str = "default", overrides: list[str] = (),
-                    output: Path | None = None, runs_dir: Path = Path("runs"),
+                    output: Path | None = None, runs_dir: Path = Path("runs"), cache_dir: Path | None = None,
+                    executor: str | Executor | None = None,
                     on_stage: Callable[[str], None] = lambda _: None) -> Outcome:
-    """Stages (loading, features, folds, ...) report through models.progress: listen there for bars."""
-    use_runs_dir(runs_dir)
+    """`executor`: where the folds run, an executor or its name (cv.executor.EXECUTORS); default: the recipe's
+    `executor`, else local. Stages (loading, features, folds, ...) report through models.progress: listen
+    there for bars."""
     competition = get_competition(name)
     resolved = load_recipe(competition, recipe, list(overrides))
+    if executor is None or isinstance(executor, str):
+        executor = build_executor(executor or resolved.executor or "local", cpus=resolved.fold_cpus,
+                                  gpus=resolved.fold_gpus)
     if output is not None:
         check_can_write(output)  # now, not after the whole CV
     data_dir, source = resolve_data_dir(competition, data)
@@ -77,8 +84,10 @@ def run_competition(name: str, *, data: Path | None = None, recipe: str = "defau
     if resolved.curation:
         on_stage(f"Curating {', '.join(resolved.curation.columns)}: {', '.join(resolved.curation.steps)}")
     store = Store(runs_dir / "leaderboard.sqlite")
-    lender = make_lender(competition, dataset, resolved, store, unlabeled=unlabeled)  # checks the teachers now
-    result = run_experiment(competition, dataset, resolved, runs_dir, store=store, times=times, lender=lender)
+    lender = make_lender(competition, dataset, resolved, store, unlabeled=unlabeled,  # checks the teachers now
+                         executor=executor)
+    result = run_experiment(competition, dataset, resolved, runs_dir, executor=executor,
+                            cache_dir=cache_location(runs_dir, cache_dir), store=store, times=times, lender=lender)
     rank = store.rank(competition.name, result.id)
 
     submission = record_experiment_submission(

@@ -31,7 +31,8 @@ from cv.runner import predict_saved_folds
 from ensembles.build import make_combiner
 from ensembles.members import EnsembleError
 from ensembles.methods import Combiner
-from submit.pipeline import resolve_data_dir, write_experiment_submission
+from models.cache import using_cache_dir
+from submit.pipeline import cache_location, resolve_data_dir, write_experiment_submission
 
 EXPERIMENT_FILES = ("recipe.yaml", "scores.json")
 
@@ -129,8 +130,16 @@ def predict_experiment(competition: Competition, folder: Path, X: pd.DataFrame) 
 
 
 def predict_submission(competition_name: str, experiment: str | Path, *, data: Path | None = None,
-                       output: Path | None = None, runs_dir: Path = Path("runs")) -> Path:
-    """Write the submission of `experiment` for the test rows in `data` (default: as `submit run` finds them)."""
+                       output: Path | None = None, runs_dir: Path = Path("runs"), cache_dir: Path | None = None
+                       ) -> Path:
+    """Write the submission of `experiment` for the test rows in `data` (default: as `submit run` finds them);
+    embeddings of the test rows go to `cache_dir` (default: the runs folder's cache/)."""
+    with using_cache_dir(cache_location(runs_dir, cache_dir)):
+        return _predict_submission(competition_name, experiment, data, output, Path(runs_dir))
+
+
+def _predict_submission(competition_name: str, experiment: str | Path, data: Path | None, output: Path | None,
+                        runs_dir: Path) -> Path:
     competition = get_competition(competition_name)
     if output is not None:
         check_can_write(output)

@@ -9,10 +9,15 @@ SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
 @pytest.fixture(scope="session", autouse=True)
 def _session_cache(tmp_path_factory):
-    """One content cache for the whole test session, never the user's runs/cache."""
+    """One content cache for the whole test session, never the user's runs/cache: chosen for the code the tests
+    call (models.cache.using_cache_dir), and for the `submit` commands they start (SUBMIT_CACHE_DIR)."""
+    from models.cache import using_cache_dir
+
+    cache = tmp_path_factory.mktemp("cache")
     previous = os.environ.get("SUBMIT_CACHE_DIR")
-    os.environ["SUBMIT_CACHE_DIR"] = str(tmp_path_factory.mktemp("cache"))
-    yield
+    os.environ["SUBMIT_CACHE_DIR"] = str(cache)
+    with using_cache_dir(cache):
+        yield
     if previous is None:
         os.environ.pop("SUBMIT_CACHE_DIR", None)
     else:

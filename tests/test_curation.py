@@ -20,6 +20,7 @@ from curation.pii import scrubber
 from curation.pipeline import curate_dataset, parse_curation
 from curation.steps import CurationError, build_step
 from cv.recipe import RecipeError, load_recipe
+from models.cache import using_cache_dir
 from submit.cli import app
 from tests.conftest import shared_data
 
@@ -218,15 +219,16 @@ def test_score_step_is_skipped_without_a_score_column():
     assert any("no 'score' column" in note for note in curated.report["notes"])
 
 
-def test_worker_processes_give_the_same_rows_as_one_process(monkeypatch, tmp_path):
+def test_worker_processes_give_the_same_rows_as_one_process(tmp_path):
     rows = 40
     train = pd.DataFrame({"id": [str(i) for i in range(rows)],
                           "question": [f"질문 {i}:  {'word ' * (i % 9)}  <br>end" for i in range(rows)]})
     data = Dataset(train=train, test=train.iloc[:0], y=None, sample_submission=None)
     steps = {"unicode": None, "clean": None, "word_count": {"min": 4}}
     local = curate_dataset(data, parse_curation({"steps": steps}, ["question"]))
-    monkeypatch.setenv("SUBMIT_CACHE_DIR", str(tmp_path))  # an empty cache: every row is computed again
-    spread = curate_dataset(data, parse_curation({"steps": steps, "workers": 2, "parallel_min_rows": 10}, ["question"]))
+    with using_cache_dir(tmp_path):  # an empty cache: every row is computed again
+        spread = curate_dataset(data, parse_curation({"steps": steps, "workers": 2, "parallel_min_rows": 10},
+                                                     ["question"]))
     assert spread.report["computed_rows"] == rows
     assert spread.dataset.train.equals(local.dataset.train) and (spread.keep == local.keep).all()
 

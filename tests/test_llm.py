@@ -19,6 +19,7 @@ from competitions.tasks import TASKS
 from cv.recipe import load_recipe
 from cv.runner import run_experiment
 from models.base import HeadSettingError
+from models.cache import using_cache_dir
 from models.llm.classifier import LlmClassifier
 from models.llm.core import MARKER, cut_tokens, proportional_budget
 from models.llm.generator import LlmGenerator, parse_tags
@@ -57,13 +58,13 @@ def test_parse_tags_maps_onto_the_vocabulary_and_reports_the_rest():
 
 # --- models offline -----------------------------------------------------------------------------------
 
-def test_tiny_models_are_the_same_on_every_build(tmp_path, monkeypatch):
+def test_tiny_models_are_the_same_on_every_build(tmp_path):
     from safetensors.numpy import load_file
 
     built = []
     for name in ("a", "b"):
-        monkeypatch.setenv("SUBMIT_CACHE_DIR", str(tmp_path / name))
-        built.append(load_file(model_folder("tiny-llama") / "model.safetensors"))
+        with using_cache_dir(tmp_path / name):
+            built.append(load_file(model_folder("tiny-llama") / "model.safetensors"))
     assert built[0].keys() == built[1].keys()
     for key in built[0]:
         np.testing.assert_array_equal(built[0][key], built[1][key])

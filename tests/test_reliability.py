@@ -16,7 +16,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pytest
 from typer.testing import CliRunner
@@ -84,9 +83,13 @@ def read_only_folder(tmp: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def disk_full_at_fold(tmp: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    def full(*args, **kwargs):
-        raise OSError(errno.ENOSPC, "No space left on device")
-    monkeypatch.setattr(np, "savez", full)
+    real = Path.write_bytes
+
+    def full(path: Path, data: bytes) -> int:  # the driver writing a finished fold's result.npz
+        if "result.npz" in path.name:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real(path, data)
+    monkeypatch.setattr(Path, "write_bytes", full)
 
 
 class _FullConnection:
@@ -457,17 +460,17 @@ def test_sigterm_stops_a_run_like_ctrl_c(tmp_path):
     assert "interrupted: finished folds are kept" in err and "Traceback" not in err + out
 
 
-def test_a_damaged_cache_file_is_removed_and_made_again(tmp_path, monkeypatch):
-    from models.cache import cached_json
+def test_a_damaged_cache_file_is_removed_and_made_again(tmp_path):
+    from models.cache import cached_json, using_cache_dir
 
-    monkeypatch.setenv("SUBMIT_CACHE_DIR", str(tmp_path))
-    assert cached_json("lengths", ["a"], lambda items: [len(i) for i in items]) == [1]
-    for suffix in ("-wal", "-shm"):
-        Path(f"{tmp_path / 'lengths.sqlite'}{suffix}").unlink(missing_ok=True)
-    garbage(tmp_path / "lengths.sqlite")
-    with pytest.warns(UserWarning, match="lengths.sqlite was damaged"):
-        assert cached_json("lengths", ["a", "bb"], lambda items: [len(i) for i in items]) == [1, 2]
-    assert cached_json("lengths", ["bb"], lambda items: pytest.fail("computed again")) == [2]
+    with using_cache_dir(tmp_path):
+        assert cached_json("lengths", ["a"], lambda items: [len(i) for i in items]) == [1]
+        for suffix in ("-wal", "-shm"):
+            Path(f"{tmp_path / 'lengths.sqlite'}{suffix}").unlink(missing_ok=True)
+        garbage(tmp_path / "lengths.sqlite")
+        with pytest.warns(UserWarning, match="lengths.sqlite was damaged"):
+            assert cached_json("lengths", ["a", "bb"], lambda items: [len(i) for i in items]) == [1, 2]
+        assert cached_json("lengths", ["bb"], lambda items: pytest.fail("computed again")) == [2]
 
 
 def test_list_cells_are_read_as_the_host_means_them(tmp_path):

@@ -14,7 +14,7 @@ import pytest
 
 from competitions.base import Dataset
 from cv.executor import ProcessExecutor
-from models.cache import cached_rows, row_executor
+from models.cache import cached_rows, row_executor, using_cache_dir
 from models.progress import Stage, StageTimes, listening, stage
 from submit.pipeline import run_competition
 
@@ -64,10 +64,9 @@ def _square_lengths(items: list[str], fail_after: int | None = None) -> np.ndarr
     return np.array([[float(len(item)) ** 2] for item in items])
 
 
-def test_an_interrupted_computation_keeps_its_finished_chunks(tmp_path, monkeypatch):
-    monkeypatch.setenv("SUBMIT_CACHE_DIR", str(tmp_path))
+def test_an_interrupted_computation_keeps_its_finished_chunks(tmp_path):
     items = [str(i) for i in range(1200)]  # three chunks of 500, 500, 200
-    with pytest.raises(KeyboardInterrupt):
+    with using_cache_dir(tmp_path), pytest.raises(KeyboardInterrupt):
         cached_rows("test/chunks", items, functools.partial(_square_lengths, fail_after=1000))
     seen: list[int] = []
 
@@ -76,20 +75,19 @@ def test_an_interrupted_computation_keeps_its_finished_chunks(tmp_path, monkeypa
         return _square_lengths(missing)
 
     recorder = Recorder()
-    with listening(recorder):
+    with using_cache_dir(tmp_path), listening(recorder):
         out = cached_rows("test/chunks", items, compute, label="squares")
     assert seen == [200]  # only the chunk that had not finished
     np.testing.assert_array_equal(out[:, 0], [float(len(i)) ** 2 for i in items])
     assert ("advanced", "squares", 200) in recorder.events
 
 
-def test_rows_spread_over_worker_processes_equal_rows_computed_here(tmp_path, monkeypatch):
+def test_rows_spread_over_worker_processes_equal_rows_computed_here(tmp_path):
     items = [f"text {i}" * (i % 7) for i in range(1100)]
-    monkeypatch.setenv("SUBMIT_CACHE_DIR", str(tmp_path / "here"))
-    here = cached_rows("test/spread", items, _square_lengths, parallel_min=1000)
-    monkeypatch.setenv("SUBMIT_CACHE_DIR", str(tmp_path / "spread"))
+    with using_cache_dir(tmp_path / "here"):
+        here = cached_rows("test/spread", items, _square_lengths, parallel_min=1000)
     recorder = Recorder()
-    with row_executor(ProcessExecutor(2)), listening(recorder):
+    with using_cache_dir(tmp_path / "spread"), row_executor(ProcessExecutor(2)), listening(recorder):
         spread = cached_rows("test/spread", items, _square_lengths, label="spread", parallel_min=1000)
     np.testing.assert_array_equal(spread, here)
     assert [e for e in recorder.events if e[0] == "advanced"][-1] == ("advanced", "spread", len(set(items)))

