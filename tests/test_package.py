@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import zipfile
 
@@ -132,3 +133,30 @@ def test_ensemble_bundle_brings_its_members_and_its_notebook_writes_its_submissi
 def test_package_refuses_a_file_competition(tmp_path):
     code, text = submit("package", "hansol", "--experiment", "x", "--runs", str(tmp_path))
     assert code == 2 and "not a Kaggle competition" in text
+
+
+def test_predict_and_package_estimate_the_notebook_run_time_and_warn_past_the_limit(wsdm_experiment, tmp_path,
+                                                                                     monkeypatch):
+    runs, exp = wsdm_experiment
+    code, text = submit("predict", "wsdm", "--experiment", exp, "--runs", str(runs), "--output",
+                        str(tmp_path / "p.csv"))
+    assert code == 0, text
+    estimate = re.search(r"Notebook run time: about (.+?) for 25,000 test rows on Kaggle \((\d\.\d+) CPU s a row, "
+                         r"measured here on (\d+) rows of .*x 1\.5: Kaggle's CPU notebook cores",
+                         " ".join(text.split()))
+    assert estimate and int(estimate[3]) == 200  # the sample has 40 test rows: its training rows stand in
+    assert "the limit is 9 h" in text and "bundled synthetic sample" in text
+
+    monkeypatch.setattr(get_competition("wsdm").__class__, "host_test_rows", 10**9)
+    code, text = submit("package", "wsdm", "--experiment", exp, "--runs", str(runs), "--out", str(tmp_path / "b"))
+    assert code == 0, text
+    assert "warning: the notebook would run past the host's limit" in " ".join(text.split())
+
+
+def test_a_notebook_estimate_scales_the_measure_by_rows_and_hardware():
+    from submit.budget import NotebookEstimate
+
+    estimate = NotebookEstimate(0.1, 200, "data/lmsys", "kaggle", 25_000, 1.5, 9)
+    assert estimate.seconds == pytest.approx(3750) and not estimate.over_limit
+    assert estimate.message().startswith("about 1 h 02 min for 25,000 test rows on Kaggle (0.100 CPU s a row")
+    assert NotebookEstimate(1.0, 200, "x", "kaggle", 25_000, 1.5, 9).over_limit

@@ -44,6 +44,8 @@ class Lmsys(Competition):
     slug = "lmsys-chatbot-arena"
     url = "https://www.kaggle.com/competitions/lmsys-chatbot-arena"
     code_competition = True
+    notebook_limit_h = 9  # CPU or GPU notebook, 9 hours of run time
+    host_test_rows = 25_000  # the hidden test set, about 25,000 rows
     task = PREFERENCE
     metrics = (LOG_LOSS, ACCURACY)
     folds_scheme = "grouped"

@@ -52,6 +52,8 @@ class Wsdm(Competition):
     slug = "wsdm-cup-multilingual-chatbot-arena"
     url = "https://www.kaggle.com/competitions/wsdm-cup-multilingual-chatbot-arena"
     code_competition = True
+    notebook_limit_h = 9  # CPU or GPU notebook, 9 hours of run time
+    host_test_rows = 25_000  # the hidden test set, about 25,000 rows
     task = PREFERENCE
     metrics = (ACCURACY, LOG_LOSS)
     folds_scheme = "grouped"

@@ -1,0 +1,78 @@
+"""How long a code competition's notebook will run on the host: the predict time of a row, measured here, times
+the host's test rows, times a stated hardware ratio; and whether that passes the competition's time limit.
+
+    estimate = notebook_estimate(competition, folder, dataset, source="data/lmsys")
+    estimate.message()          # "about 1 h 10 min for 25,000 test rows on Kaggle (...); the limit is 9 h"
+    estimate.over_limit
+
+The measure: up to MEASURE_ROWS rows (the data's test rows, or its training rows where the test file is small:
+the same kind of text) through every fold head and test-time view of the experiment, with an empty content
+cache, so embedding is paid as the notebook pays it. CPU seconds of this process, not wall time: this
+machine is shared. One row goes through first, so loading the heads and the encoder is not counted per row.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from competitions.base import Competition, Dataset
+from models.cache import using_cache_dir
+from submit.predict import predict_experiment
+
+MEASURE_ROWS = 200
+# Host seconds for a CPU second here. Prediction runs on one core (one BLAS thread, one LightGBM thread), so
+# per-core speed decides: Kaggle's CPU notebooks run on Xeon vCPUs at 2.0-2.2 GHz, this machine on 2.6 GHz
+# EPYC cores; taken as 1.5 times slower there. A GPU notebook speeds up only the LLM heads.
+HOST_RATIO = {"kaggle": 1.5}
+HOST_HARDWARE = {"kaggle": "Kaggle's CPU notebook cores (Xeon, 2.0-2.2 GHz) taken as 1.5 times as slow as this "
+                           "machine's (EPYC, 2.6 GHz)"}
+
+
+@dataclass(frozen=True)
+class NotebookEstimate:
+    seconds_per_row: float  # CPU seconds here for one row: every fold and view, embedding included
+    rows_measured: int
+    source: str  # where the measured rows came from
+    host: str
+    host_rows: int
+    ratio: float
+    limit_h: float | None
+
+    @property
+    def seconds(self) -> float:
+        return self.seconds_per_row * self.host_rows * self.ratio
+
+    @property
+    def over_limit(self) -> bool:
+        return self.limit_h is not None and self.seconds > self.limit_h * 3600
+
+    def message(self) -> str:
+        limit = f"; the limit is {self.limit_h:g} h" if self.limit_h is not None else ""
+        return (f"about {_duration(self.seconds)} for {self.host_rows:,} test rows on {self.host.capitalize()} "
+                f"({self.seconds_per_row:.3f} CPU s a row, measured here on {self.rows_measured} rows of "
+                f"{self.source}, every fold and the embedding included; x {self.ratio:g}: "
+                f"{HOST_HARDWARE.get(self.host, 'the host taken as fast as this machine')}; plus a few minutes "
+                f"to install and start){limit}")
+
+
+def _duration(seconds: float) -> str:
+    minutes = round(seconds / 60)
+    return f"{minutes // 60} h {minutes % 60:02d} min" if minutes >= 60 else f"{max(minutes, 1)} min"
+
+
+def notebook_estimate(competition: Competition, folder: Path, dataset: Dataset, source: str) -> NotebookEstimate:
+    """Time the experiment in `folder` on rows of `dataset` and scale it to the host's test size."""
+    rows = dataset.test if len(dataset.test) >= MEASURE_ROWS // 4 else dataset.train
+    rows = rows.sample(min(len(rows), MEASURE_ROWS + 1), random_state=0) if len(rows) > MEASURE_ROWS else rows
+    with tempfile.TemporaryDirectory(prefix="submit-budget-") as empty, using_cache_dir(Path(empty)):
+        predict_experiment(competition, folder, rows.iloc[:1])  # loads the heads and the encoder
+        timed = rows.iloc[1:] if len(rows) > 1 else rows
+        start = time.process_time()
+        predict_experiment(competition, folder, timed)
+        cpu = time.process_time() - start
+    return NotebookEstimate(cpu / len(timed), len(timed), source, competition.host,
+                            competition.host_test_rows or len(dataset.test), HOST_RATIO.get(competition.host, 1.0),
+                            competition.notebook_limit_h)
