@@ -92,8 +92,18 @@ def _processes(cpus: float, gpus: float) -> Executor:
     return ProcessExecutor(max(1, int((os.cpu_count() or 1) // max(cpus, 1))))
 
 
+def _ray(cpus: float, gpus: float) -> Executor:
+    try:  # Ray is an extra: imported only when asked for
+        from cv.ray_executor import RayExecutor
+    except ModuleNotFoundError as err:
+        if err.name != "ray":
+            raise
+        raise ExecutorError("the ray executor needs Ray: pip install -e '.[ray]'") from None
+    return RayExecutor(cpus=cpus, gpus=gpus)
+
+
 # name -> factory(cpus per fold, GPUs per fold)
-EXECUTORS: dict[str, Callable[[float, float], Executor]] = {"local": _local, "processes": _processes}
+EXECUTORS: dict[str, Callable[[float, float], Executor]] = {"local": _local, "processes": _processes, "ray": _ray}
 
 
 def build_executor(name: str, *, cpus: float = 1, gpus: float = 0) -> Executor:
