@@ -382,14 +382,33 @@ def mean_row_f1(y: np.ndarray, chosen: np.ndarray) -> float:
 
 
 def fit_tagging_decision(y: np.ndarray, scores: np.ndarray) -> TaggingDecision:
-    """The threshold that maximises micro-F1 on out-of-fold scores (a grid over score quantiles).
+    """The threshold that maximises micro-F1 on out-of-fold scores (a grid over score quantiles; the first
+    best on a tie).
 
     The grid is dense in the upper tail, where the threshold lies: with hundreds of tags and one or two per
     row, the chosen cells are the top 0.1-1% of all scores (an even grid from the median left few points
     there: on the real law titles it cost TF-IDF 0.010 micro-F1)."""
     grid = np.unique(np.quantile(scores, 1 - np.geomspace(0.5, 1e-5, 300)))
-    best = max(grid, key=lambda t: micro_f1(y, TaggingDecision(float(t)).apply(scores)))
-    return TaggingDecision(float(best))
+    return TaggingDecision(float(grid[np.argmax(micro_f1_at(y, scores, grid))]))
+
+
+def micro_f1_at(y: np.ndarray, scores: np.ndarray, thresholds: np.ndarray) -> np.ndarray:
+    """micro_f1(y, TaggingDecision(t).apply(scores)) for every t at once, from sorted scores instead of a pass
+    over the whole matrix per threshold (40,000 rows x 584 tags: 12 s for 200 thresholds that way).
+
+    A cell is chosen when its score is >= t, or when it is its row's best (argmax) and that best is < t."""
+    positive = y == 1
+    best = scores.argmax(axis=1)
+    row_max = scores[np.arange(len(scores)), best]
+    best_hit = positive[np.arange(len(scores)), best]
+    order = np.argsort(row_max, kind="stable")
+    rows_below = np.searchsorted(row_max[order], thresholds, side="left")
+    hits_below = np.concatenate([[0], np.cumsum(best_hit[order])])[rows_below]
+    cells_at_least = scores.size - np.searchsorted(np.sort(scores, axis=None), thresholds, side="left")
+    hits_at_least = positive.sum() - np.searchsorted(np.sort(scores[positive]), thresholds, side="left")
+    tp = hits_at_least + hits_below
+    denom = positive.sum() + cells_at_least + rows_below
+    return np.where(denom > 0, 2 * tp / np.maximum(denom, 1), 0.0)
 
 
 TAIL_CHARS = 1000

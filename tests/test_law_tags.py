@@ -8,12 +8,15 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
 
 from competitions.checks import DataError
 from competitions.law_tags import LawTags, parse_tags
 from competitions.registry import get_competition
 from competitions.submissions import TAGS
-from competitions.tasks import TaggingDecision, micro_f1
+from competitions.tasks import TaggingDecision, micro_f1, micro_f1_at
 from cv.recipe import load_recipe
 from tests.conftest import shared_data
 
@@ -286,3 +289,13 @@ def test_real_titles_load_as_export():
     fewer = COMP.load(shared_data("law"), min_tag_count=5)
     assert fewer.y.shape[1] < 584 and fewer.y.sum(axis=0).min() >= 5
 
+
+@settings(max_examples=60, deadline=None)
+@given(hnp.arrays(np.int8, st.tuples(st.integers(1, 12), st.integers(1, 8)), elements=st.integers(0, 4)),
+       st.integers(0, 2**16), st.lists(st.integers(0, 5), min_size=1, max_size=8))
+def test_micro_f1_at_every_threshold_equals_deciding_then_scoring(levels, seed, cuts):
+    scores = levels / 4.0  # few distinct values: ties within rows and at the thresholds
+    y = (np.random.default_rng(seed).random(scores.shape) < 0.3).astype(np.float32)
+    thresholds = np.array(sorted(c / 4.0 for c in cuts))
+    expected = [micro_f1(y, TaggingDecision(float(t)).apply(scores)) for t in thresholds]
+    np.testing.assert_array_equal(micro_f1_at(y, scores, thresholds), expected)

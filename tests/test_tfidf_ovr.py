@@ -154,3 +154,11 @@ def test_a_cap_on_negative_rows_samples_them_and_still_learns_the_tags():
     decision = TaggingDecision(0.5)
     assert abs(micro_f1(y_new, decision.apply(capped)) - micro_f1(y_new, decision.apply(exact))) < 0.08
     assert micro_f1(y_new, decision.apply(capped)) > micro_f1(y_new, most_frequent_tag(y, len(y_new))) + 0.3
+
+
+def test_tags_fitted_in_worker_processes_equal_tags_fitted_here():
+    X, y, _ = sample()
+    here = TfidfOvr(n_jobs=1).fit(X.iloc[:400], y[:400])
+    spread = TfidfOvr(n_jobs=2).fit(X.iloc[:400], y[:400])
+    np.testing.assert_array_equal(spread.coef_, here.coef_)
+    np.testing.assert_array_equal(spread.predict(X.iloc[400:]), here.predict(X.iloc[400:]))
