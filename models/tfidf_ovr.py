@@ -10,9 +10,10 @@ slow the character n-grams). Two vectorizers (words 1..word_max, char_wb char_mi
 stacked side by side; each block is l2-normalised on its own, so neither dominates by size.
 
 Each tag learns from all its positive rows and at most `max_negatives` negative rows (a seeded sample,
-weighted up to stand for all of them): one tag's fit costs about rows^1.15, so at 40,000 titles a fold fits
-six times faster, growing linearly from there. The real 3,700 titles never reach the cap; on them, keeping
-half the negatives moved micro-F1 by -0.0005 and a quarter by -0.005 (the std over folds is 0.004).
+weighted up to stand for all of them): one tag's fit costs about rows^1.15, so from the cap on a fold
+grows linearly in rows (32,000 training titles: 39 s on one core; all negatives: about 6 times that).
+The real 3,700 titles never reach the cap; on them, keeping half the negatives moved micro-F1 by -0.0005
+and a quarter by -0.005 (the std over folds is 0.004).
 
 A tag with fewer than `min_positives` positive rows in the training fold (or no negative row) is not
 learned; it still gets a column, scored at its training rate, since predictions always span the whole
@@ -27,7 +28,6 @@ precision from fit on, so the files are half the size and a loaded head predicts
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import numpy as np
@@ -38,8 +38,6 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 
 from models.base import Head, above, at_least, limits_of, one_of
-
-PARALLEL_ROWS = 20_000  # training rows from which a fold's tags are fitted in worker processes (n_jobs=0)
 
 
 def texts_of(X: pd.DataFrame, max_body_chars: int) -> list[str]:
@@ -69,15 +67,15 @@ class TfidfOvr(Head):
     tasks = frozenset({"tagging"})
     limits = limits_of(word_max=at_least(0), char_min=at_least(1), char_max=at_least(0), max_features=at_least(0),
                        min_df=at_least(1), C=above(0), class_weight=one_of("balanced"), min_positives=at_least(1),
-                       max_body_chars=at_least(0), tol=above(0), max_iter=at_least(1), n_jobs=at_least(0),
+                       max_body_chars=at_least(0), tol=above(0), max_iter=at_least(1), n_jobs=at_least(1),
                        seed=at_least(0))
 
     # Defaults measured by 5-fold CV on the 3,700 real law titles: micro-F1 0.386 (0.374 with plain class
     # weights, 0.335 with words only), about 33 s for the five folds on one core.
     def __init__(self, *, word_max: int = 2, char_min: int = 2, char_max: int = 5, max_features: int = 20_000,
                  min_df: int = 1, sublinear_tf: bool = True, C: float = 4.0, class_weight: str | None = "balanced",
-                 min_positives: int = 3, max_negatives: int = 8000, max_body_chars: int = 2000, tol: float = 0.05,
-                 max_iter: int = 100, n_jobs: int = 0, seed: int = 0) -> None:
+                 min_positives: int = 3, max_negatives: int = 4000, max_body_chars: int = 2000, tol: float = 0.05,
+                 max_iter: int = 100, n_jobs: int = 1, seed: int = 0) -> None:
         self.word_max = word_max  # word n-grams 1..word_max; 0 turns the word block off
         self.char_min = char_min  # char_wb n-grams char_min..char_max: catch word forms and typos in short titles
         self.char_max = char_max  # 0 turns the character block off
@@ -88,14 +86,15 @@ class TfidfOvr(Head):
         self.class_weight = class_weight  # "balanced" lifts rare tags' scores; None: plain likelihood
         self.min_positives = min_positives  # tags with fewer positive rows in the fold keep their rate, unlearned
         # Negative rows a tag learns from at most (a seeded sample, weighted up; 0: all). A tag's fit costs about
-        # rows^1.15, so this keeps a fold linear in rows at scale: 40k titles fit 6 times faster. The real
-        # 3,700 titles never reach it.
+        # rows^1.15, so this keeps a fold linear in rows at scale: a fold of 32,000 titles fits in 39 s on one
+        # core (8,000: about 90 s). The real 3,700 titles never reach it.
         self.max_negatives = max_negatives
         self.max_body_chars = max_body_chars  # the body's first characters appended to the title
         self.tol = tol  # liblinear's stopping tolerance: 0.05 scored as 1e-3 on the real titles, 30% faster
         self.max_iter = max_iter
-        # Worker processes over tags; 0: one per core from PARALLEL_ROWS training rows up (below, starting them
-        # costs more than it saves), else 1. Each tag's fit is seeded on its own, so the count changes no result.
+        # Worker processes over tags. 1 by default: on 2 cores a fold of 32,000 titles took 82 s in two workers
+        # against 39 s here (each tag's dense weights travel back). Each tag's fit is seeded on its own, so
+        # the count changes no result.
         self.n_jobs = n_jobs
         self.seed = seed
 
@@ -142,8 +141,7 @@ class TfidfOvr(Head):
         self.coef_ = np.zeros((int(self.learned_.sum()), n_features), dtype=np.float32)
         self.intercept_ = np.zeros(int(self.learned_.sum()), dtype=np.float64)
         tags = np.flatnonzero(self.learned_)
-        n_jobs = self.n_jobs or ((os.cpu_count() or 1) if features.shape[0] >= PARALLEL_ROWS else 1)
-        fits = Parallel(n_jobs=n_jobs, return_as="generator")(  # each tag's weights stored as it comes
+        fits = Parallel(n_jobs=self.n_jobs, return_as="generator")(  # each tag's weights stored as it comes
             delayed(self._fit_tag)(features, y[:, tag], tag) for tag in tags)
         for k, (coef, intercept) in enumerate(fits):
             # float16 precision: halves the saved weights and moves no score by more than about 1e-3.
