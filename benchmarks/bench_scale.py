@@ -14,7 +14,9 @@ Copies of one real row land in different folds, so CV scores here are flattered:
 Each case runs the installed `submit` command twice in a fresh runs folder (cold: empty cache; warm: the
 identical command again) and records wall time, CPU seconds (user + system, worker processes included)
 and peak RSS (of the largest process), plus the stage times the run wrote to scores.json. One JSON line
-per run goes to --out; a Markdown table is printed at the end.
+per run goes to --out; Markdown tables are printed at the end: the runs, and the growth of CPU seconds,
+wall time and peak RSS with rows (fitted as c * rows^b) with what that gives at the hosts' real sizes.
+`--report FILE` prints those tables again from the JSON lines in FILE.
 """
 
 from __future__ import annotations
@@ -37,6 +39,9 @@ SIZES = {"lmsys": (2000, 8000, 32000), "wsdm": (2000, 8000, 32000), "law-tags": 
          "hansol": (2000, 8000)}
 TEST_SHARE = 4  # test rows = training rows / 4
 SEED = 0
+# The hosts' real sizes (training rows, test rows), for the extrapolation. law-tags: a Stack Exchange tag
+# competition's tens of thousands of titles; Hansol's real training file has 644 rows, so no extrapolation.
+REAL_SIZES = {"lmsys": (57477, 25000), "wsdm": (48439, 25000), "law-tags": (40000, 10000)}
 
 
 def _mark(text: str, mark: str) -> str:
@@ -162,14 +167,47 @@ def run_case(name: str, n: int, data_root: Path, runs_root: Path, extra: list[st
     return out
 
 
+def _stage_summary(stages: dict[str, float]) -> dict[str, float]:
+    """The stages that took a second or more, each fold's fit and predict folded into their mean a fold."""
+    per_fold = {kind: [v for k, v in stages.items() if k.startswith("fold ") and k.endswith(kind)]
+                for kind in ("fit", "predict held-out", "predict test")}
+    out = {k: v for k, v in stages.items() if not k.startswith("fold ") and k != "cv" and v >= 1}
+    return out | {f"{kind} a fold": round(sum(v) / len(v), 1) for kind, v in per_fold.items() if v}
+
+
 def table(records: list[dict]) -> str:
     lines = ["| data | train / test rows | run | wall | CPU s | peak RSS | stages (s) |",
              "|---|---|---|---|---|---|---|"]
     for r in records:
         minutes, seconds = divmod(r["wall_s"], 60)
-        stages = ", ".join(f"{k} {v}" for k, v in r["stages"].items() if k != "cv")
+        stages = ", ".join(f"{k} {v}" for k, v in _stage_summary(r["stages"]).items())
         lines.append(f"| {r['case'].split(':')[0]} | {r['train']:,} / {r['test']:,} | {r['phase']} | "
                      f"{int(minutes)} min {seconds:.0f} s | {r['cpu_s']:.0f} | {r['peak_rss_mb']:,} MB | {stages} |")
+    return "\n".join(lines)
+
+
+def growth(records: list[dict]) -> str:
+    """Per competition, cold runs: CPU seconds, wall and peak RSS fitted as c * rows^b over the measured
+    sizes (rows: training plus test, since every row is embedded), and what the fit gives at the real size."""
+    lines = ["| data | sizes | CPU s ~ rows^b | wall ~ rows^b | peak RSS ~ rows^b | real size | CPU s there | "
+             "wall there (2 cores) | peak RSS there |", "|---|---|---|---|---|---|---|---|---|"]
+    cold = [r for r in records if r["phase"] == "cold"]
+    for name in dict.fromkeys(r["case"].split(":")[0] for r in cold):
+        runs = sorted((r for r in cold if r["case"].startswith(f"{name}:")), key=lambda r: r["train"])
+        if len({r["train"] for r in runs}) < 2:  # a growth needs two sizes
+            continue
+        rows = np.log([r["train"] + r["test"] for r in runs])
+        fits = {key: np.polyfit(rows, np.log([r[key] for r in runs]), 1) for key in ("cpu_s", "wall_s", "peak_rss_mb")}
+        sizes = " / ".join(f"{r['train']:,}" for r in runs)
+        cells = [f"{fits[key][0]:.2f}" for key in fits]
+        if name in REAL_SIZES:
+            real = sum(REAL_SIZES[name])
+            at = {key: float(np.exp(np.polyval(fit, np.log(real)))) for key, fit in fits.items()}
+            cells += [f"{REAL_SIZES[name][0]:,} / {REAL_SIZES[name][1]:,}", f"{at['cpu_s']:,.0f}",
+                      f"{at['wall_s'] / 60:.0f} min", f"{at['peak_rss_mb']:,.0f} MB"]
+        else:
+            cells += ["", "", "", ""]
+        lines.append(f"| {name} | {sizes} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
@@ -184,7 +222,13 @@ def main() -> None:
                         help="where the resampled data is written (kept and reused between calls)")
     parser.add_argument("--runs-root", type=Path, default=Path(tempfile.gettempdir()) / "bench_scale_runs")
     parser.add_argument("--out", type=Path, default=None, help="append each run's JSON line to this file")
+    parser.add_argument("--report", type=Path, default=None,
+                        help="run nothing: the tables (runs, growth fit) of the JSON lines in this file")
     args = parser.parse_args()
+    if args.report:
+        records = [json.loads(line) for line in args.report.read_text().splitlines() if line.strip()]
+        print(table(records), growth(records), sep="\n\n")
+        return
     cases = [(c.split(":")[0], int(c.split(":")[1])) for c in args.cases] or \
         [(name, n) for name, sizes in SIZES.items() for n in sizes]
     extra = [*(["--recipe", args.recipe] if args.recipe else []), *(f"--set={o}" for o in args.overrides)]
@@ -198,7 +242,7 @@ def main() -> None:
             if args.out:
                 with args.out.open("a") as sink:
                     sink.write(json.dumps(record) + "\n")
-    print(table(records))
+    print(table(records), growth(records), sep="\n\n")
 
 
 if __name__ == "__main__":
