@@ -5,7 +5,7 @@
 
 A fold (fit_fold, run by the executor: here, in worker processes or as Ray tasks) returns its predictions
 and saved head as data; the driver alone writes them atomically to `<experiment>/folds/<k>/result.npz` and
-model/ (write_fold), seals them with the checksums of their files (cv/artifacts.py), and never recomputes a
+model/ and seals them with the checksums of their files (write_fold, cv/artifacts.py), and never recomputes a
 finished fold: kill a run and start it again and only the missing folds run; a fold whose files were
 damaged is refitted. The experiment id is a hash of the resolved recipe, the data fingerprint and the
 folds, so an identical run finds its own earlier folds. Predictions under each test-time view are kept
@@ -48,7 +48,7 @@ from cv.io import atomic_write, atomic_write_text
 from cv.recipe import Recipe
 from cv.store import Store, now
 from models.cache import row_executor, using_cache_dir
-from models.progress import Stage, StageTimes, listening, stage
+from models.progress import Listener, Stage, StageTimes, listening, stage
 from models.registry import HEADS
 
 PLAIN = "plain"
@@ -247,7 +247,8 @@ def _fit_fold(job: FoldJob, ctx: FoldContext) -> FoldOutput:
 
 def write_fold(output: FoldOutput) -> Path:
     """A fold's files into its folder: the model folder whole (staged beside it, then renamed over the old one),
-    then result.npz atomically, which marks the fold done. Returns result.npz's path."""
+    then result.npz atomically, which marks the fold done, then the seal of them all (cv/artifacts.py).
+    Returns result.npz's path."""
     out_dir = Path(output.out_dir)
     with writing(out_dir):
         out_dir.mkdir(parents=True, exist_ok=True)
@@ -259,7 +260,9 @@ def write_fold(output: FoldOutput) -> Path:
             (staging / name).write_bytes(data)
         shutil.rmtree(out_dir / "model", ignore_errors=True)
         os.replace(staging, out_dir / "model")
-    return atomic_write(out_dir / "result.npz", lambda tmp: tmp.write_bytes(output.result))
+    result = atomic_write(out_dir / "result.npz", lambda tmp: tmp.write_bytes(output.result))
+    seal(out_dir)
+    return result
 
 
 def predict_saved_folds(task: TaskType, head: str, fold_models: list[Path], tta: list[str],
@@ -322,19 +325,13 @@ def fold_scores(competition: Competition, y: np.ndarray, oof: np.ndarray, folds:
     return {m.name: [s[m.name] for s in per_fold] for m in competition.metrics}
 
 
-class _StageLog:
+class _StageLog(Listener):
     """Each finished stage as a line of the experiment's log.txt; the ones that end before the experiment's folder
     exists (loading the files, the folds) are written once it does."""
 
     def __init__(self, earlier: list[Stage]) -> None:
         self.exp_dir: Path | None = None
         self.pending = list(earlier)
-
-    def started(self, stage: Stage) -> None:
-        pass
-
-    def advanced(self, stage: Stage) -> None:
-        pass
 
     def finished(self, stage: Stage) -> None:
         self.pending.append(stage)
@@ -453,7 +450,7 @@ def _run_experiment(competition: Competition, dataset: Dataset, recipe: Recipe, 
     with stage("folds", total=n_splits, unit="folds") as fold_bar:
         fold_bar.advance(n_splits - len(todo))
         for output in executor.map(fit_fold, todo, context):
-            seal(write_fold(output).parent)
+            write_fold(output)
             _log(exp_dir, f"finished fold {output.fold}")
             fold_bar.advance()
 

@@ -24,15 +24,19 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from typing import Protocol
 
 
-class Listener(Protocol):
-    def started(self, stage: Stage) -> None: ...
+class Listener:
+    """Told of every stage entered inside `listening(listener)`; a listener overrides what it needs."""
 
-    def advanced(self, stage: Stage) -> None: ...
+    def started(self, stage: Stage) -> None:
+        pass
 
-    def finished(self, stage: Stage) -> None: ...
+    def advanced(self, stage: Stage) -> None:
+        pass
+
+    def finished(self, stage: Stage) -> None:
+        pass
 
 
 _LISTENERS: ContextVar[tuple[Listener, ...]] = ContextVar("submit_stage_listeners", default=())
@@ -78,17 +82,11 @@ def listening(listener: Listener) -> Iterator[Listener]:
         _LISTENERS.reset(token)
 
 
-class StageTimes:
+class StageTimes(Listener):
     """A listener that keeps every finished stage, with its time."""
 
     def __init__(self) -> None:
         self.stages: list[Stage] = []
-
-    def started(self, stage: Stage) -> None:
-        pass
-
-    def advanced(self, stage: Stage) -> None:
-        pass
 
     def finished(self, stage: Stage) -> None:
         self.stages.append(stage)

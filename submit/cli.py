@@ -32,7 +32,7 @@ from competitions.registry import COMPETITIONS, get_competition
 from curation.report import report_renderable
 from cv.executor import EXECUTORS
 from cv.store import Store, rebuild_store
-from models.progress import Stage, listening
+from models.progress import Listener, Stage, listening
 from submit.app import CacheDir, RunsDir, UsageError, app, console, out
 from submit.leaderboard import FORMATS, render, rich_table
 from submit.pipeline import resolve_data_dir, run_competition
@@ -47,7 +47,7 @@ def _interrupt(signum: int, frame: object) -> None:
     raise Terminated
 
 
-class StageBars:
+class StageBars(Listener):
     """A models.progress listener drawing a rich bar per stage: units done, elapsed and estimated time left.
     A finished stage keeps its line (with its time) when it took SHOW_AFTER_S or more; quicker ones vanish."""
 

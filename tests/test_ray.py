@@ -13,7 +13,7 @@ import ray._private.ray_constants as ray_constants
 from ray.cluster_utils import Cluster
 from typer.testing import CliRunner
 
-from models.progress import Stage, listening
+from models.progress import Listener, Stage, listening
 from submit.cli import app
 from submit.pipeline import run_competition
 
@@ -54,22 +54,16 @@ def test_submit_with_the_ray_executor_gives_the_local_experiment(cluster, local,
     assert same_files(runs / "lmsys" / experiment, local.result.dir)
 
 
-class LoseANode:
+class LoseANode(Listener):
     """When the first fold comes back, another is still running: take a worker node away, with its fold."""
 
     def __init__(self, cluster: Cluster) -> None:
         self.cluster, self.removed = cluster, False
 
-    def started(self, stage: Stage) -> None:
-        pass
-
     def advanced(self, stage: Stage) -> None:
         if stage.name == "folds" and stage.done >= 1 and not self.removed:
             self.cluster.remove_node(next(iter(self.cluster.worker_nodes)), allow_graceful=False)
             self.removed = True
-
-    def finished(self, stage: Stage) -> None:
-        pass
 
 
 def test_a_cluster_that_loses_a_node_mid_run_finishes_with_the_same_predictions(cluster, local, tmp_path):
