@@ -22,7 +22,6 @@ from __future__ import annotations
 import dataclasses
 import functools
 import json
-import os
 import time
 from collections import Counter
 from dataclasses import dataclass
@@ -34,7 +33,7 @@ import pandas as pd
 from competitions.base import Dataset
 from curation.pii import NAME_ENTITIES, ner_model_available
 from curation.steps import CurationError, Filter, Pii, Score, Step, Transform, build_step
-from cv.executor import ProcessExecutor
+from cv.executor import LocalExecutor, ProcessExecutor
 from models.cache import cached_json, current_row_executor, row_executor
 
 CURATION_VERSION = "1"  # bump when a step's output changes, so that cached rows are recomputed
@@ -136,9 +135,7 @@ def _workers(config: CurationConfig) -> Any:
     (the executor seam: worker processes, or Ray tasks), else one process per core."""
     if config.workers:
         return ProcessExecutor(config.workers) if config.workers > 1 else None
-    if current_row_executor() is not None:
-        return current_row_executor()
-    return ProcessExecutor() if (os.cpu_count() or 1) > 1 else None
+    return current_row_executor() or LocalExecutor().rows()
 
 
 def _rows(frame: pd.DataFrame, columns: list[str], score_column: str | None) -> list[list[Any]]:
