@@ -190,7 +190,11 @@ class TaskType:
     # The meta-model layout of stacking: "classes" (one multinomial model over the members' class
     # log-probabilities) or "cells" (one binary model on each (row, column) cell's member scores).
     stack_layout: ClassVar[str | None] = None
-    has_certainty: ClassVar[bool] = False  # certainty() exists, so selective TTA (tta_budget < 1) works
+
+    @property
+    def has_certainty(self) -> bool:
+        """The task defines certainty(), so selective TTA (tta_budget < 1) and pseudo-label thresholds work."""
+        return type(self).certainty is not TaskType.certainty
 
     def combine(self, preds: list[np.ndarray]) -> np.ndarray:
         """A row's predictions under the views (the plain one first) merged into one."""
@@ -267,7 +271,6 @@ class PreferenceTask(TaskType):
     prediction: ClassVar[PredictionKind] = PROBABILITIES
     submission_kinds: ClassVar[tuple[SubmissionKind, ...]] = (submissions.LABELS, submissions.PROBABILITIES)
     stack_layout: ClassVar[str | None] = "classes"
-    has_certainty: ClassVar[bool] = True
 
     def certainty(self, pred: np.ndarray) -> np.ndarray:
         return top_two_margin(pred)
@@ -432,7 +435,6 @@ class TaggingTask(TaskType):
     prediction: ClassVar[PredictionKind] = SCORES
     submission_kinds: ClassVar[tuple[SubmissionKind, ...]] = (submissions.TAGS,)
     stack_layout: ClassVar[str | None] = "cells"
-    has_certainty: ClassVar[bool] = True
 
     def certainty(self, pred: np.ndarray) -> np.ndarray:
         """A row whose best tag scores low is the least sure of its tags."""

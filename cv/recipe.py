@@ -103,7 +103,6 @@ class Recipe:
         return hashlib.sha256(json.dumps(content, sort_keys=True, default=str).encode()).hexdigest()[:8]
 
 
-TRANSFER_KEYS = ("distill_from", "distill_alpha", "distill_temperature", "pseudo_labels")
 PSEUDO_DEFAULTS = {"from": "", "threshold": 0.0, "weight": 1.0}
 UNLABELED = "unlabeled"  # data.unlabeled: a folder of rows without labels, for pseudo_labels (any competition)
 
