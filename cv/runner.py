@@ -245,6 +245,21 @@ def _fit_fold(job: FoldJob, ctx: FoldContext) -> FoldOutput:
     return FoldOutput(job.fold, job.out_dir, result.getvalue(), model)
 
 
+def folds_to_fit(jobs: list[FoldJob]) -> tuple[list[FoldJob], list[str]]:
+    """The jobs whose fold never finished or whose files were damaged (cv/artifacts.py), and a note on each
+    damaged one; a damaged fold's model files are removed at once, so no file of a damaged fit is kept."""
+    todo, repaired = [], []
+    for job in jobs:
+        problem = damage(job.out_dir)
+        if problem is None:
+            continue
+        if problem != FOLD_ABSENT:
+            repaired.append(f"fold {job.fold}: {problem}; refitted")
+            shutil.rmtree(job.out_dir / "model", ignore_errors=True)
+        todo.append(job)
+    return todo, repaired
+
+
 def write_fold(output: FoldOutput) -> Path:
     """A fold's files into its folder: the model folder whole (staged beside it, then renamed over the old one),
     then result.npz atomically, which marks the fold done, then the seal of them all (cv/artifacts.py).
@@ -426,16 +441,9 @@ def _run_experiment(competition: Competition, dataset: Dataset, recipe: Recipe, 
     if empty:
         raise CurationError(f"curation kept no training rows outside fold(s) {empty} ({keep.sum()} of {len(keep)} "
                             f"kept): loosen its filters, e.g. --set curation.steps.word_count.min=5")
-    todo, repaired = [], []
-    for job in jobs:
-        problem = damage(job.out_dir)
-        if problem is None:
-            continue
-        if problem != FOLD_ABSENT:
-            repaired.append(f"fold {job.fold}: {problem}; refitted")
-            _log(exp_dir, repaired[-1])
-            shutil.rmtree(job.out_dir / "model", ignore_errors=True)  # no file of the damaged fit is kept
-        todo.append(job)
+    todo, repaired = folds_to_fit(jobs)
+    for note in repaired:
+        _log(exp_dir, note)
     params = recipe.resolved()["params"]
     transfer = lender(y, folds) if lender is not None and todo else Transfer()
     todo = [lent(job, transfer) for job in todo]

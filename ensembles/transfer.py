@@ -26,7 +26,6 @@ data, folds and target space as the student, without curation.
 
 from __future__ import annotations
 
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -37,10 +36,9 @@ import yaml
 
 from competitions.base import Competition, Dataset
 from competitions.errors import UserError
-from cv.artifacts import damage
 from cv.executor import Executor, LocalExecutor
 from cv.recipe import Recipe, build_recipe
-from cv.runner import PLAIN, FoldContext, FoldJob, Lender, Transfer, fit_fold, predict_views, write_fold
+from cv.runner import PLAIN, FoldContext, FoldJob, Lender, Transfer, fit_fold, folds_to_fit, predict_views, write_fold
 from cv.store import Store
 from ensembles.build import make_combiner
 from ensembles.methods import Combiner
@@ -119,9 +117,7 @@ class _Lessons:
         jobs = [FoldJob(j, np.flatnonzero((self.folds != j) & (self.folds != k)),
                         np.flatnonzero((self.folds == j) | (self.folds == k)), teacher.dir / NESTED / f"{j}-{k}")
                 for j, k in pairs]
-        todo = [job for job in jobs if damage(job.out_dir) is not None]
-        for job in todo:
-            shutil.rmtree(job.out_dir / "model", ignore_errors=True)  # no file of a damaged fit is kept
+        todo, _ = folds_to_fit(jobs)
         context = FoldContext(task, recipe.head, recipe.resolved()["params"], recipe.train_views, recipe.tta,
                               recipe.tta_budget, self.dataset.train, y, self.dataset.test.iloc[:0],
                               teacher.dir.parent.parent, cache_dir(), self.dataset.label_names)
