@@ -63,10 +63,12 @@ def _rouge_scorer(rouge_type: str):
     return RougeScorer([rouge_type], tokenizer=_CachedTokenizer())
 
 
+@lru_cache(maxsize=65_536)  # MBR and Caruana meet each text many times: split it into sentences once
 def _for_rouge(rouge_type: str, text: str) -> str:
     return "\n".join(split_sentences(text)) if rouge_type == "rougeLsum" else str(text)
 
 
+@lru_cache(maxsize=262_144)  # Caruana and the nested fits score the same pairs again with other weights
 def rouge_f1(rouge_type: str, reference: str, candidate: str) -> float:
     """One pair's ROUGE F1 (rouge1, rouge2, rougeL or rougeLsum), stemmer on."""
     score = _rouge_scorer(rouge_type).score(_for_rouge(rouge_type, reference), _for_rouge(rouge_type, candidate))
@@ -75,7 +77,7 @@ def rouge_f1(rouge_type: str, reference: str, candidate: str) -> float:
 
 def mean_rouge(rouge_type: str) -> Callable[[np.ndarray, np.ndarray], float]:
     def metric(y: np.ndarray, pred: np.ndarray) -> float:
-        return float(np.mean([rouge_f1(rouge_type, r, c) for r, c in zip(y, pred, strict=True)])) if len(y) else 0.0
+        return float(np.mean(rouge_pairs(rouge_type, pred, y))) if len(y) else 0.0
 
     metric.__name__ = rouge_type
     return metric
@@ -93,6 +95,7 @@ def chrf(y: np.ndarray, pred: np.ndarray) -> float:
     return float(_chrf().corpus_score([str(p) for p in pred], [[str(r) for r in y]]).score)
 
 
+@lru_cache(maxsize=262_144)
 def chrf_pair(reference: str, candidate: str) -> float:
     """One pair's sentence chrF (0-100), for MBR selection."""
     return float(_chrf().sentence_score(str(candidate), [str(reference)]).score)
