@@ -3,6 +3,8 @@
     seal(fold_dir)                          # after a fold's files are written: manifest.json of checksums
     problem = damage(fold_dir)              # None: whole; "result.npz: checksum differs" ...; FOLD_ABSENT
     scores = read_artifact(path, lambda p: json.loads(p.read_text()), repair="run it again")
+    recipe = read_recipe(folder)            # an experiment's recipe.yaml as a mapping
+    scores = read_mapping(folder, "scores.json", "cv_mean")   # a mapping with these keys
 
 A fold counts as finished only when its files are as written: the runner refits a fold whose files are
 damaged (a truncated result.npz, an edited model.txt) and says so; `submit predict` refuses one. Other
@@ -45,6 +47,28 @@ def read_artifact(path: Path, read: Callable[[Path], T], *, repair: str) -> T:
         what = "not found" if isinstance(err, FileNotFoundError) else \
             f"damaged or not written whole ({type(err).__name__}: {err})"
         raise ArtifactError(f"{path}: {what}; {repair}") from None
+
+
+def _mapping(path: Path, *keys: str) -> dict:
+    """A YAML or JSON file (JSON is YAML) holding a mapping with these keys."""
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    if not isinstance(data, dict):
+        raise TypeError(f"a {type(data).__name__}, not a mapping")
+    missing = [k for k in keys if k not in data]
+    if missing:
+        raise KeyError(f"no {', '.join(missing)}")
+    return data
+
+
+def read_mapping(folder: Path, name: str, *keys: str) -> dict:
+    """An experiment's YAML or JSON file (scores.json, ensemble.json, recipe.yaml) as a mapping holding `keys`;
+    a damaged one is an ArtifactError saying what rewrites it."""
+    return read_artifact(Path(folder) / name, lambda p: _mapping(p, *keys), repair=rerun_hint(folder))
+
+
+def read_recipe(folder: Path) -> dict:
+    """An experiment's recipe.yaml (the recipe as run) as a mapping."""
+    return read_mapping(folder, "recipe.yaml")
 
 
 def rerun_hint(folder: Path) -> str:

@@ -15,12 +15,11 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import yaml
 
 from competitions.base import Competition
 from competitions.errors import UserError
 from competitions.tasks import TaskType
-from cv.artifacts import read_artifact, rerun_hint
+from cv.artifacts import read_artifact, read_recipe, rerun_hint
 from cv.store import Store
 
 
@@ -66,8 +65,7 @@ def read_member(task: TaskType, row: dict[str, Any], runs_dir: Path | None = Non
     test_path = folder / "test.parquet"
     test, test_frame = read_artifact(test_path, lambda p: _predictions(task, p, ("id",)), repair=repair) \
         if test_path.exists() else (task.prediction.allocate(0, like=oof), pd.DataFrame({"id": []}))
-    recipe = read_artifact(folder / "recipe.yaml", lambda p: dict(yaml.safe_load(p.read_text(encoding="utf-8"))),
-                           repair=repair)
+    recipe = read_recipe(folder)
     return Member(id=row["id"], head=row["head"], dir=folder, cv_mean=row["cv_mean"], fingerprint=row["fingerprint"],
                   folds_id=row["folds_id"], recipe=recipe,
                   columns=[c for c in frame.columns if c not in ("id", "fold")], ids=frame["id"].astype(str).to_numpy(),

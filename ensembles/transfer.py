@@ -32,10 +32,10 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import yaml
 
 from competitions.base import Competition, Dataset
 from competitions.errors import UserError
+from cv.artifacts import read_recipe
 from cv.executor import Executor, LocalExecutor
 from cv.recipe import Recipe, build_recipe
 from cv.runner import PLAIN, FoldContext, FoldJob, Lender, Transfer, fit_fold, folds_to_fit, predict_views, write_fold
@@ -77,7 +77,7 @@ def open_teacher(store: Store, competition: Competition, teacher_id: str, studen
         raise TransferError(f"experiment {teacher_id} itself learnt from another ({row['learned_from']}); a teacher "
                             "must have learnt from its labels only, so that its refits per pair of folds stay honest")
     folder = Path(row["path"])
-    recipe = yaml.safe_load((folder / "recipe.yaml").read_text(encoding="utf-8"))
+    recipe = read_recipe(folder)
     if recipe.get("curation"):
         raise TransferError(f"experiment {teacher_id} curated its training rows; choose a teacher without curation")
     if competition.task.prediction.in_embedder_space and recipe.get("embedder") != student.embedder:

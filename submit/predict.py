@@ -19,12 +19,11 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import yaml
 
 from competitions.base import Competition
 from competitions.checks import DataError
 from competitions.registry import get_competition
-from cv.artifacts import FOLD_ABSENT, ArtifactError, damage, read_artifact, rerun_hint
+from cv.artifacts import FOLD_ABSENT, ArtifactError, damage, read_mapping, read_recipe, rerun_hint
 from cv.io import check_can_write
 from cv.recipe import Recipe, RecipeError, build_recipe
 from cv.runner import predict_saved_folds
@@ -52,29 +51,12 @@ def experiment_dir(competition: str, experiment: str | Path, runs_dir: Path = Pa
                       f"known: {', '.join(known) or 'none, run one first: submit ' + competition}")
 
 
-def _mapping(path: Path, *keys: str) -> dict:
-    """A YAML or JSON file (JSON is YAML) holding a mapping with these keys."""
-    data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    missing = [k for k in keys if not isinstance(data, dict) or k not in data]
-    if missing:
-        raise KeyError(f"no {', '.join(missing)}")
-    return data
-
-
-def _read(folder: Path, name: str, *keys: str) -> dict:
-    return read_artifact(folder / name, lambda p: _mapping(p, *keys), repair=rerun_hint(folder))
-
-
-def _raw_recipe(folder: Path) -> dict:
-    return _read(folder, "recipe.yaml")
-
-
 def is_ensemble(folder: Path) -> bool:
-    return "members" in _raw_recipe(folder)
+    return "members" in read_recipe(folder)
 
 
 def saved_recipe(competition_name: str, folder: Path) -> Recipe:
-    raw = _raw_recipe(folder)
+    raw = read_recipe(folder)
     name = raw.pop("name", folder.name)
     return build_recipe(get_competition(competition_name), raw, name)
 
@@ -99,7 +81,7 @@ def saved_ensemble(competition: Competition, folder: Path) -> tuple[Combiner, li
     if not path.is_file():
         raise EnsembleError(f"ensemble {folder.name}: no ensemble.json in {folder}; build it again with "
                             f"`submit ensemble {competition.name}`")
-    stored = _read(folder, "ensemble.json", "method", "members", "combiner")
+    stored = read_mapping(folder, "ensemble.json", "method", "members", "combiner")
     ids = [m["id"] for m in stored["members"]]
     again = f"submit ensemble {competition.name} --experiments {','.join(ids)} --method {stored['method']}"
     try:
@@ -144,7 +126,7 @@ def _predict_submission(competition_name: str, experiment: str | Path, data: Pat
     if output is not None:
         check_can_write(output)
     folder = experiment_dir(competition_name, experiment, runs_dir)
-    scores = _read(folder, "scores.json", "decision", "experiment", "metric", "cv_mean")
+    scores = read_mapping(folder, "scores.json", "decision", "experiment", "metric", "cv_mean")
     data_dir, _ = resolve_data_dir(competition, data)
     # The recipe's data options (a training subset, extra training rows) shape training only: the test
     # rows are the host's files as they are.
@@ -155,5 +137,5 @@ def _predict_submission(competition_name: str, experiment: str | Path, data: Pat
     path, _ = write_experiment_submission(
         competition, dataset, decided, output or folder / "submission.csv", experiment=scores["experiment"],
         metric=scores["metric"], cv_mean=scores["cv_mean"],
-        embedder=_raw_recipe(folder).get("embedder", Recipe.embedder))
+        embedder=read_recipe(folder).get("embedder", Recipe.embedder))
     return path
