@@ -19,12 +19,11 @@ import time
 from pathlib import Path
 
 import pandas as pd
-
-from competitions.law_tags import LawTags
-from curation.pipeline import curate_dataset
-from curation.steps import Filter, build_step
-from cv.recipe import load_recipe
-from models.cache import using_cache_dir
+from submit.competitions.law_tags import LawTags
+from submit.curation.pipeline import curate_dataset
+from submit.curation.steps import Filter, build_step
+from submit.cv.recipe import load_recipe
+from submit.models.cache import using_cache_dir
 
 LAW = Path(__file__).resolve().parents[2] / "shared" / "data" / "law"
 

@@ -21,10 +21,9 @@ from pathlib import Path
 
 import numpy as np
 import torch
-
-from competitions.registry import get_competition
-from models.llm.classifier import LlmClassifier
-from models.llm.zoo import model_folder
+from submit.kernel.plugins import get_competition
+from submit.models.llm.classifier import LlmClassifier
+from submit.models.llm.zoo import model_folder
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "lmsys"
 

@@ -15,9 +15,8 @@ from pathlib import Path
 
 import numpy as np
 import yaml
-
-from competitions.registry import get_competition
-from cv.runner import PLAIN, fold_scores, tta_rows
+from submit.cv.runner import PLAIN, fold_scores, tta_rows
+from submit.kernel.plugins import get_competition
 
 BUDGETS = (0.0, 0.1, 0.2, 0.3, 0.5, 1.0)
 

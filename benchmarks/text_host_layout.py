@@ -16,9 +16,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-
-from competitions._generation import TextToText
-from competitions.registry import get_competition
+from submit.competitions._generation import TextToText
+from submit.kernel.plugins import get_competition
 
 
 def write_host_layout(name: str, export_dir: Path, out_dir: Path, n_test: int, seed: int = 0) -> Path:

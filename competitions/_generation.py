@@ -24,11 +24,10 @@ from typing import ClassVar
 
 import numpy as np
 import pandas as pd
-
-from competitions.base import Competition, Dataset, subset_rows
-from competitions.checks import Column, DataError, check_ids_covered, find_table, only_table, read_table
-from competitions.submissions import TEXT, SubmissionSpec
-from competitions.tasks import GENERATION, GenerationTask, Similarity
+from submit.kernel.checks import Column, DataError, check_ids_covered, find_table, only_table, read_table
+from submit.kernel.competition import Competition, Dataset, subset_rows
+from submit.kernel.submissions import TEXT, SubmissionSpec
+from submit.kernel.tasks import GENERATION, GenerationTask, Similarity
 
 SOURCE = "source"  # the canonical input column of the generation task
 

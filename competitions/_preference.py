@@ -1,6 +1,6 @@
 """Shared code of the chatbot-arena plugins (wsdm, lmsys): readers, metrics, the LMSYS->WSDM conversion, samples.
 
-    from competitions._preference import read_lmsys_train, lmsys_to_wsdm
+    from submit.competitions._preference import read_lmsys_train, lmsys_to_wsdm
     frame, y = read_lmsys_train(Path("data/lmsys/train.csv"))     # canonical columns, y one-hot (n, 3)
     wsdm_frame, wsdm_y = lmsys_to_wsdm(frame, y)                  # ties dropped, y (n, 2)
 
@@ -17,9 +17,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-
-from competitions.base import Metric, subset_rows
-from competitions.checks import Column, DataError, check_table, list_length, read_any
+from submit.kernel.checks import Column, DataError, check_table, list_length, read_any
+from submit.kernel.competition import Metric, subset_rows
 
 CANONICAL = ("id", "prompt", "response_a", "response_b", "n_turns")
 LMSYS_FLAGS = ("winner_model_a", "winner_model_b", "winner_tie")

@@ -29,12 +29,11 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-
-from competitions.base import Dataset
-from curation.pii import NAME_ENTITIES, ner_model_available
-from curation.steps import CurationError, Filter, Pii, Score, Step, Transform, build_step
-from cv.executor import LocalExecutor, ProcessExecutor
-from models.cache import cached_json, current_row_executor, row_executor
+from submit.curation.pii import NAME_ENTITIES, ner_model_available
+from submit.curation.steps import CurationError, Filter, Pii, Score, Step, Transform, build_step
+from submit.kernel.competition import Dataset
+from submit.kernel.parallel import LocalExecutor, ProcessExecutor
+from submit.models.cache import cached_json, current_row_executor, row_executor
 
 CURATION_VERSION = "1"  # bump when a step's output changes, so that cached rows are recomputed
 EXAMPLES = 3  # dropped rows shown per filter

@@ -26,8 +26,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from competitions.errors import UserError
-from curation.pii import NAME_ENTITIES, PATTERN_ENTITIES, scrubber
+from submit.curation.pii import NAME_ENTITIES, PATTERN_ENTITIES, scrubber
+from submit.kernel.errors import UserError
 
 INSTALL_HINT = "pip install -e '.[curate]' in a clone (or pip install 'submit-harness[curate]')"
 

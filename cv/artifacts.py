@@ -23,10 +23,9 @@ from typing import TypeVar
 
 import numpy as np
 import yaml
-
-from competitions.errors import UserError
-from competitions.registry import COMPETITIONS
-from cv.io import atomic_write_text
+from submit.cv.io import atomic_write_text
+from submit.kernel.errors import UserError
+from submit.kernel.plugins import COMPETITIONS
 
 T = TypeVar("T")
 MANIFEST = "manifest.json"

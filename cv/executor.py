@@ -1,87 +1,24 @@
-"""The executor seam: how independent units of work (folds, and chunks of rows) are run.
+"""The executors by name: where an experiment's folds run (local, worker processes, or Ray).
 
-    executor = build_executor("processes", cpus=1)        # or "local" (the default)
+    executor = build_executor("processes", cpus=1)        # or "local" (the default), "ray"
     for output in executor.map(fit_fold, jobs, context):   # each fold's result, as data, as it finishes
         ...
-    executor.rows()                                        # where large batches of rows go meanwhile
 
-`fn(job, context)` must be a module-level function and jobs and context plain data (paths included:
-nothing travels in environment variables), and `fn` returns its result as data, so an executor that
-ships work to other processes or machines can replace the local one without the runner changing. The
-driver alone writes what comes back.
+The seam itself (Executor, LocalExecutor, ProcessExecutor) is submit.kernel.parallel, so that parts below
+cv (the content cache, curation) can send rows to worker processes too.
 """
 
 from __future__ import annotations
 
-import multiprocessing
 import os
-from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor, as_completed
-from typing import Any, Protocol, TypeVar
+from collections.abc import Callable
 
-from competitions.errors import UserError
-
-Job = TypeVar("Job")
-Result = TypeVar("Result")
+from submit.kernel.errors import UserError
+from submit.kernel.parallel import Executor, LocalExecutor, ProcessExecutor
 
 
 class ExecutorError(UserError, ValueError):
     """An unknown executor, or resources it cannot give."""
-
-
-class Executor(Protocol):
-    def map(self, fn: Callable[[Job, Any], Result], jobs: Sequence[Job], context: Any) -> Iterator[Result]:
-        """Yield fn(job, context) for every job, in any order, as each finishes."""
-        ...
-
-    def rows(self) -> Executor | None:
-        """Where large batches of rows (embeddings, text features, curation) go while this executor runs the
-        folds (see models.cache.row_executor); None: computed in the calling process."""
-        ...
-
-
-class LocalExecutor:
-    """One job after the other in this process: the default, and the easiest to debug. Large batches of rows
-    still go to one worker process per core."""
-
-    def map(self, fn: Callable[[Job, Any], Result], jobs: Sequence[Job], context: Any) -> Iterator[Result]:
-        for job in jobs:
-            yield fn(job, context)
-
-    def rows(self) -> Executor | None:
-        return ProcessExecutor() if (os.cpu_count() or 1) > 1 else None
-
-
-_worker: tuple[Callable[[Any, Any], Any], Any] | None = None  # (fn, context), set once in each worker
-
-
-def _start_worker(fn: Callable[[Any, Any], Any], context: Any) -> None:
-    global _worker
-    _worker = (fn, context)
-
-
-def _run_in_worker(job: Any) -> Any:
-    fn, context = _worker
-    return fn(job, context)
-
-
-class ProcessExecutor:
-    """Jobs spread over worker processes on this machine; the context is sent to each worker once.
-
-    Workers are spawned, not forked: a fork of a process holding thread pools (BLAS, LightGBM) can hang.
-    """
-
-    def __init__(self, workers: int | None = None):
-        self.workers = workers or os.cpu_count() or 1
-
-    def map(self, fn: Callable[[Job, Any], Result], jobs: Sequence[Job], context: Any) -> Iterator[Result]:
-        with ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"),
-                                 initializer=_start_worker, initargs=(fn, context)) as pool:
-            for future in as_completed([pool.submit(_run_in_worker, job) for job in jobs]):
-                yield future.result()
-
-    def rows(self) -> Executor | None:
-        return self
 
 
 def _local(cpus: float, gpus: float) -> Executor:
@@ -94,7 +31,7 @@ def _processes(cpus: float, gpus: float) -> Executor:
 
 def _ray(cpus: float, gpus: float) -> Executor:
     try:  # Ray is an extra: imported only when asked for
-        from cv.ray_executor import RayExecutor
+        from submit.cv.ray_executor import RayExecutor
     except ModuleNotFoundError as err:
         if err.name != "ray":
             raise

@@ -18,11 +18,10 @@ import numpy as np
 import pandas as pd
 from iterstrat.ml_stratifiers import MultilabelStratifiedKFold
 from sklearn.model_selection import KFold, StratifiedGroupKFold, StratifiedKFold
-
-from competitions.base import SCHEMES, Competition, Dataset
-from competitions.checks import DataError
-from cv.io import atomic_write
-from cv.recipe import FoldsConfig, RecipeError
+from submit.cv.io import atomic_write
+from submit.cv.recipe import FoldsConfig, RecipeError
+from submit.kernel.checks import DataError
+from submit.kernel.competition import SCHEMES, Competition, Dataset
 
 
 def _labels(stratify: np.ndarray | None, n: int) -> np.ndarray:

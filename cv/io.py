@@ -18,7 +18,7 @@ import secrets
 from collections.abc import Callable
 from pathlib import Path
 
-from competitions.errors import WriteError, writing
+from submit.kernel.errors import WriteError, writing
 
 _TEMP = re.compile(r"\.(?P<pid>\d+)-[0-9a-f]+\.tmp$")
 

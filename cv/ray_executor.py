@@ -24,8 +24,7 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import ray
-
-from competitions.errors import UserError
+from submit.kernel.errors import UserError
 
 
 def _ray() -> Any:

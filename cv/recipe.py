@@ -21,15 +21,14 @@ from typing import Any
 
 import numpy as np
 import yaml
-
-from competitions.base import SCHEMES, Competition
-from competitions.errors import UserError
-from curation.pipeline import CurationConfig, parse_curation
-from curation.steps import CurationError
-from cv.executor import EXECUTORS
-from models.base import HeadSettingError, Limit, above, at_least, between, one_of
-from models.embedders import EMBEDDERS
-from models.registry import HEADS
+from submit.curation.pipeline import CurationConfig, parse_curation
+from submit.curation.steps import CurationError
+from submit.cv.executor import EXECUTORS
+from submit.kernel.competition import SCHEMES, Competition
+from submit.kernel.errors import UserError
+from submit.models.base import HeadSettingError, Limit, above, at_least, between, one_of
+from submit.models.embedders import EMBEDDERS
+from submit.models.registry import HEADS
 
 
 class RecipeError(UserError, ValueError):

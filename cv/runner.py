@@ -35,21 +35,20 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import yaml
-
-from competitions.base import Competition, Dataset
-from competitions.errors import writing
-from competitions.tasks import TaskType
-from curation.pipeline import curate_dataset
-from curation.steps import CurationError
-from cv.artifacts import FOLD_ABSENT, damage, seal
-from cv.executor import Executor, LocalExecutor
-from cv.folds import shared_folds
-from cv.io import atomic_write, atomic_write_text
-from cv.recipe import Recipe
-from cv.store import Store, now
-from models.cache import row_executor, using_cache_dir
-from models.progress import Listener, Stage, StageTimes, listening, stage
-from models.registry import HEADS
+from submit.curation.pipeline import curate_dataset
+from submit.curation.steps import CurationError
+from submit.cv.artifacts import FOLD_ABSENT, damage, seal
+from submit.cv.folds import shared_folds
+from submit.cv.io import atomic_write, atomic_write_text
+from submit.cv.recipe import Recipe
+from submit.cv.store import Store, now
+from submit.kernel.competition import Competition, Dataset
+from submit.kernel.errors import writing
+from submit.kernel.parallel import Executor, LocalExecutor
+from submit.kernel.tasks import TaskType
+from submit.models.cache import row_executor, using_cache_dir
+from submit.models.progress import Listener, Stage, StageTimes, listening, stage
+from submit.models.registry import HEADS
 
 PLAIN = "plain"
 PACKAGES = ("numpy", "pandas", "scikit-learn", "lightgbm", "torch", "transformers", "sentence-transformers",

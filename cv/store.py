@@ -22,7 +22,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from competitions.errors import UserError, WriteError, write_error
+from submit.kernel.errors import UserError, WriteError, write_error
 
 
 class StoreError(UserError):

@@ -25,14 +25,13 @@ from typing import Any
 
 import numpy as np
 import yaml
-
-from competitions.base import Competition
-from competitions.tasks import TaskType
-from cv.io import atomic_write, atomic_write_text
-from cv.runner import fold_scores, git_commit
-from cv.store import Store, now
-from ensembles.members import EnsembleError, Member, check_compatible
-from ensembles.methods import METHODS, Combiner
+from submit.cv.io import atomic_write, atomic_write_text
+from submit.cv.runner import fold_scores, git_commit
+from submit.cv.store import Store, now
+from submit.ensembles.members import EnsembleError, Member, check_compatible
+from submit.ensembles.methods import METHODS, Combiner
+from submit.kernel.competition import Competition
+from submit.kernel.tasks import TaskType
 
 
 @dataclass

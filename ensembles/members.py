@@ -15,12 +15,11 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-
-from competitions.base import Competition
-from competitions.errors import UserError
-from competitions.tasks import TaskType
-from cv.artifacts import read_artifact, read_recipe, rerun_hint
-from cv.store import Store
+from submit.cv.artifacts import read_artifact, read_recipe, rerun_hint
+from submit.cv.store import Store
+from submit.kernel.competition import Competition
+from submit.kernel.errors import UserError
+from submit.kernel.tasks import TaskType
 
 
 class EnsembleError(UserError, ValueError):

@@ -30,9 +30,8 @@ import numpy as np
 from scipy.optimize import minimize
 from scipy.stats import rankdata
 from sklearn.linear_model import LogisticRegression
-
-from competitions.tasks import EPS, TaskType
-from ensembles.members import EnsembleError
+from submit.ensembles.members import EnsembleError
+from submit.kernel.tasks import EPS, TaskType
 
 
 class Combiner:

@@ -32,19 +32,28 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-
-from competitions.base import Competition, Dataset
-from competitions.errors import UserError
-from cv.artifacts import read_recipe
-from cv.executor import Executor, LocalExecutor
-from cv.recipe import Recipe, build_recipe
-from cv.runner import PLAIN, FoldContext, FoldJob, Lender, Transfer, fit_fold, folds_to_fit, predict_views, write_fold
-from cv.store import Store
-from ensembles.build import make_combiner
-from ensembles.methods import Combiner
-from models.cache import cache_dir
-from models.progress import stage
-from models.registry import HEADS
+from submit.cv.artifacts import read_recipe
+from submit.cv.recipe import Recipe, build_recipe
+from submit.cv.runner import (
+    PLAIN,
+    FoldContext,
+    FoldJob,
+    Lender,
+    Transfer,
+    fit_fold,
+    folds_to_fit,
+    predict_views,
+    write_fold,
+)
+from submit.cv.store import Store
+from submit.ensembles.build import make_combiner
+from submit.ensembles.methods import Combiner
+from submit.kernel.competition import Competition, Dataset
+from submit.kernel.errors import UserError
+from submit.kernel.parallel import Executor, LocalExecutor
+from submit.models.cache import cache_dir
+from submit.models.progress import stage
+from submit.models.registry import HEADS
 
 NESTED = "nested"
 

@@ -33,10 +33,9 @@ from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
-
-from competitions._registry import RegistrationError
-from competitions.errors import UserError, writing
-from competitions.tasks import TASKS, TaskType
+from submit.kernel.errors import UserError, writing
+from submit.kernel.registry import RegistrationError
+from submit.kernel.tasks import TASKS, TaskType
 
 
 class NotFittedError(RuntimeError):

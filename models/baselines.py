@@ -14,9 +14,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-
-from competitions.tasks import TEXTS
-from models.base import Head
+from submit.kernel.tasks import TEXTS
+from submit.models.base import Head
 
 PRIOR_TEXT_CANDIDATES = 30  # text: training targets tried, each scored against the others (a seeded subset)
 

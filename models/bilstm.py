@@ -25,9 +25,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-
-from models.base import Head, HeadUnavailable, above, at_least, between, held_out_mask, limits_of
-from models.bpe import train_byte_bpe
+from submit.models.base import Head, HeadUnavailable, above, at_least, between, held_out_mask, limits_of
+from submit.models.bpe import train_byte_bpe
 
 PAD, UNK = "[PAD]", "[UNK]"
 

@@ -27,11 +27,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-
-from models.progress import stage
+from submit.models.progress import stage
 
 _CHUNK = 500  # SQLite's default limit on bound parameters is 999; also the rows computed (and stored) at a time
-# Where large batches of missing rows go: any object with the executor seam's map(fn, jobs, context) (cv.executor).
+# Where large batches of missing rows go: any object with the executor seam's map(fn, jobs, context)
+# (submit.kernel.parallel).
 _ROW_EXECUTOR: ContextVar[Any] = ContextVar("submit_row_executor", default=None)
 
 

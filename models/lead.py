@@ -18,9 +18,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-
-from competitions.text import split_sentences
-from models.base import Head
+from submit.kernel.text import split_sentences
+from submit.models.base import Head
 
 
 def lead(sentences: list[str], k: int) -> str:

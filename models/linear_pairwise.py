@@ -1,6 +1,6 @@
 """Multinomial logistic regression on the pairwise text features: a smooth companion to the trees.
 
-    from models.linear_pairwise import LinearPairwise
+    from submit.models.linear_pairwise import LinearPairwise
     head = LinearPairwise(C=0.01, extra_features=True).fit(X_train, y_train)
     proba = head.predict(X_test)        # (n, 2) or (n, 3): p(A wins), p(B wins)[, p(tie)]
 
@@ -19,10 +19,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from sklearn.linear_model import LogisticRegression
-
-from models.base import above, at_least, limits_of, soft_label_rows
-from models.pairwise_features import EMBED_CHARS
-from models.pairwise_head import PairwiseHead
+from submit.models.base import above, at_least, limits_of, soft_label_rows
+from submit.models.pairwise_features import EMBED_CHARS
+from submit.models.pairwise_head import PairwiseHead
 
 
 def squash(F: pd.DataFrame) -> np.ndarray:

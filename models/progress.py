@@ -1,6 +1,6 @@
 """Stages of a run: timed, and shown to whoever listens, without the modules doing the work printing anything.
 
-    from models.progress import stage, listening, StageTimes
+    from submit.models.progress import stage, listening, StageTimes
 
     with stage("embedding usem3", total=len(texts), unit="texts") as bar:   # deep in a module
         for chunk in chunks:

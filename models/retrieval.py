@@ -32,12 +32,11 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 from sklearn.feature_extraction.text import TfidfVectorizer
-
-from competitions.errors import UserError
-from competitions.tasks import TEXTS, TaskType, unit_rows
-from models.base import Head, at_least, limits_of, one_of
-from models.embedders import EMBEDDERS, embed
-from models.tfidf_ovr import texts_of
+from submit.kernel.errors import UserError
+from submit.kernel.tasks import TEXTS, TaskType, unit_rows
+from submit.models.base import Head, at_least, limits_of, one_of
+from submit.models.embedders import EMBEDDERS, embed
+from submit.models.tfidf_ovr import texts_of
 
 TFIDF = "tfidf"  # the encoder name of TF-IDF vectors fitted on the training fold's texts
 TAGGING_BODY_CHARS = 500  # the body's start appended to a title before embedding (titles are short, bodies long)

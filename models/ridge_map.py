@@ -27,12 +27,11 @@ import numpy as np
 import pandas as pd
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import Ridge
-
-from competitions.tasks import TaskType, unit_rows
-from models.base import Head, above, at_least, limits_of, one_of
-from models.embedders import EMBEDDERS, embed
-from models.retrieval import reference_answers, row_questions, sum_per_row
-from models.tfidf_ovr import restore_vectorizer, vectorizer_state
+from submit.kernel.tasks import TaskType, unit_rows
+from submit.models.base import Head, above, at_least, limits_of, one_of
+from submit.models.embedders import EMBEDDERS, embed
+from submit.models.retrieval import reference_answers, row_questions, sum_per_row
+from submit.models.tfidf_ovr import restore_vectorizer, vectorizer_state
 
 TFIDF = {"analyzer": "char_wb", "ngram_range": (1, 3), "sublinear_tf": True, "dtype": np.float64}
 

@@ -25,11 +25,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from sklearn.model_selection import KFold
-
-from competitions.tasks import TaskType
-from models.base import Head, above, at_least, limits_of
-from models.retrieval import Retrieval
-from models.tfidf_ovr import TfidfOvr, texts_of
+from submit.kernel.tasks import TaskType
+from submit.models.base import Head, above, at_least, limits_of
+from submit.models.retrieval import Retrieval
+from submit.models.tfidf_ovr import TfidfOvr, texts_of
 
 BELOW_CANDIDATES = 1e-3  # a non-candidate's stage-one mean is scaled by this: it ranks below every candidate
 

@@ -36,8 +36,7 @@ import scipy.sparse as sp
 from joblib import Parallel, delayed
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
-
-from models.base import Head, above, at_least, limits_of, one_of
+from submit.models.base import Head, above, at_least, limits_of, one_of
 
 
 def texts_of(X: pd.DataFrame, max_body_chars: int) -> list[str]:

@@ -21,7 +21,7 @@ from rich.console import Console
 from rich.text import Text
 from typer.core import TyperGroup
 
-from competitions.errors import UserError
+from submit.kernel.errors import UserError
 
 # \b keeps click from reflowing the list into one paragraph.
 EXAMPLES = """

@@ -18,8 +18,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from competitions.base import Competition, Dataset
-from models.cache import using_cache_dir
+from submit.kernel.competition import Competition, Dataset
+from submit.models.cache import using_cache_dir
 from submit.predict import predict_experiment
 
 MEASURE_ROWS = 200

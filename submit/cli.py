@@ -27,14 +27,14 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-from competitions.checks import DataError
-from competitions.registry import COMPETITIONS, get_competition
-from curation.report import report_renderable
-from cv.executor import EXECUTORS
-from cv.store import Store, rebuild_store
-from models.progress import Listener, Stage, listening
 from submit.app import CacheDir, RunsDir, UsageError, app, console, out
+from submit.curation.report import report_renderable
+from submit.cv.executor import EXECUTORS
+from submit.cv.store import Store, rebuild_store
+from submit.kernel.checks import DataError
+from submit.kernel.plugins import COMPETITIONS, get_competition
 from submit.leaderboard import FORMATS, render, rich_table
+from submit.models.progress import Listener, Stage, listening
 from submit.pipeline import resolve_data_dir, run_competition
 from submit.validate import column_order, validate_file
 

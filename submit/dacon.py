@@ -15,8 +15,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from competitions.errors import UserError
-from models.embedders import DACON_SCORER
+from submit.kernel.errors import UserError
+from submit.models.embedders import DACON_SCORER
 
 
 class DaconError(UserError, ValueError):

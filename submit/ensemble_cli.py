@@ -17,16 +17,16 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from competitions.base import Competition, Dataset
-from competitions.registry import get_competition
-from cv.io import check_can_write
-from cv.recipe import load_options
-from cv.store import Store
-from ensembles.build import EnsembleResult, build_ensemble
-from ensembles.members import EnsembleError, Member, load_members
-from ensembles.methods import METHODS
-from models.cache import using_cache_dir
 from submit.app import CacheDir, RunsDir, app, out
+from submit.cv.io import check_can_write
+from submit.cv.recipe import load_options
+from submit.cv.store import Store
+from submit.ensembles.build import EnsembleResult, build_ensemble
+from submit.ensembles.members import EnsembleError, Member, load_members
+from submit.ensembles.methods import METHODS
+from submit.kernel.competition import Competition, Dataset
+from submit.kernel.plugins import get_competition
+from submit.models.cache import using_cache_dir
 from submit.pipeline import cache_location, record_experiment_submission, resolve_data_dir
 
 

@@ -19,14 +19,14 @@ import pandas as pd
 import typer
 from rich.table import Table
 
-from competitions.base import Competition
-from competitions.checks import DataError
-from competitions.registry import get_competition
-from cv.store import Store
 from submit.app import CacheDir, RunsDir, app, console, out
 from submit.budget import notebook_estimate
+from submit.cv.store import Store
 from submit.dacon import check_scorer_model, dacon_api, manual_steps, upload_to_dacon
 from submit.kaggle_client import KaggleError, KaggleSession, find_credentials
+from submit.kernel.checks import DataError
+from submit.kernel.competition import Competition
+from submit.kernel.plugins import get_competition
 from submit.package import build_bundle, set_owner
 from submit.pipeline import resolve_data_dir
 from submit.predict import experiment_dir, predict_submission
@@ -302,7 +302,7 @@ def plot_cv_vs_public(frame: pd.DataFrame, path: Path, competition: str) -> Path
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from cv.io import atomic_write
+    from submit.cv.io import atomic_write
 
     both = frame.dropna(subset=["cv", "public"])
     fig, ax = plt.subplots(figsize=(6, 4.5))

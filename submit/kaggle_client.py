@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-from competitions.errors import UserError
+from submit.kernel.errors import UserError
 
 T = TypeVar("T")
 

@@ -24,10 +24,10 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from competitions.base import Competition
-from competitions.errors import UserError
-from competitions.registry import get_competition
-from cv.io import atomic_write, atomic_write_text
+from submit.cv.io import atomic_write, atomic_write_text
+from submit.kernel.competition import Competition
+from submit.kernel.errors import UserError
+from submit.kernel.plugins import get_competition
 from submit.predict import EXPERIMENT_FILES, experiment_dir, fold_models, is_ensemble, saved_ensemble, saved_recipe
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]

@@ -13,17 +13,18 @@ from pathlib import Path
 
 import numpy as np
 
-from competitions.base import Competition, Dataset
-from competitions.checks import DataError
-from competitions.registry import get_competition
-from cv.executor import Executor, build_executor
-from cv.io import atomic_write_text, check_can_write
-from cv.recipe import UNLABELED, Recipe, load_options, load_recipe
-from cv.runner import ExperimentResult, run_experiment
-from cv.store import Store
-from ensembles.transfer import make_lender
-from models.cache import chosen_cache_dir
-from models.progress import StageTimes, listening, stage
+from submit.cv.executor import build_executor
+from submit.cv.io import atomic_write_text, check_can_write
+from submit.cv.recipe import UNLABELED, Recipe, load_options, load_recipe
+from submit.cv.runner import ExperimentResult, run_experiment
+from submit.cv.store import Store
+from submit.ensembles.transfer import make_lender
+from submit.kernel.checks import DataError
+from submit.kernel.competition import Competition, Dataset
+from submit.kernel.parallel import Executor
+from submit.kernel.plugins import get_competition
+from submit.models.cache import chosen_cache_dir
+from submit.models.progress import StageTimes, listening, stage
 from submit.validate import write_submission
 
 

@@ -20,17 +20,17 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from competitions.base import Competition
-from competitions.checks import DataError
-from competitions.registry import get_competition
-from cv.artifacts import FOLD_ABSENT, ArtifactError, damage, read_mapping, read_recipe, rerun_hint
-from cv.io import check_can_write
-from cv.recipe import Recipe, RecipeError, build_recipe
-from cv.runner import predict_saved_folds
-from ensembles.build import make_combiner
-from ensembles.members import EnsembleError
-from ensembles.methods import Combiner
-from models.cache import using_cache_dir
+from submit.cv.artifacts import FOLD_ABSENT, ArtifactError, damage, read_mapping, read_recipe, rerun_hint
+from submit.cv.io import check_can_write
+from submit.cv.recipe import Recipe, RecipeError, build_recipe
+from submit.cv.runner import predict_saved_folds
+from submit.ensembles.build import make_combiner
+from submit.ensembles.members import EnsembleError
+from submit.ensembles.methods import Combiner
+from submit.kernel.checks import DataError
+from submit.kernel.competition import Competition
+from submit.kernel.plugins import get_competition
+from submit.models.cache import using_cache_dir
 from submit.pipeline import cache_location, resolve_data_dir, write_experiment_submission
 
 EXPERIMENT_FILES = ("recipe.yaml", "scores.json")

@@ -15,10 +15,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from competitions.checks import DataError, read_any
-from competitions.errors import UserError
-from competitions.submissions import SubmissionSpec, examples, rows_text
-from cv.io import atomic_write
+from submit.cv.io import atomic_write
+from submit.kernel.checks import DataError, read_any
+from submit.kernel.errors import UserError
+from submit.kernel.submissions import SubmissionSpec, examples, rows_text
 
 
 class SubmissionError(UserError, ValueError):

@@ -11,7 +11,7 @@ SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 def _session_cache(tmp_path_factory):
     """One content cache for the whole test session, never the user's runs/cache: chosen for the code the tests
     call (models.cache.using_cache_dir), and for the `submit` commands they start (SUBMIT_CACHE_DIR)."""
-    from models.cache import using_cache_dir
+    from submit.models.cache import using_cache_dir
 
     cache = tmp_path_factory.mktemp("cache")
     previous = os.environ.get("SUBMIT_CACHE_DIR")

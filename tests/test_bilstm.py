@@ -7,10 +7,9 @@ import sys
 
 import numpy as np
 import pytest
-
-from competitions.registry import get_competition
-from models.bilstm import SiameseBilstm
-from models.registry import HEADS
+from submit.kernel.plugins import get_competition
+from submit.models.bilstm import SiameseBilstm
+from submit.models.registry import HEADS
 
 
 @pytest.fixture(scope="module")
@@ -40,7 +39,7 @@ def test_the_registry_works_without_torch_and_fit_says_how_to_install_it():
     code = """
 import sys
 sys.modules["torch"] = None  # as if PyTorch were not installed
-from models.registry import HEADS
+from submit.models.registry import HEADS
 cls = HEADS.get("bilstm")
 assert cls.param_defaults()["layers"] == 3
 import pandas as pd, numpy as np

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from submit.kernel.plugins import get_competition
 from typer.testing import CliRunner
 
-from competitions.registry import get_competition
 from submit.cli import app
 
 runner = CliRunner()
@@ -131,8 +131,8 @@ def test_a_killed_run_resumes_where_it_stopped(tmp_path):
     assert cv_line and cv_line == [line for line in resumed.stdout.splitlines() if line.startswith("CV ")]
 
 
-@pytest.mark.parametrize("error", ["models.llm:LlmUnavailable", "models.llm.zoo:ModelUnavailable",
-                                   "models.base:HeadUnavailable", "ensembles.members:EnsembleError"])
+@pytest.mark.parametrize("error", ["submit.models.llm:LlmUnavailable", "submit.models.llm.zoo:ModelUnavailable",
+                                   "submit.models.base:HeadUnavailable", "submit.ensembles.members:EnsembleError"])
 def test_every_user_error_ends_with_its_message_and_exit_2(error, monkeypatch, tmp_path):
     """One base class (competitions.errors.UserError): no command keeps a list of the errors it expects."""
     import importlib

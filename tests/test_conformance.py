@@ -16,13 +16,13 @@ from functools import cache
 import numpy as np
 import pandas as pd
 import pytest
+from submit.cv.folds import assign_folds
+from submit.cv.recipe import load_recipe
+from submit.kernel.checks import read_any
+from submit.kernel.plugins import COMPETITIONS, get_competition
+from submit.models.base import Head, NotFittedError
+from submit.models.registry import HEADS
 
-from competitions.checks import read_any
-from competitions.registry import COMPETITIONS, get_competition
-from cv.folds import assign_folds
-from cv.recipe import load_recipe
-from models.base import Head, NotFittedError
-from models.registry import HEADS
 from submit.validate import submission_problems
 from tests import toy  # noqa: F401  (registers the test doubles, so the cases are the same whatever ran first)
 

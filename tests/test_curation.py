@@ -11,16 +11,16 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from submit.competitions.law_tags import LawTags
+from submit.curation.pii import scrubber
+from submit.curation.pipeline import curate_dataset, parse_curation
+from submit.curation.steps import CurationError, build_step
+from submit.cv.recipe import RecipeError, load_recipe
+from submit.kernel.competition import Dataset
+from submit.kernel.plugins import get_competition
+from submit.models.cache import using_cache_dir
 from typer.testing import CliRunner
 
-from competitions.base import Dataset
-from competitions.law_tags import LawTags
-from competitions.registry import get_competition
-from curation.pii import scrubber
-from curation.pipeline import curate_dataset, parse_curation
-from curation.steps import CurationError, build_step
-from cv.recipe import RecipeError, load_recipe
-from models.cache import using_cache_dir
 from submit.cli import app
 from tests.conftest import shared_data
 

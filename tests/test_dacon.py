@@ -10,9 +10,9 @@ import types
 from pathlib import Path
 
 import pytest
+from submit.models.embedders import DACON_SCORER
 from typer.testing import CliRunner
 
-from models.embedders import DACON_SCORER
 from submit.cli import app
 
 runner = CliRunner()

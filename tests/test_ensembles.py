@@ -9,15 +9,15 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from submit.cv.recipe import build_recipe
+from submit.cv.runner import fold_scores, run_experiment
+from submit.cv.store import Store
+from submit.ensembles.build import build_ensemble, cross_fit, make_combiner
+from submit.ensembles.members import EnsembleError, Member, check_compatible, load_members
+from submit.kernel.plugins import get_competition
+from submit.kernel.tasks import PREFERENCE, TAGGING, unit_rows
 from typer.testing import CliRunner
 
-from competitions.registry import get_competition
-from competitions.tasks import PREFERENCE, TAGGING, unit_rows
-from cv.recipe import build_recipe
-from cv.runner import fold_scores, run_experiment
-from cv.store import Store
-from ensembles.build import build_ensemble, cross_fit, make_combiner
-from ensembles.members import EnsembleError, Member, check_compatible, load_members
 from submit.cli import app
 from submit.validate import validate_file
 from tests import toy

@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from submit.cv.executor import EXECUTORS, ExecutorError, build_executor
+from submit.cv.recipe import RecipeError, load_recipe
+from submit.cv.runner import FoldContext, FoldJob, FoldOutput, fit_fold, write_fold
+from submit.kernel.parallel import ProcessExecutor
+from submit.kernel.plugins import get_competition
+from submit.models.registry import HEADS
 
-from competitions.registry import get_competition
-from cv.executor import EXECUTORS, ExecutorError, ProcessExecutor, build_executor
-from cv.recipe import RecipeError, load_recipe
-from cv.runner import FoldContext, FoldJob, FoldOutput, fit_fold, write_fold
-from models.registry import HEADS
 from submit.pipeline import run_competition
 
 

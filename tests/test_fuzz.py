@@ -17,11 +17,11 @@ import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from submit.kernel.checks import read_any
+from submit.kernel.errors import UserError
+from submit.kernel.plugins import get_competition
 from typer.testing import CliRunner
 
-from competitions.checks import read_any
-from competitions.errors import UserError
-from competitions.registry import get_competition
 from submit.cli import app
 
 FUZZED = ["hansol", "law-tags", "lmsys", "wsdm", "meta-review", "code-instruct"]  # plugins with sample files

@@ -6,10 +6,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from submit.kernel.checks import DataError
+from submit.kernel.plugins import get_competition
+from submit.kernel.text import CHRF, ROUGE_1, ROUGE_2, ROUGE_L, ROUGE_LSUM, chrf_pair, rouge_f1, split_sentences
 
-from competitions.checks import DataError
-from competitions.registry import get_competition
-from competitions.text import CHRF, ROUGE_1, ROUGE_2, ROUGE_L, ROUGE_LSUM, chrf_pair, rouge_f1, split_sentences
 from submit.validate import submission_problems
 from tests.conftest import shared_data
 

@@ -10,18 +10,17 @@ import numpy as np
 import pandas as pd
 import pytest
 from sklearn.model_selection import GroupShuffleSplit
-
-from competitions.checks import DataError
-from competitions.errors import UserError
-from competitions.hansol import ANSWERS, Hansol, clean_question, split_questions
-from competitions.registry import get_competition
-from competitions.submissions import VECTORS
-from competitions.tasks import ANSWER_EMBEDDING, cosine_to_references, unit_rows
-from cv.recipe import load_recipe
-from models.baselines import Prior
-from models.embedders import DACON_SCORER, embed
-from models.retrieval import Retrieval
-from models.ridge_map import RidgeMap
+from submit.competitions.hansol import ANSWERS, Hansol, clean_question, split_questions
+from submit.cv.recipe import load_recipe
+from submit.kernel.checks import DataError
+from submit.kernel.errors import UserError
+from submit.kernel.plugins import get_competition
+from submit.kernel.submissions import VECTORS
+from submit.kernel.tasks import ANSWER_EMBEDDING, cosine_to_references, unit_rows
+from submit.models.baselines import Prior
+from submit.models.embedders import DACON_SCORER, embed
+from submit.models.retrieval import Retrieval
+from submit.models.ridge_map import RidgeMap
 
 REAL = Path(__file__).resolve().parents[2] / "shared" / "data" / "hansol"
 needs_real = pytest.mark.skipif(not (REAL / "train.csv").exists(), reason=f"real Hansol data not found at {REAL}")

@@ -16,10 +16,10 @@ import sys
 from pathlib import Path
 
 import pytest
+from submit.cv.store import Store
+from submit.kernel.plugins import get_competition
 from typer.testing import CliRunner
 
-from competitions.registry import get_competition
-from cv.store import Store
 from submit.cli import app
 from submit.kaggle_client import KaggleError, find_credentials
 from tests.kaggle_server import FakeKaggle

@@ -11,13 +11,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
+from submit.competitions.law_tags import LawTags, parse_tags
+from submit.cv.recipe import load_recipe
+from submit.kernel.checks import DataError
+from submit.kernel.plugins import get_competition
+from submit.kernel.submissions import TAGS
+from submit.kernel.tasks import TaggingDecision, micro_f1, micro_f1_at
 
-from competitions.checks import DataError
-from competitions.law_tags import LawTags, parse_tags
-from competitions.registry import get_competition
-from competitions.submissions import TAGS
-from competitions.tasks import TaggingDecision, micro_f1, micro_f1_at
-from cv.recipe import load_recipe
 from tests.conftest import shared_data
 
 COMP = LawTags()

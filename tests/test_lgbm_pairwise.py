@@ -5,16 +5,15 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-
-import models.pairwise_features as pf
-from competitions._preference import log_loss
-from competitions.lmsys import Lmsys
-from competitions.tasks import PREFERENCE, swap_probabilities, swap_responses
-from competitions.wsdm import Wsdm
-from models.baselines import Prior
-from models.lgbm_pairwise import LgbmPairwise
-from models.linear_pairwise import LinearPairwise
-from models.pairwise_features import pairwise_features, swap_features
+import submit.models.pairwise_features as pf
+from submit.competitions._preference import log_loss
+from submit.competitions.lmsys import Lmsys
+from submit.competitions.wsdm import Wsdm
+from submit.kernel.tasks import PREFERENCE, swap_probabilities, swap_responses
+from submit.models.baselines import Prior
+from submit.models.lgbm_pairwise import LgbmPairwise
+from submit.models.linear_pairwise import LinearPairwise
+from submit.models.pairwise_features import pairwise_features, swap_features
 
 FAST = {"encoder": None, "n_estimators": 150, "num_leaves": 7, "min_child_samples": 40}  # no embeddings: fast
 

@@ -14,16 +14,16 @@ import pytest
 
 pytest.importorskip("peft", reason="the LLM heads need the `llm` extra (pip install -e '.[llm]')")
 
-from competitions.registry import get_competition
-from competitions.tasks import TASKS
-from cv.recipe import load_recipe
-from cv.runner import run_experiment
-from models.base import HeadSettingError
-from models.cache import using_cache_dir
-from models.llm.classifier import LlmClassifier
-from models.llm.core import MARKER, cut_tokens, proportional_budget
-from models.llm.generator import LlmGenerator, parse_tags
-from models.llm.zoo import ModelUnavailable, model_folder
+from submit.cv.recipe import load_recipe
+from submit.cv.runner import run_experiment
+from submit.kernel.plugins import get_competition
+from submit.kernel.tasks import TASKS
+from submit.models.base import HeadSettingError
+from submit.models.cache import using_cache_dir
+from submit.models.llm.classifier import LlmClassifier
+from submit.models.llm.core import MARKER, cut_tokens, proportional_budget
+from submit.models.llm.generator import LlmGenerator, parse_tags
+from submit.models.llm.zoo import ModelUnavailable, model_folder
 
 TINY = {"model": "tiny-llama", "quantization": "lora", "micro_batch_size": 4, "grad_accum": 1,
         "gradient_checkpointing": False, "max_length": 384, "save_steps": 1000}

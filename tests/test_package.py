@@ -11,9 +11,9 @@ import nbformat
 import pandas as pd
 import pytest
 from nbclient import NotebookClient
+from submit.kernel.plugins import get_competition
 from typer.testing import CliRunner
 
-from competitions.registry import get_competition
 from submit.cli import app
 
 runner = CliRunner()

@@ -9,12 +9,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-
-from competitions._preference import log_loss
-from competitions.checks import DataError
-from competitions.lmsys import Lmsys
-from competitions.submissions import LABELS, PROBABILITIES
-from competitions.wsdm import Wsdm
+from submit.competitions._preference import log_loss
+from submit.competitions.lmsys import Lmsys
+from submit.competitions.wsdm import Wsdm
+from submit.kernel.checks import DataError
+from submit.kernel.submissions import LABELS, PROBABILITIES
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 CANONICAL = ["id", "prompt", "response_a", "response_b", "n_turns"]

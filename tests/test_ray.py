@@ -11,9 +11,9 @@ import pytest
 import ray
 import ray._private.ray_constants as ray_constants
 from ray.cluster_utils import Cluster
+from submit.models.progress import Listener, Stage, listening
 from typer.testing import CliRunner
 
-from models.progress import Listener, Stage, listening
 from submit.cli import app
 from submit.pipeline import run_competition
 

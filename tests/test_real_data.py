@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from submit.cv.recipe import load_recipe
+from submit.cv.runner import ExperimentResult, run_experiment
+from submit.kernel.plugins import get_competition
 
-from competitions.registry import get_competition
-from cv.recipe import load_recipe
-from cv.runner import ExperimentResult, run_experiment
 from submit.ensemble_cli import ensemble_competition
 from tests.conftest import shared_data
 

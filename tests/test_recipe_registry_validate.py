@@ -8,15 +8,15 @@ from types import SimpleNamespace
 import numpy as np
 import pandas as pd
 import pytest
+from submit.cv.io import atomic_write
+from submit.cv.recipe import RecipeError, build_recipe, load_recipe
+from submit.kernel.plugins import get_competition
+from submit.kernel.registry import RegistrationError, Registry, UnknownName
+from submit.kernel.submissions import LABELS as LABELS_KIND
+from submit.kernel.submissions import PROBABILITIES, TAGS, SubmissionSpec
+from submit.kernel.submissions import VECTORS as VECTORS_KIND
+from submit.models.base import at_least, limits_of
 
-from competitions._registry import RegistrationError, Registry, UnknownName
-from competitions.registry import get_competition
-from competitions.submissions import LABELS as LABELS_KIND
-from competitions.submissions import PROBABILITIES, TAGS, SubmissionSpec
-from competitions.submissions import VECTORS as VECTORS_KIND
-from cv.io import atomic_write
-from cv.recipe import RecipeError, build_recipe, load_recipe
-from models.base import at_least, limits_of
 from submit.validate import SubmissionError, submission_problems, write_submission
 from tests import toy  # registers the toy competition and the flaky head
 
@@ -90,7 +90,7 @@ def test_registry_rejects_duplicates_and_names_the_known():
 
 def test_a_broken_plugin_warns_instead_of_breaking(monkeypatch):
     broken = SimpleNamespace(name="broken", value="nowhere:Thing", load=lambda: 1 / 0)
-    monkeypatch.setattr("competitions._registry.entry_points", lambda group: [broken])
+    monkeypatch.setattr("submit.kernel.registry.entry_points", lambda group: [broken])
     reg = Registry("thing", "submit.test", {"a": "json:dumps"})
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -100,7 +100,7 @@ def test_a_broken_plugin_warns_instead_of_breaking(monkeypatch):
 
 def test_plugin_autoload_has_an_off_switch(monkeypatch):
     plugin = SimpleNamespace(name="extra", value="x:Y", load=lambda: object)
-    monkeypatch.setattr("competitions._registry.entry_points", lambda group: [plugin])
+    monkeypatch.setattr("submit.kernel.registry.entry_points", lambda group: [plugin])
     monkeypatch.setenv("SUBMIT_DISABLE_PLUGIN_AUTOLOAD", "1")
     assert Registry("thing", "g", {}).names() == []
     monkeypatch.delenv("SUBMIT_DISABLE_PLUGIN_AUTOLOAD")
@@ -147,7 +147,7 @@ class _NoTask(toy.Flaky):
     ("not-a-head", dict, ["not a models.base.Head subclass"]),
 ])
 def test_registering_a_head_checks_the_contract(name, cls, words):
-    from models.registry import HEADS
+    from submit.models.registry import HEADS
 
     with pytest.raises(RegistrationError) as err:
         HEADS.register(name, cls)
@@ -173,7 +173,7 @@ class _Unscheduled(toy.Toy):
     ("unscheduled", _Unscheduled, ["folds_scheme 'by-date'", "grouped"]),
 ])
 def test_registering_a_competition_checks_the_contract(name, cls, words):
-    from competitions.registry import COMPETITIONS
+    from submit.kernel.plugins import COMPETITIONS
 
     with pytest.raises(RegistrationError) as err:
         COMPETITIONS.register(name, cls)

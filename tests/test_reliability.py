@@ -18,10 +18,10 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from submit.cv.store import Store
+from submit.kernel.plugins import get_competition
 from typer.testing import CliRunner
 
-from competitions.registry import get_competition
-from cv.store import Store
 from submit.cli import app
 
 runner = CliRunner()
@@ -402,7 +402,7 @@ def test_reading_commands_work_in_a_read_only_runs_folder_and_create_nothing(tmp
 
 
 def test_atomic_writes_respect_the_umask_and_clean_what_a_killed_writer_left(tmp_path):
-    from cv.io import atomic_write_text
+    from submit.cv.io import atomic_write_text
 
     dead = tmp_path / ".scores.json.2147483646-0badcafe.tmp"  # no process has this pid
     live = tmp_path / f".scores.json.{os.getpid()}-0badcafe.tmp"  # a writer still at work
@@ -461,7 +461,7 @@ def test_sigterm_stops_a_run_like_ctrl_c(tmp_path):
 
 
 def test_a_damaged_cache_file_is_removed_and_made_again(tmp_path):
-    from models.cache import cached_json, using_cache_dir
+    from submit.models.cache import cached_json, using_cache_dir
 
     with using_cache_dir(tmp_path):
         assert cached_json("lengths", ["a"], lambda items: [len(i) for i in items]) == [1]

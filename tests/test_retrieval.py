@@ -5,12 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-
-from competitions.tasks import ANSWER_EMBEDDING, TAGGING, unit_rows
-from models.base import NotFittedError
-from models.embedders import embed
-from models.registry import HEADS
-from models.retrieval import Retrieval, row_questions
+from submit.kernel.tasks import ANSWER_EMBEDDING, TAGGING, unit_rows
+from submit.models.base import NotFittedError
+from submit.models.embedders import embed
+from submit.models.registry import HEADS
+from submit.models.retrieval import Retrieval, row_questions
 
 QUESTIONS = [
     "도배지에 곰팡이가 생기는 원인은 무엇인가요?",

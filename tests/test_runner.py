@@ -9,13 +9,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from submit.cv.folds import assign_folds, shared_folds
+from submit.cv.recipe import build_recipe
+from submit.cv.runner import FoldContext, FoldJob, run_experiment, training_rows
+from submit.cv.store import Store
+from submit.kernel.plugins import get_competition
+from submit.models.registry import HEADS
 
-from competitions.registry import get_competition
-from cv.folds import assign_folds, shared_folds
-from cv.recipe import build_recipe
-from cv.runner import FoldContext, FoldJob, run_experiment, training_rows
-from cv.store import Store
-from models.registry import HEADS
 from tests import toy
 
 

@@ -11,11 +11,11 @@ import tracemalloc
 import numpy as np
 import pandas as pd
 import pytest
+from submit.kernel.competition import Dataset
+from submit.kernel.parallel import ProcessExecutor
+from submit.models.cache import cached_rows, row_executor, using_cache_dir
+from submit.models.progress import Stage, StageTimes, listening, stage
 
-from competitions.base import Dataset
-from cv.executor import ProcessExecutor
-from models.cache import cached_rows, row_executor, using_cache_dir
-from models.progress import Stage, StageTimes, listening, stage
 from submit.pipeline import run_competition
 
 

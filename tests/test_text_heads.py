@@ -9,17 +9,17 @@ import zipfile
 import numpy as np
 import pandas as pd
 import pytest
+from submit.competitions.code_instruct import CodeInstruct
+from submit.cv.store import Store
+from submit.kernel.plugins import COMPETITIONS, get_competition
+from submit.kernel.tasks import GENERATION, SAMPLE_SEED
+from submit.kernel.text import rouge_similarity
+from submit.models.baselines import Prior
+from submit.models.lead import Lead
+from submit.models.llm.rag import EXAMPLES_HEADER, ExampleStore, with_examples
+from submit.models.retrieval import Retrieval
 from typer.testing import CliRunner
 
-from competitions.code_instruct import CodeInstruct
-from competitions.registry import COMPETITIONS, get_competition
-from competitions.tasks import GENERATION, SAMPLE_SEED
-from competitions.text import rouge_similarity
-from cv.store import Store
-from models.baselines import Prior
-from models.lead import Lead
-from models.llm.rag import EXAMPLES_HEADER, ExampleStore, with_examples
-from models.retrieval import Retrieval
 from submit.cli import app
 
 META_REVIEW = get_competition("meta-review")

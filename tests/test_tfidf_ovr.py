@@ -11,12 +11,12 @@ import numpy as np
 import pandas as pd
 import pytest
 from sklearn.model_selection import KFold
+from submit.competitions.law_tags import LawTags
+from submit.kernel.tasks import TaggingDecision, fit_tagging_decision, mean_row_f1, micro_f1
+from submit.models.base import NotFittedError
+from submit.models.registry import HEADS
+from submit.models.tfidf_ovr import TfidfOvr
 
-from competitions.law_tags import LawTags
-from competitions.tasks import TaggingDecision, fit_tagging_decision, mean_row_f1, micro_f1
-from models.base import NotFittedError
-from models.registry import HEADS
-from models.tfidf_ovr import TfidfOvr
 from tests.conftest import shared_data
 
 

@@ -13,16 +13,16 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from submit.cv.folds import assign_folds
+from submit.cv.recipe import RecipeError, build_recipe, load_recipe
+from submit.cv.runner import FoldContext, FoldJob, fit_fold, write_fold
+from submit.cv.store import Store
+from submit.ensembles.transfer import Teacher, TransferError, _Lessons, make_lender
+from submit.kernel.parallel import LocalExecutor
+from submit.kernel.plugins import get_competition
+from submit.models.cache import cache_dir
 from typer.testing import CliRunner
 
-from competitions.registry import get_competition
-from cv.executor import LocalExecutor
-from cv.folds import assign_folds
-from cv.recipe import RecipeError, build_recipe, load_recipe
-from cv.runner import FoldContext, FoldJob, fit_fold, write_fold
-from cv.store import Store
-from ensembles.transfer import Teacher, TransferError, _Lessons, make_lender
-from models.cache import cache_dir
 from submit.cli import app
 from submit.pipeline import run_competition
 from tests import toy  # noqa: F401  (registers the toy competition)

@@ -7,9 +7,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-
-from competitions.registry import get_competition
-from competitions.tasks import (
+from submit.cv.recipe import RecipeError, build_recipe
+from submit.cv.runner import PLAIN, predict_views, run_experiment, tta_rows
+from submit.kernel.plugins import get_competition
+from submit.kernel.tasks import (
     ANSWER_EMBEDDING,
     PREFERENCE,
     TAGGING,
@@ -18,11 +19,10 @@ from competitions.tasks import (
     swap_responses,
     top_two_margin,
 )
-from cv.recipe import RecipeError, build_recipe
-from cv.runner import PLAIN, predict_views, run_experiment, tta_rows
-from models.base import Head
-from models.lgbm_pairwise import LgbmPairwise
-from models.retrieval import Retrieval
+from submit.models.base import Head
+from submit.models.lgbm_pairwise import LgbmPairwise
+from submit.models.retrieval import Retrieval
+
 from tests import toy
 
 

@@ -11,14 +11,13 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-
-from competitions.base import Competition, Dataset, Metric
-from competitions.registry import COMPETITIONS
-from competitions.submissions import LABELS, TEXT, SubmissionSpec
-from competitions.tasks import PREFERENCE, GenerationTask
-from models.base import Head
-from models.baselines import LongerWins
-from models.registry import HEADS
+from submit.kernel.competition import Competition, Dataset, Metric
+from submit.kernel.plugins import COMPETITIONS
+from submit.kernel.submissions import LABELS, TEXT, SubmissionSpec
+from submit.kernel.tasks import PREFERENCE, GenerationTask
+from submit.models.base import Head
+from submit.models.baselines import LongerWins
+from submit.models.registry import HEADS
 
 
 def accuracy(y: np.ndarray, pred: np.ndarray) -> float:

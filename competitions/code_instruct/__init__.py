@@ -1,6 +1,6 @@
 """Code instructions (Evol-Instruct-Code style): an instruction -> the code (and prose) that carries it out.
 
-    from competitions.code_instruct import CodeInstruct
+    from submit.competitions.code_instruct import CodeInstruct
     data = CodeInstruct().load(Path("data/code-instruct"))        # or the real JSON-lines export, see below
     CodeInstruct().score(data.y[:5], predicted)                   # chrf, rougeLsum
 
@@ -20,9 +20,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-
-from competitions._generation import TextToText, generation_task
-from competitions.text import CHRF, ROUGE_LSUM, chrf_similarity
+from submit.competitions._generation import TextToText, generation_task
+from submit.kernel.text import CHRF, ROUGE_LSUM, chrf_similarity
 
 N_SAMPLE_TRAIN, N_SAMPLE_TEST = 150, 30
 

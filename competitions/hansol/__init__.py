@@ -1,6 +1,6 @@
 """Hansol Deco season 2 (Dacon 236216): answer questions about wallpaper and finishing defects.
 
-    from competitions.registry import get_competition
+    from submit.kernel.plugins import get_competition
     comp = get_competition("hansol")
     data = comp.load(Path("../shared/data/hansol"))        # or comp.sample_dir: the bundled sample
     y = comp.targets(data, "usem3")                         # (n, 512) mean unit reference vectors
@@ -20,12 +20,11 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-
-from competitions.base import Competition, Dataset, Metric, subset_rows
-from competitions.checks import Column, DataError, check_ids_covered, read_table, require_table
-from competitions.submissions import VECTORS, SubmissionSpec
-from competitions.tasks import ANSWER_EMBEDDING, cosine_to_references, reference_target, unit_rows
-from models.embedders import embed
+from submit.kernel.checks import Column, DataError, check_ids_covered, read_table, require_table
+from submit.kernel.competition import Competition, Dataset, Metric, subset_rows
+from submit.kernel.submissions import VECTORS, SubmissionSpec
+from submit.kernel.tasks import ANSWER_EMBEDDING, cosine_to_references, reference_target, unit_rows
+from submit.models.embedders import embed
 
 ANSWERS = tuple(f"답변_{i}" for i in range(1, 6))
 QUESTIONS = ("질문_1", "질문_2")

@@ -1,6 +1,6 @@
 """Law Stack Exchange tag prediction: a question's title (and body) -> its set of tags.
 
-    from competitions.law_tags import LawTags
+    from submit.competitions.law_tags import LawTags
     comp = LawTags()
     data = comp.load(Path("../shared/data/law"), min_tag_count=2)   # data.y: (n, n_tags) 0/1
     decision = comp.fit_decision(data.y, oof_scores)                # {"threshold": t}, fitted on OOF
@@ -26,11 +26,10 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-
-from competitions.base import Competition, Dataset, LoadOptionError, Metric, subset_rows
-from competitions.checks import Column, DataError, check_ids_covered, find_table, only_table, read_table
-from competitions.submissions import TAGS, SubmissionSpec
-from competitions.tasks import TAGGING, mean_row_f1, micro_f1
+from submit.kernel.checks import Column, DataError, check_ids_covered, find_table, only_table, read_table
+from submit.kernel.competition import Competition, Dataset, LoadOptionError, Metric, subset_rows
+from submit.kernel.submissions import TAGS, SubmissionSpec
+from submit.kernel.tasks import TAGGING, mean_row_f1, micro_f1
 
 _BRACKETED = re.compile(r"(?:\s*<[^<>]*>)+\s*")
 _TAG = re.compile(r"[\w+#.\-]+")  # Stack Exchange tags: letters, digits and + # . - (no spaces or quotes)

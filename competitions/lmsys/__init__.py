@@ -1,6 +1,6 @@
 """LMSYS - Chatbot Arena Human Preference Predictions (Kaggle): p(A wins), p(B wins), p(tie).
 
-    from competitions.lmsys import Lmsys
+    from submit.competitions.lmsys import Lmsys
     data = Lmsys().load(Path("data/lmsys"))              # train.csv, test.csv, sample_submission.csv
     data = Lmsys().load(Path("data/lmsys"), limit=2000)   # a seeded subset of the training rows
 
@@ -17,8 +17,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-
-from competitions._preference import (
+from submit.competitions._preference import (
     ACCURACY,
     LMSYS_FLAGS,
     LOG_LOSS,
@@ -28,10 +27,10 @@ from competitions._preference import (
     synthetic_ids,
     synthetic_pairs,
 )
-from competitions.base import Competition, Dataset
-from competitions.checks import Column, check_ids_covered, read_table, require_table
-from competitions.submissions import PROBABILITIES, SubmissionSpec
-from competitions.tasks import PREFERENCE
+from submit.kernel.checks import Column, check_ids_covered, read_table, require_table
+from submit.kernel.competition import Competition, Dataset
+from submit.kernel.submissions import PROBABILITIES, SubmissionSpec
+from submit.kernel.tasks import PREFERENCE
 
 N_SAMPLE_TRAIN, N_SAMPLE_TEST = 600, 40
 NULL_TURN_RATE = 0.02  # the real files hold some null turns (a model that returned nothing)

@@ -1,6 +1,6 @@
 """Meta-review summarisation (MReD-style): a paper's peer reviews -> the area chair's meta-review.
 
-    from competitions.meta_review import MetaReview
+    from submit.competitions.meta_review import MetaReview
     data = MetaReview().load(Path("data/meta-review"))            # or the real MReD export, see below
     data.train["source"][0]                                       # the reviews, one paragraph each
     MetaReview().score(data.y[:5], predicted)                     # rougeLsum, rouge1, rouge2, rougeL
@@ -24,9 +24,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-
-from competitions._generation import TextToText, generation_task
-from competitions.text import ROUGE_1, ROUGE_2, ROUGE_L, ROUGE_LSUM, rouge_similarity
+from submit.competitions._generation import TextToText, generation_task
+from submit.kernel.text import ROUGE_1, ROUGE_2, ROUGE_L, ROUGE_LSUM, rouge_similarity
 
 SEPARATOR = "<sep>"
 _SEPARATOR = re.compile(r"\s*<sep>\s*")

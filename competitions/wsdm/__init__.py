@@ -1,6 +1,6 @@
 """WSDM Cup - Multilingual Chatbot Arena (Kaggle): which of two responses did the user prefer?
 
-    from competitions.wsdm import Wsdm
+    from submit.competitions.wsdm import Wsdm
     data = Wsdm().load(Path("data/wsdm"))                                   # train.parquet, test.parquet, ...
     data = Wsdm().load(Path("data/wsdm"), extra_train="data/lmsys", limit=5000)   # plus LMSYS rows, subset
 
@@ -16,8 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-
-from competitions._preference import (
+from submit.competitions._preference import (
     ACCURACY,
     LOG_LOSS,
     WSDM_LABELS,
@@ -29,8 +28,7 @@ from competitions._preference import (
     synthetic_ids,
     synthetic_pairs,
 )
-from competitions.base import Competition, Dataset
-from competitions.checks import (
+from submit.kernel.checks import (
     Column,
     DataError,
     check_ids_covered,
@@ -39,8 +37,9 @@ from competitions.checks import (
     read_table,
     require_table,
 )
-from competitions.submissions import LABELS, SubmissionSpec
-from competitions.tasks import PREFERENCE
+from submit.kernel.competition import Competition, Dataset
+from submit.kernel.submissions import LABELS, SubmissionSpec
+from submit.kernel.tasks import PREFERENCE
 
 N_SAMPLE_TRAIN, N_SAMPLE_TEST = 600, 40
 

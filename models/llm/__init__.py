@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import importlib.util
 
-from models.base import HeadUnavailable
+from submit.models.base import HeadUnavailable
 
 LLM_PACKAGES = ("torch", "transformers", "peft", "accelerate", "bitsandbytes")
 

@@ -22,10 +22,9 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-
-from models.base import HeadSettingError, limits_of, one_of
-from models.llm import require_llm
-from models.llm.core import CUTS, MARKER, LlmHead, cut_tokens, length_batches, proportional_budget
+from submit.models.base import HeadSettingError, limits_of, one_of
+from submit.models.llm import require_llm
+from submit.models.llm.core import CUTS, MARKER, LlmHead, cut_tokens, length_batches, proportional_budget
 
 PARTS = ("prompt", "response_a", "response_b")
 
@@ -80,7 +79,7 @@ class LlmClassifier(LlmHead):
     # --- fit / predict --------------------------------------------------------------------------------
     def _fit(self, X, y, X_valid, y_valid) -> None:
         require_llm()
-        from models.llm.zoo import model_folder
+        from submit.models.llm.zoo import model_folder
 
         self.tokenizer_ = self._load_tokenizer(model_folder(self.model))
         ids, n_cut = self._encode_all(X, y.shape[1])

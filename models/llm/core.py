@@ -33,10 +33,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-
-from models.base import Head, above, at_least, between, limits_of, one_of
-from models.llm import require_llm
-from models.llm.zoo import model_folder
+from submit.models.base import Head, above, at_least, between, limits_of, one_of
+from submit.models.llm import require_llm
+from submit.models.llm.zoo import model_folder
 
 QUANTIZATION = ("4bit-nf4", "lora", "full")
 OPTIMIZERS = {"adamw": "adamw_torch", "paged_adamw_8bit": "paged_adamw_8bit"}
@@ -265,6 +264,7 @@ class LlmHead(Head):
 
     def _train(self, examples: list[dict[str, list[int]]], *, kind: str, num_labels: int = 0) -> None:
         """Fine-tune on tokenised examples; leaves model_, tokenizer_ and the training part of stats_."""
+        from submit.models.llm.curves import CurvesCallback, draw_curves
         from transformers import (
             DataCollatorForSeq2Seq,
             DataCollatorWithPadding,
@@ -274,8 +274,6 @@ class LlmHead(Head):
             TrainingArguments,
         )
         from transformers.trainer_utils import get_last_checkpoint
-
-        from models.llm.curves import CurvesCallback, draw_curves
 
         model, tokenizer = self._load_model(kind, num_labels)
         device, dtype = device_and_dtype(self.dtype)

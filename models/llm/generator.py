@@ -40,14 +40,13 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-
-from competitions.tasks import SAMPLE_SEED, TEXTS, unit_rows
-from models.base import HeadSettingError, above, at_least, between, limits_of, one_of
-from models.embedders import EMBEDDERS, embed, get_embedder
-from models.llm import require_llm
-from models.llm.core import MARKER, LlmHead, cut_tokens
-from models.llm.rag import ExampleStore, with_examples
-from models.retrieval import row_questions
+from submit.kernel.tasks import SAMPLE_SEED, TEXTS, unit_rows
+from submit.models.base import HeadSettingError, above, at_least, between, limits_of, one_of
+from submit.models.embedders import EMBEDDERS, embed, get_embedder
+from submit.models.llm import require_llm
+from submit.models.llm.core import MARKER, LlmHead, cut_tokens
+from submit.models.llm.rag import ExampleStore, with_examples
+from submit.models.retrieval import row_questions
 
 ANSWER_SYSTEM = "Answer the question in two or three sentences, in the language of the question."
 TAGS_SYSTEM = "Reply with the tags of the question, separated by commas, chosen only from the allowed tags."
@@ -222,7 +221,7 @@ class LlmGenerator(LlmHead):
         if self.num_samples > 1 and self._mode == "text":
             raise HeadSettingError(f"{self.name}: for text, ask for samples with the sampled views (tta: [sample-1, "
                              f"sample-2, ...]), which the runner merges by MBR; num_samples must be 1")
-        from models.llm.zoo import model_folder
+        from submit.models.llm.zoo import model_folder
 
         self.tokenizer_ = self._load_tokenizer(model_folder(self.model))
         if self._mode == "tags":

@@ -13,8 +13,7 @@ to copy the example instead of answering.
 from __future__ import annotations
 
 import numpy as np
-
-from models.embedders import embed
+from submit.models.embedders import embed
 
 EXAMPLES_HEADER = "Similar questions with their answers:"
 

@@ -27,9 +27,9 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-from competitions.errors import UserError
-from models.bpe import train_byte_bpe
-from models.cache import cache_dir
+from submit.kernel.errors import UserError
+from submit.models.bpe import train_byte_bpe
+from submit.models.cache import cache_dir
 
 # ChatML for the tiny models; Gemma's turn format for a Gemma GGUF that carries no template.
 CHATML = ("{% for message in messages %}{{ '<|im_start|>' + message['role'] + '\n' + message['content'] + "

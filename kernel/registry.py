@@ -1,6 +1,6 @@
 """A name -> class registry fed by built-ins and by installed packages' entry points.
 
-    HEADS = Registry("head", "submit.heads", {"lgbm-pairwise": "models.lgbm_pairwise:LgbmPairwise"})
+    HEADS = Registry("head", "submit.heads", {"lgbm-pairwise": "submit.models.lgbm_pairwise:LgbmPairwise"})
     head_class = HEADS.get("lgbm-pairwise")
 
 Built-ins are "module:attribute" strings imported on first use, so `submit --help` stays fast.
@@ -17,7 +17,7 @@ from collections.abc import Callable
 from importlib.metadata import entry_points
 from typing import Any
 
-from competitions.errors import UserError
+from submit.kernel.errors import UserError
 
 
 class UnknownName(UserError, KeyError):

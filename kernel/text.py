@@ -1,6 +1,6 @@
 """Text metrics of the generation competitions, from the field's packages, and the sentence splitter they share.
 
-    from competitions.text import ROUGE_LSUM, CHRF, rouge_f1, split_sentences
+    from submit.kernel.text import ROUGE_LSUM, CHRF, rouge_f1, split_sentences
     ROUGE_LSUM(y, pred)                         # mean ROUGE-Lsum F1 over rows (rouge-score, Porter stemmer on)
     CHRF(y, pred)                               # corpus chrF of sacrebleu, 0-100
     rouge_f1("rougeLsum", "a reference.", "a candidate.")     # one pair
@@ -20,8 +20,7 @@ from collections.abc import Callable, Sequence
 from functools import cache, lru_cache, partial
 
 import numpy as np
-
-from competitions.base import Metric
+from submit.kernel.competition import Metric
 
 # Abbreviations Punkt must not end a sentence at (lower case, without the final dot), as seen in reviews.
 ABBREVIATIONS = ("e.g", "i.e", "et al", "etc", "fig", "figs", "eq", "eqs", "sec", "tab", "vs", "cf", "resp", "approx",

@@ -1,6 +1,6 @@
 """Reading a host's files with checks whose errors name the file, the column, the row and what was expected.
 
-    from competitions.checks import Column, read_table
+    from submit.kernel.checks import Column, read_table
     train = read_table(data_dir / "train.csv", [Column("id", "id"), Column("prompt", "text")])
 
 Row numbers in messages count data rows from 1 (the header is not a row). File lines are not given
@@ -22,8 +22,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-
-from competitions.errors import UserError
+from submit.kernel.errors import UserError
 
 TABLE_SUFFIXES = (".csv", ".parquet", ".jsonl", ".json")
 

@@ -1,7 +1,7 @@
 """Task types: the contract between competitions and model heads. A task type is an object that owns
 everything that depends on what is predicted, so that no other module dispatches on a task's name.
 
-    from competitions.tasks import TASKS
+    from submit.kernel.tasks import TASKS
     task = TASKS["preference"]
     view = task.views["swap"]
     pred = view.invert(head.predict(view.transform(X)))   # back in the original A/B order
@@ -41,9 +41,8 @@ from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
-
-from competitions import submissions
-from competitions.submissions import SubmissionKind
+from submit.kernel import submissions
+from submit.kernel.submissions import SubmissionKind
 
 EPS = 1e-7
 

@@ -21,11 +21,10 @@ from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
-
-from competitions._registry import RegistrationError
-from competitions.errors import UserError
-from competitions.submissions import SubmissionSpec
-from competitions.tasks import TASKS, TaskType
+from submit.kernel.errors import UserError
+from submit.kernel.registry import RegistrationError
+from submit.kernel.submissions import SubmissionSpec
+from submit.kernel.tasks import TASKS, TaskType
 
 SCHEMES = ("stratified", "grouped", "multilabel")  # how folds are made (cv/folds.py)
 
