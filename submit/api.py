@@ -142,11 +142,11 @@ def _data_folder(competition: Competition, data: str | Path | Mapping[str, pd.Da
         raise UsageError(f"data: expected a folder or a mapping of DataFrames ({', '.join(DATA_TABLES)}), "
                          f"got {type(data).__name__}")
     with tempfile.TemporaryDirectory(prefix=f"submit-{competition.name}-frames-") as tmp:
-        write_tables(competition, data, Path(tmp))
+        _write_tables(competition, data, Path(tmp))
         yield Path(tmp)
 
 
-def write_tables(competition: Competition, frames: Mapping[str, pd.DataFrame], folder: Path) -> None:
+def _write_tables(competition: Competition, frames: Mapping[str, pd.DataFrame], folder: Path) -> None:
     """Each DataFrame as the host's file of its name (train.csv, train.parquet...), in the format of the
     competition's bundled sample file of that name, Parquet where the sample has none."""
     unknown = [name for name in frames if name not in DATA_TABLES]
