@@ -14,7 +14,7 @@ import nbformat
 import pandas as pd
 import pytest
 from nbclient import NotebookClient
-from submit.kernel.checks import DataError, read_any
+from submit.kernel.checks import DataError, find_table, read_any
 from submit.kernel.errors import UserError
 from submit.kernel.plugins import get_competition
 from typer.testing import CliRunner
@@ -64,19 +64,24 @@ def test_a_run_returns_its_scores_predictions_and_submission(prior_run):
     assert result.folder == runs / "wsdm" / result.experiment and result.experiment in repr(result)
 
 
-def test_dataframes_load_as_the_same_files_would(prior_run):
+@pytest.mark.parametrize("name", ["wsdm", "lmsys", "hansol", "law-tags", "meta-review", "code-instruct"])
+def test_dataframes_load_as_the_same_files_would(name, tmp_path):
     """Frames read from the host's files give the experiment those files give: same checks, same data."""
-    runs, result = prior_run
-    sample = get_competition("wsdm").sample_dir
-    frames = {stem: read_any(path) for stem, path in
-              (("train", sample / "train.parquet"), ("test", sample / "test.parquet"),
-               ("sample_submission", sample / "sample_submission.csv"))}
-    again = submit.run("wsdm", recipe="prior", data=frames, runs=runs, progress=False)
-    assert again.experiment == result.experiment and again.cv == result.cv
+    sample = get_competition(name).sample_dir
+    frames = {stem: read_any(find_table(sample, stem)) for stem in ("train", "test", "sample_submission")}
+    files = submit.run(name, recipe="prior", runs=tmp_path, progress=False, folds__n_splits=2)
+    given = submit.run(name, recipe="prior", data=frames, runs=tmp_path, progress=False, folds__n_splits=2)
+    assert given.experiment == files.experiment and given.cv == files.cv
+
+
+def test_bad_frames_are_refused_by_the_competitions_checks(tmp_path):
+    frames = {"train": read_any(get_competition("wsdm").sample_dir / "train.parquet")[["id"]]}
     with pytest.raises(DataError, match=r"train\.parquet: missing columns 'prompt', 'response_a'"):
-        submit.run("wsdm", recipe="prior", runs=runs, progress=False, data={"train": frames["train"][["id"]]})
+        submit.run("wsdm", recipe="prior", runs=tmp_path, progress=False, data=frames)
     with pytest.raises(UserError, match=r"data: expected DataFrames under 'train' \(needed\)"):
-        submit.run("wsdm", runs=runs, progress=False, data={"tests": frames["test"]})
+        submit.run("wsdm", runs=tmp_path, progress=False, data={"tests": frames["train"]})
+    with pytest.raises(DataError, match=r"data\['train'\]: cannot be written as the host's train\.parquet"):
+        submit.run("wsdm", runs=tmp_path, progress=False, data={"train": pd.DataFrame({"id": [1, "a"]})})
 
 
 def test_keyword_overrides_are_the_set_keys(tmp_path):
