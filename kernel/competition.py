@@ -64,6 +64,22 @@ def _array_bytes(array: np.ndarray) -> bytes:
     return array.astype(str).astype("U").tobytes()
 
 
+@dataclass(frozen=True)
+class NotebookHardware:
+    """A host's notebook against this machine, for a code competition's run-time estimate (submit/budget.py)."""
+
+    ratio: float  # host seconds for one CPU second of prediction here
+    why: str  # said beside the estimate
+
+
+# Prediction runs on one core (one BLAS thread, one LightGBM thread), so per-core speed decides: Kaggle's CPU
+# notebooks run on Xeon vCPUs at 2.0-2.2 GHz, this machine on 2.6 GHz EPYC cores. A GPU notebook speeds up only
+# the LLM heads.
+KAGGLE_CPU_NOTEBOOK = NotebookHardware(1.5, "Kaggle's CPU notebook cores (Xeon, 2.0-2.2 GHz) taken as 1.5 times "
+                                            "as slow as this machine's (EPYC, 2.6 GHz)")
+AS_FAST_AS_HERE = NotebookHardware(1.0, "the host taken as fast as this machine")
+
+
 @dataclass
 class Dataset:
     """A competition's files, read and checked, in the task's canonical columns.
@@ -110,6 +126,7 @@ class Competition:
     # there (the hidden test set), for `submit package` and `submit predict`'s run-time estimate.
     notebook_limit_h: ClassVar[float | None] = None
     host_test_rows: ClassVar[int | None] = None
+    notebook_hardware: ClassVar[NotebookHardware] = AS_FAST_AS_HERE  # how fast the host's notebook runs
     task: ClassVar[TaskType]
     metrics: ClassVar[tuple[Metric, ...]]  # the first is the leaderboard's
     folds_scheme: ClassVar[str]  # stratified | grouped | multilabel

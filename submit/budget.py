@@ -1,5 +1,6 @@
 """How long a code competition's notebook will run on the host: the predict time of a row, measured here, times
-the host's test rows, times a stated hardware ratio; and whether that passes the competition's time limit.
+the host's test rows, times the hardware ratio the competition states (`notebook_hardware`); and whether that
+passes the competition's time limit.
 
     estimate = notebook_estimate(competition, folder, dataset, source="data/lmsys")
     estimate.message()          # "about 1 h 10 min for 25,000 test rows on Kaggle (...); the limit is 9 h"
@@ -18,17 +19,11 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from submit.kernel.competition import Competition, Dataset
+from submit.kernel.competition import AS_FAST_AS_HERE, Competition, Dataset
 from submit.models.cache import using_cache_dir
 from submit.predict import predict_experiment
 
 MEASURE_ROWS = 200
-# Host seconds for a CPU second here. Prediction runs on one core (one BLAS thread, one LightGBM thread), so
-# per-core speed decides: Kaggle's CPU notebooks run on Xeon vCPUs at 2.0-2.2 GHz, this machine on 2.6 GHz
-# EPYC cores; taken as 1.5 times slower there. A GPU notebook speeds up only the LLM heads.
-HOST_RATIO = {"kaggle": 1.5}
-HOST_HARDWARE = {"kaggle": "Kaggle's CPU notebook cores (Xeon, 2.0-2.2 GHz) taken as 1.5 times as slow as this "
-                           "machine's (EPYC, 2.6 GHz)"}
 
 
 @dataclass(frozen=True)
@@ -38,8 +33,9 @@ class NotebookEstimate:
     source: str  # where the measured rows came from
     host: str
     host_rows: int
-    ratio: float
+    ratio: float  # host seconds for a CPU second here: the competition's notebook_hardware
     limit_h: float | None
+    hardware: str = AS_FAST_AS_HERE.why  # why that ratio
 
     @property
     def seconds(self) -> float:
@@ -54,8 +50,7 @@ class NotebookEstimate:
         return (f"about {_duration(self.seconds)} for {self.host_rows:,} test rows on {self.host.capitalize()} "
                 f"({self.seconds_per_row:.3f} CPU s a row, measured here on {self.rows_measured} rows of "
                 f"{self.source}, every fold and the embedding included; x {self.ratio:g}: "
-                f"{HOST_HARDWARE.get(self.host, 'the host taken as fast as this machine')}; plus a few minutes "
-                f"to install and start){limit}")
+                f"{self.hardware}; plus a few minutes to install and start){limit}")
 
 
 def _duration(seconds: float) -> str:
@@ -73,6 +68,7 @@ def notebook_estimate(competition: Competition, folder: Path, dataset: Dataset, 
         start = time.process_time()
         predict_experiment(competition, folder, timed)
         cpu = time.process_time() - start
+    hardware = competition.notebook_hardware
     return NotebookEstimate(cpu / len(timed), len(timed), source, competition.host,
-                            competition.host_test_rows or len(dataset.test), HOST_RATIO.get(competition.host, 1.0),
-                            competition.notebook_limit_h)
+                            competition.host_test_rows or len(dataset.test), hardware.ratio,
+                            competition.notebook_limit_h, hardware.why)

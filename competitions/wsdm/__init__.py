@@ -37,7 +37,7 @@ from submit.kernel.checks import (
     read_table,
     require_table,
 )
-from submit.kernel.competition import Competition, Dataset
+from submit.kernel.competition import KAGGLE_CPU_NOTEBOOK, Competition, Dataset
 from submit.kernel.submissions import LABELS, SubmissionSpec
 from submit.kernel.tasks import PREFERENCE
 
@@ -53,6 +53,7 @@ class Wsdm(Competition):
     code_competition = True
     notebook_limit_h = 9  # CPU or GPU notebook, 9 hours of run time
     host_test_rows = 25_000  # the hidden test set, about 25,000 rows
+    notebook_hardware = KAGGLE_CPU_NOTEBOOK
     task = PREFERENCE
     metrics = (ACCURACY, LOG_LOSS)
     folds_scheme = "grouped"
