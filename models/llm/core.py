@@ -12,7 +12,7 @@ A subclass's settings and LlmHead's are one flat list of keyword parameters (the
 
 Training: 4-bit nf4 with double quantisation plus LoRA (QLoRA), LoRA on full-precision weights, or full
 fine-tuning; bf16 on a GPU that has it, else fp16 on a GPU, else fp32 on the CPU. Checkpoints go to the
-head's `work_dir` (the runner lends each fold one), so a killed fold resumes from its last checkpoint;
+fit context's `work_dir` (the runner gives each fold one), so a killed fold resumes from its last checkpoint;
 a work dir left by different settings or data is cleared first. The adapter (or the whole model for
 `full`) is saved as safetensors with the head.
 
@@ -250,7 +250,8 @@ class LlmHead(Head):
     # --- training -------------------------------------------------------------------------------------
     def _work_dir_for(self, fingerprint: str, scratch: Path) -> Path:
         """The lent work dir, emptied first when it holds another configuration's checkpoints."""
-        work = Path(self.work_dir) if self.work_dir is not None else scratch
+        lent = self.context_.work_dir
+        work = Path(lent) if lent is not None else scratch
         marker = work / "fit.json"
         if marker.exists() and json.loads(marker.read_text()).get("fingerprint") != fingerprint:
             shutil.rmtree(work)
