@@ -9,7 +9,7 @@
     exp.record_upload(upload); exp.uploads()               # each upload to the host, for the store's rebuild
     for exp in experiments(runs_dir): exp.read_record()    # every experiment of a runs folder
 
-The layout (runs/<competition>/<id>/):
+The layout (runs/<competition>/<id>/, beside runs/<competition>/folds/<folds id>.parquet: `folds_file`):
 
     recipe.yaml        the recipe as run           oof.parquet, test.parquet   predictions (id, fold, columns)
     scores.json        the summary and its record  ensemble.json               an ensemble's members and combiner
@@ -477,12 +477,13 @@ class Experiment:
 
     # --- uploads ---
     def record_upload(self, upload: Upload) -> Path:
-        """Keep an upload's record in uploads/ (one file each, written atomically)."""
+        """Keep an upload's record in uploads/: one file each, written atomically, named so that they sort in
+        the order they were made (`created` counts seconds only)."""
+        folder = self.dir / UPLOADS
+        with writing(folder):
+            folder.mkdir(parents=True, exist_ok=True)
         ref = re.sub(r"[^A-Za-z0-9_-]", "_", upload.host_ref or secrets.token_hex(4))
-        stamp = re.sub(r"[^0-9]", "", upload.created)
-        path = self.dir / UPLOADS / f"{stamp}-{ref}.json"
-        with writing(path.parent):
-            path.parent.mkdir(parents=True, exist_ok=True)
+        path = folder / f"{len(list(folder.glob('*.json'))):04d}-{re.sub(r'[^0-9]', '', upload.created)}-{ref}.json"
         return atomic_write_text(path, json.dumps(upload.row(), indent=2))
 
     def _upload_files(self) -> Iterator[tuple[Path, Upload]]:
@@ -492,7 +493,7 @@ class Experiment:
 
     def uploads(self) -> list[Upload]:
         """Its uploads, oldest first."""
-        return sorted((u for _, u in self._upload_files()), key=lambda u: u.created)
+        return [upload for _, upload in self._upload_files()]
 
     def update_upload(self, host_ref: str, status: str, public_score: float | None,
                       private_score: float | None) -> bool:
@@ -504,6 +505,11 @@ class Experiment:
                 atomic_write_text(path, json.dumps(changed.row(), indent=2))
                 return True
         return False
+
+
+def folds_file(runs_dir: Path, competition: str, folds_id: str) -> Path:
+    """Where a fold assignment is kept, beside the experiments that share it (cv/folds.py makes it)."""
+    return Path(runs_dir) / competition / FOLDS / f"{folds_id}.parquet"
 
 
 def experiments(runs_dir: Path) -> list[Experiment]:
