@@ -181,11 +181,12 @@ class Store:
     def record_submission(self, experiment_id: str, competition: str, path: Path, vectors_model: str | None,
                           message: str | None = None, host_ref: str | None = None, status: str | None = None) -> int:
         """A submission file written for an experiment; an upload (one with a host ref or a status) is also kept
-        in the experiment's folder, so that a rebuilt store has it."""
+        in the experiment's folder beside the store, so that a rebuilt store has it."""
         upload = Upload(experiment_id, competition, str(path), now(), vectors_model, message, host_ref=host_ref,
                         status=status)
-        if host_ref is not None or status is not None:
-            self._experiment(competition, experiment_id).record_upload(upload)
+        experiment = self._experiment(competition, experiment_id)
+        if (host_ref is not None or status is not None) and experiment.dir.is_dir():
+            experiment.record_upload(upload)
         return self._write(
             "INSERT INTO submissions (experiment_id, competition, path, vectors_model, created, message, host_ref, "
             "status) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
