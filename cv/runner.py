@@ -65,7 +65,7 @@ class FoldJob:
     fold: int
     train_idx: np.ndarray
     valid_idx: np.ndarray
-    out_dir: Path
+    out_dir: Path  # the fold's folder: Experiment.fold_dir(k), or nested_dir(j, k) for distillation's refits
     # The training rows' targets where they are not the labels ctx.y[train_idx]: distillation's labels mixed
     # with a teacher's soft labels, made for this fold alone (a teacher that never saw its held-out rows).
     train_y: np.ndarray | None = None
