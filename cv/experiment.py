@@ -2,7 +2,7 @@
 
     exp = Experiment.at(runs_dir, "wsdm", "default-1a2b3c4d5e")   # runs/wsdm/default-1a2b3c4d5e
     exp.create(); exp.write_recipe(recipe.resolved()); exp.log("start")
-    write_fold(FoldOutput(0, exp.fold_dir(0), pack_fold(...), model_files))   # folds/0, sealed
+    write_fold(FoldOutput(0, exp.fold_dir(0), pack_fold(...), head_files(saved)))  # folds/0, sealed
     fold = read_fold(exp.fold_dir(0), task.prediction)    # its predictions per view, stats and times
     exp.write_predictions(oof_frame, test_frame)           # oof.parquet, test.parquet
     exp.write_summary(record, decision=..., fold_scores=...)   # scores.json, holding the leaderboard row
@@ -263,7 +263,7 @@ def write_fold(output: FoldOutput) -> Path:
     return result
 
 
-def model_files(folder: Path) -> dict[str, bytes]:
+def head_files(folder: Path) -> dict[str, bytes]:
     """A saved head's files, by path under its folder, as a FoldOutput carries them."""
     return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(Path(folder).rglob("*")) if p.is_file()}
 
@@ -412,9 +412,11 @@ class Experiment:
         return self.read_mapping(SCORES, *keys)
 
     def read_record(self) -> Record:
-        """The leaderboard row kept in scores.json, its path this folder (a moved runs folder keeps working)."""
-        row = self.read_summary("leaderboard")["leaderboard"]
-        return Record.from_row({**row, "path": str(self.dir)})
+        """The leaderboard row kept in scores.json, its path this folder (a moved runs folder keeps working); a
+        summary without a whole row (damaged, or written before summaries kept it) is an ArtifactError."""
+        def read(path: Path) -> Record:
+            return Record.from_row({**_mapping(path, "leaderboard")["leaderboard"], "path": str(self.dir)})
+        return read_artifact(self.dir / SCORES, read, repair=rerun_hint(self.dir))
 
     def read_ensemble(self) -> dict:
         return self.read_mapping(ENSEMBLE, "method", "members", "combiner")
@@ -461,14 +463,14 @@ class Experiment:
         """Where an ensemble's member may be: under its members/ folder (a bundle), or beside it (runs/)."""
         return self.dir / MEMBERS / member_id, self.dir.parent / member_id
 
-    def model_files(self, fold_models: list[Path]) -> dict[str, Path]:
+    def inference_files(self, fold_models: list[Path]) -> dict[str, Path]:
         """What `submit predict` reads of a model experiment, by its name in a bundle: recipe, scores, fold heads."""
         files = {name: self.dir / name for name in (RECIPE, SCORES)}
         for model in fold_models:
             files.update({f.relative_to(self.dir).as_posix(): f for f in sorted(model.rglob("*")) if f.is_file()})
         return files
 
-    def ensemble_files(self, members: dict[str, dict[str, Path]]) -> dict[str, Path]:
+    def ensemble_inference_files(self, members: dict[str, dict[str, Path]]) -> dict[str, Path]:
         """The same for an ensemble: its own files, then each member's (member id -> its files) under members/."""
         files = {name: self.dir / name for name in (RECIPE, SCORES, ENSEMBLE)}
         for member, theirs in members.items():

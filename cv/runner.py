@@ -41,7 +41,7 @@ from submit.cv.experiment import (
     Record,
     fold_to_refit,
     git_commit,
-    model_files,
+    head_files,
     pack_fold,
     package_versions,
     read_fold,
@@ -228,7 +228,7 @@ def _fit_fold(job: FoldJob, ctx: FoldContext) -> FoldOutput:
     result = FoldResult(job.valid_idx, valid, test, stats, fit_s, predict_s)
     with tempfile.TemporaryDirectory(prefix="submit-fold-") as tmp:
         head.save(Path(tmp))
-        model = model_files(Path(tmp))
+        model = head_files(Path(tmp))
     return FoldOutput(job.fold, job.out_dir, pack_fold(result, ctx.task.prediction), model)
 
 

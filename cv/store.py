@@ -300,8 +300,8 @@ def rebuild_store(runs_dir: Path) -> tuple[int, list[str], Path | None]:
     for experiment in experiments(runs_dir):
         try:
             _record_folder(store, experiment)
-        except (ArtifactError, TypeError) as err:
-            skipped.append(f"{experiment.dir}: {err}; run that experiment again")
+        except ArtifactError as err:  # it names the file and what rewrites it
+            skipped.append(str(err))
             continue
         recorded += 1
         try:

@@ -73,8 +73,8 @@ def experiment_files(competition: Competition, folder: Path) -> dict[str, Path]:
     experiment = Experiment(folder)
     if experiment.is_ensemble():
         members = saved_ensemble(competition, folder)[1]
-        return experiment.ensemble_files({m.name: experiment_files(competition, m) for m in members})
-    return experiment.model_files(fold_models(folder, saved_recipe(competition.name, folder)))
+        return experiment.ensemble_inference_files({m.name: experiment_files(competition, m) for m in members})
+    return experiment.inference_files(fold_models(folder, saved_recipe(competition.name, folder)))
 
 
 def _zip_experiment(files: dict[str, Path], target: Path) -> Path:

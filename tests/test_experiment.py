@@ -24,6 +24,7 @@ from submit.cv.experiment import (
     read_fold,
     write_fold,
 )
+from submit.cv.store import Store, rebuild_store
 from submit.kernel.tasks import GENERATION, PREFERENCE
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -72,14 +73,31 @@ def test_a_record_reads_back_from_a_summary_written_before_records_had_learned_f
     assert [e.id for e in experiments(tmp_path)] == [exp.id]
 
 
+def a_record(exp: Experiment) -> Record:
+    return Record(exp.id, "wsdm", "model", "x", "prior", "log_loss", 0, 0.69, 0.0, None, [0.69], {}, 1.0, 0.1, 5,
+                  "f", "k", None, str(exp.dir), "2026-01-01 00:00:00")
+
+
 def test_the_summary_holds_the_record_and_the_runs_details(tmp_path):
     exp = Experiment(tmp_path / "wsdm" / "x-1")
     exp.create()
-    record = Record("x-1", "wsdm", "model", "x", "prior", "log_loss", 0, 0.69, 0.0, None, [0.69], {}, 1.0, 0.1, 5,
-                    "f", "k", None, str(exp.dir), "2026-01-01 00:00:00")
-    exp.write_summary(record, decision={"threshold": 0.5})
+    exp.write_summary(a_record(exp), decision={"threshold": 0.5})
     assert exp.read_summary("decision", "cv_mean")["higher_is_better"] is False
-    assert exp.read_record() == record
+    assert exp.read_record() == a_record(exp)
+
+
+def test_rebuild_records_the_whole_folders_and_names_the_others(tmp_path):
+    whole, old, damaged = (Experiment.at(tmp_path, "wsdm", name) for name in ("a-1", "b-2", "c-3"))
+    for exp in (whole, old, damaged):
+        exp.create()
+    whole.write_summary(a_record(whole))
+    (old.dir / "scores.json").write_text(json.dumps({"experiment": old.id, "cv_mean": 0.7}))  # before rows were kept
+    (damaged.dir / "scores.json").write_text('{"experiment": "c-3", "leaderboard": {"id": "c-3"}}')  # fields lost
+    recorded, skipped, moved = rebuild_store(tmp_path)
+    assert (recorded, moved) == (1, None)
+    assert [s.split(":")[0] for s in skipped] == [str(old.dir / "scores.json"), str(damaged.dir / "scores.json")]
+    assert all("submit wsdm --recipe" in s for s in skipped)  # what rewrites them
+    assert [r["id"] for r in Store(tmp_path / "leaderboard.sqlite").leaderboard("wsdm")] == [whole.id]
 
 
 def test_uploads_keep_their_order_and_take_the_hosts_verdict(tmp_path):
