@@ -399,17 +399,17 @@ class Experiment:
         atomic_write_text(self.dir / ENSEMBLE, json.dumps(description, indent=2))
 
     # --- read back ---
-    def read_mapping(self, name: str, *keys: str) -> dict:
+    def _read_mapping(self, name: str, *keys: str) -> dict:
         """One of its YAML or JSON files (scores.json, ensemble.json, recipe.yaml) as a mapping holding `keys`;
         a damaged one is an ArtifactError saying what rewrites it."""
         return read_artifact(self.dir / name, lambda p: _mapping(p, *keys), repair=rerun_hint(self.dir))
 
     def read_recipe(self) -> dict:
         """The recipe as run, as a mapping."""
-        return self.read_mapping(RECIPE)
+        return self._read_mapping(RECIPE)
 
     def read_summary(self, *keys: str) -> dict:
-        return self.read_mapping(SCORES, *keys)
+        return self._read_mapping(SCORES, *keys)
 
     def read_record(self) -> Record:
         """The leaderboard row kept in scores.json, its path this folder (a moved runs folder keeps working); a
@@ -419,7 +419,7 @@ class Experiment:
         return read_artifact(self.dir / SCORES, read, repair=rerun_hint(self.dir))
 
     def read_ensemble(self) -> dict:
-        return self.read_mapping(ENSEMBLE, "method", "members", "combiner")
+        return self._read_mapping(ENSEMBLE, "method", "members", "combiner")
 
     def is_ensemble(self) -> bool:
         return "members" in self.read_recipe()
