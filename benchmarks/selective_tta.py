@@ -14,8 +14,8 @@ import argparse
 from pathlib import Path
 
 import numpy as np
-import yaml
-from submit.cv.runner import PLAIN, fold_scores, tta_rows
+from submit.cv.experiment import PLAIN, Experiment
+from submit.cv.runner import fold_scores, tta_rows
 from submit.kernel.plugins import get_competition
 
 BUDGETS = (0.0, 0.1, 0.2, 0.3, 0.5, 1.0)
@@ -28,23 +28,24 @@ def main() -> None:
     parser.add_argument("--data", type=Path, required=True, help="the data the experiment ran on")
     args = parser.parse_args()
     comp = get_competition(args.competition)
-    recipe = yaml.safe_load((args.experiment / "recipe.yaml").read_text(encoding="utf-8"))
+    experiment = Experiment(args.experiment)
+    recipe = experiment.read_recipe()
     dataset = comp.load(args.data, **recipe["data"])
     y = comp.targets(dataset, recipe["embedder"])
-    folds = [np.load(p) for p in sorted((args.experiment / "folds").glob("*/result.npz"))]
+    folds = [experiment.read_fold(k, comp.task.prediction) for k in range(recipe["folds"]["n_splits"])]
     assignment = np.zeros(len(y), dtype=int)
     for k, fold in enumerate(folds):
-        assignment[fold["valid_idx"]] = k
+        assignment[fold.valid_idx] = k
 
     print(f"| tta_budget | rows given {', '.join(recipe['tta'])} | CV {comp.metric.name} |\n|---|---|---|")
     for budget in BUDGETS:
-        oof = np.zeros((len(y), folds[0][f"valid__{PLAIN}"].shape[1]))
+        oof = np.zeros((len(y), folds[0].valid[PLAIN].shape[1]))
         for fold in folds:
-            plain = fold[f"valid__{PLAIN}"]
+            plain = fold.valid[PLAIN]
             merged = plain.copy()
             rows = tta_rows(comp.task, plain, budget) if budget > 0 else np.arange(0)
-            merged[rows] = comp.task.combine([plain[rows], *(fold[f"valid__{v}"][rows] for v in recipe["tta"])])
-            oof[fold["valid_idx"]] = merged
+            merged[rows] = comp.task.combine([plain[rows], *(fold.valid[v][rows] for v in recipe["tta"])])
+            oof[fold.valid_idx] = merged
         scores = fold_scores(comp, y, oof, assignment, comp.fit_decision(y, oof))[comp.metric.name]
         print(f"| {budget:.1f} | {budget:.0%} | {np.mean(scores):.4f} |")
 

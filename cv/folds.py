@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 from iterstrat.ml_stratifiers import MultilabelStratifiedKFold
 from sklearn.model_selection import KFold, StratifiedGroupKFold, StratifiedKFold
+from submit.cv.experiment import folds_file
 from submit.cv.io import atomic_write
 from submit.cv.recipe import FoldsConfig, RecipeError
 from submit.kernel.checks import DataError
@@ -85,7 +86,7 @@ def shared_folds(competition: Competition, dataset: Dataset, config: FoldsConfig
     """
     scheme = config.scheme or competition.folds_scheme
     folds_id = f"{scheme}-k{config.n_splits}-s{config.seed}-{fingerprint or dataset.fingerprint()}"
-    path = Path(runs_dir) / competition.name / "folds" / f"{folds_id}.parquet"
+    path = folds_file(runs_dir, competition.name, folds_id)
     ids = dataset.train["id"].astype(str).to_numpy()
     if path.exists():
         try:

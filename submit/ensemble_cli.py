@@ -18,6 +18,7 @@ import typer
 from rich.table import Table
 
 from submit.app import CacheDir, RunsDir, app, out
+from submit.cv.experiment import Experiment
 from submit.cv.io import check_can_write
 from submit.cv.recipe import load_options
 from submit.cv.store import Store
@@ -62,7 +63,7 @@ def _ensemble_competition(name: str, experiments: list[str] | None, method: str,
     y = competition.targets(dataset, first.recipe.get("embedder"))
     result = build_ensemble(competition, members, y, method, runs_dir, store)
     submission = record_experiment_submission(
-        competition, dataset, result.test_decided, output or result.dir / "submission.csv", store,
+        competition, dataset, result.test_decided, output or Experiment(result.dir).submission_path, store,
         experiment=result.id, metric=result.metric, cv_mean=result.cv_mean, embedder=first.recipe.get("embedder"))
     return EnsembleOutcome(competition, dataset, members, result, submission)
 

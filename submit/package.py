@@ -24,11 +24,12 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from submit.cv.experiment import Experiment
 from submit.cv.io import atomic_write, atomic_write_text
 from submit.kernel.competition import Competition
 from submit.kernel.errors import UserError
 from submit.kernel.plugins import get_competition
-from submit.predict import EXPERIMENT_FILES, experiment_dir, fold_models, is_ensemble, saved_ensemble, saved_recipe
+from submit.predict import experiment_dir, fold_models, saved_ensemble, saved_recipe
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 OWNER_PLACEHOLDER = "OWNER"  # replaced by the Kaggle user name on upload
@@ -67,16 +68,11 @@ def build_wheel(out_dir: Path) -> Path:
 def experiment_files(competition: Competition, folder: Path) -> dict[str, Path]:
     """What `submit predict` reads, by name in the archive, nothing else (no OOF): recipe.yaml, scores.json and
     the fold heads; for an ensemble, its ensemble.json and each member's own files under members/<id>/."""
-    files = {name: folder / name for name in EXPERIMENT_FILES}
-    if is_ensemble(folder):
-        files["ensemble.json"] = folder / "ensemble.json"
-        for member in saved_ensemble(competition, folder)[1]:
-            files.update({f"members/{member.name}/{name}": path
-                          for name, path in experiment_files(competition, member).items()})
-        return files
-    for model in fold_models(folder, saved_recipe(competition.name, folder)):
-        files.update({file.relative_to(folder).as_posix(): file for file in sorted(model.rglob("*")) if file.is_file()})
-    return files
+    experiment = Experiment(folder)
+    if experiment.is_ensemble():
+        members = saved_ensemble(competition, folder)[1]
+        return experiment.ensemble_inference_files({m.name: experiment_files(competition, m) for m in members})
+    return experiment.inference_files(fold_models(folder, saved_recipe(competition.name, folder)))
 
 
 def _zip_experiment(files: dict[str, Path], target: Path) -> Path:

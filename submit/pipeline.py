@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from submit.cv.executor import build_executor
+from submit.cv.experiment import Experiment
 from submit.cv.io import atomic_write_text, check_can_write
 from submit.cv.recipe import UNLABELED, Recipe, load_options, load_recipe
 from submit.cv.runner import ExperimentResult, run_experiment
@@ -92,7 +93,7 @@ def run_competition(name: str, *, data: Path | None = None, recipe: str = "defau
     rank = store.rank(competition.name, result.id)
 
     submission = record_experiment_submission(
-        competition, dataset, result.test_decided, output or result.dir / "submission.csv", store,
+        competition, dataset, result.test_decided, output or Experiment(result.dir).submission_path, store,
         experiment=result.id, metric=result.metric, cv_mean=result.cv_mean, embedder=resolved.embedder)
     return Outcome(competition, dataset, data_dir, source, resolved, result, rank, submission)
 

@@ -3,14 +3,14 @@
     path = predict_submission("wsdm", "default-1a2b3c4d5e", data=Path("data/wsdm"))
     path = predict_submission("wsdm", Path("/kaggle/working/experiment"), data=Path("/kaggle/input/wsdm-cup..."))
 
-The experiment is an id under runs/<competition>/ or any folder holding its recipe.yaml, scores.json and
-folds/<k>/model/ (an inference bundle brings exactly those). The test rows go through every fold's head
+The experiment is an id under runs/<competition>/ or any folder holding one (an inference bundle brings
+what predicting needs: cv/experiment.py knows the layout). The test rows go through every fold's head
 under the recipe's test-time views, are averaged as in the CV run, pass through the decision fitted on
 out-of-fold predictions, and are written as the host's submission file after its checks.
 
 An ensemble (made by `submit ensemble`) is predicted the same way: each member from its own saved folds,
 then blended by the ensemble's combiner as fitted on all out-of-fold rows (ensemble.json), then its own
-decision. Its members' folders sit beside it (runs/<competition>/<id>) or under its members/ folder (a bundle).
+decision. Its members' folders sit beside it (runs/<competition>/<id>) or inside it (a bundle).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from submit.cv.artifacts import FOLD_ABSENT, ArtifactError, damage, read_mapping, read_recipe, rerun_hint
+from submit.cv.experiment import Experiment, find_experiment, finished_ids
 from submit.cv.io import check_can_write
 from submit.cv.recipe import Recipe, RecipeError, build_recipe
 from submit.cv.runner import predict_saved_folds
@@ -33,55 +33,40 @@ from submit.kernel.plugins import get_competition
 from submit.models.cache import using_cache_dir
 from submit.pipeline import cache_location, resolve_data_dir, write_experiment_submission
 
-EXPERIMENT_FILES = ("recipe.yaml", "scores.json")
-
-
-def _holds_experiment(folder: Path) -> bool:
-    return all((folder / name).is_file() for name in EXPERIMENT_FILES)
-
 
 def experiment_dir(competition: str, experiment: str | Path, runs_dir: Path = Path("runs")) -> Path:
     """A folder holding the experiment: the argument itself when it is one, else runs/<competition>/<id>."""
-    for candidate in (Path(experiment), Path(runs_dir) / competition / str(experiment)):
-        if _holds_experiment(candidate):
-            return candidate
-    known = sorted(p.name for p in (Path(runs_dir) / competition).glob("*") if (p / "scores.json").is_file())
+    found = find_experiment(competition, experiment, runs_dir)
+    if found is not None:
+        return found.dir
+    known = finished_ids(runs_dir, competition)
     raise RecipeError(f"no finished experiment '{experiment}' for {competition} in {Path(runs_dir) / competition} "
-                      f"(and no folder of that name with {' and '.join(EXPERIMENT_FILES)}); "
+                      f"(and no folder of that name holding one); "
                       f"known: {', '.join(known) or 'none, run one first: submit ' + competition}")
 
 
 def is_ensemble(folder: Path) -> bool:
-    return "members" in read_recipe(folder)
+    return Experiment(folder).is_ensemble()
 
 
 def saved_recipe(competition_name: str, folder: Path) -> Recipe:
-    raw = read_recipe(folder)
+    raw = Experiment(folder).read_recipe()
     name = raw.pop("name", folder.name)
     return build_recipe(get_competition(competition_name), raw, name)
 
 
 def fold_models(folder: Path, recipe: Recipe) -> list[Path]:
-    models = [folder / "folds" / str(k) / "model" for k in range(recipe.folds.n_splits)]
-    missing = [m for m in models if not (m / "head.json").is_file()]
-    if missing:
-        raise DataError(missing[0], "fold model not found",
-                        expected=f"the {recipe.folds.n_splits} fitted fold heads of a finished run "
-                                 f"(folds/<k>/model/head.json); rerun the experiment to finish its folds")
-    for model in models:
-        problem = damage(model.parent)
-        if problem is not None and problem != FOLD_ABSENT:  # FOLD_ABSENT: a bundle brings the heads alone
-            raise ArtifactError(f"{model.parent}: {problem}; {rerun_hint(folder)}")
-    return models
+    """The experiment's saved fold heads, checked (cv/experiment.py: Experiment.fold_models)."""
+    return Experiment(folder).fold_models(recipe.folds.n_splits)
 
 
 def saved_ensemble(competition: Competition, folder: Path) -> tuple[Combiner, list[Path]]:
     """An ensemble's combiner as fitted on all out-of-fold rows, and its members' folders in its order."""
-    path = folder / "ensemble.json"
-    if not path.is_file():
+    experiment = Experiment(folder)
+    if not experiment.has_ensemble_file():
         raise EnsembleError(f"ensemble {folder.name}: no ensemble.json in {folder}; build it again with "
                             f"`submit ensemble {competition.name}`")
-    stored = read_mapping(folder, "ensemble.json", "method", "members", "combiner")
+    stored = experiment.read_ensemble()
     ids = [m["id"] for m in stored["members"]]
     again = f"submit ensemble {competition.name} --experiments {','.join(ids)} --method {stored['method']}"
     try:
@@ -90,8 +75,8 @@ def saved_ensemble(competition: Competition, folder: Path) -> tuple[Combiner, li
         raise EnsembleError(f"ensemble {folder.name}: {err}; build it again with `{again}`") from None
     members = []
     for member in ids:
-        places = (folder / "members" / member, folder.parent / member)
-        found = [p for p in places if _holds_experiment(p)]
+        places = experiment.member_places(member)
+        found = [p for p in places if Experiment(p).holds()]
         if not found:
             raise EnsembleError(f"ensemble {folder.name}: its member experiment {member} is not in "
                                 f"{' or '.join(map(str, places))}; put that experiment's folder there, or run it "
@@ -126,7 +111,7 @@ def _predict_submission(competition_name: str, experiment: str | Path, data: Pat
     if output is not None:
         check_can_write(output)
     folder = experiment_dir(competition_name, experiment, runs_dir)
-    scores = read_mapping(folder, "scores.json", "decision", "experiment", "metric", "cv_mean")
+    scores = Experiment(folder).read_summary("decision", "experiment", "metric", "cv_mean")
     data_dir, _ = resolve_data_dir(competition, data)
     # The recipe's data options (a training subset, extra training rows) shape training only: the test
     # rows are the host's files as they are.
@@ -135,7 +120,7 @@ def _predict_submission(competition_name: str, experiment: str | Path, data: Pat
         raise DataError(data_dir, "no test rows or no sample_submission", expected="the host's test files")
     decided = competition.decide(predict_experiment(competition, folder, dataset.test), scores["decision"])
     path, _ = write_experiment_submission(
-        competition, dataset, decided, output or folder / "submission.csv", experiment=scores["experiment"],
+        competition, dataset, decided, output or Experiment(folder).submission_path, experiment=scores["experiment"],
         metric=scores["metric"], cv_mean=scores["cv_mean"],
-        embedder=read_recipe(folder).get("embedder", Recipe.embedder))
+        embedder=Experiment(folder).read_recipe().get("embedder", Recipe.embedder))
     return path

@@ -3,7 +3,8 @@
 check_competition_*: the bundled sample loads, folds are disjoint and respect groups, the metric declares its
 direction, a submission made from predictions passes the host's checks, and the sample regenerates equal.
 check_head_*: fit returns the head, predict has the task's shape with no NaN, a seed gives the same answer,
-save/load and clone round trips, one row at a time agrees with a batch, predict before fit raises.
+save/load and clone round trips, one row at a time agrees with a batch, predict before fit raises, and what
+the runner tells a fold's head (a work folder, the names of y's columns) goes through fit's context.
 
 The cases are every registered name (the test doubles of tests/toy.py too); a known failure is an xfail with
 its reason in KNOWN_FAILURES, strict, so a fix shows up as an unexpected pass.
@@ -20,7 +21,7 @@ from submit.cv.folds import assign_folds
 from submit.cv.recipe import load_recipe
 from submit.kernel.checks import read_any
 from submit.kernel.plugins import COMPETITIONS, get_competition
-from submit.models.base import Head, NotFittedError
+from submit.models.base import FitContext, Head, NotFittedError
 from submit.models.registry import HEADS
 
 from submit.validate import submission_problems
@@ -188,6 +189,21 @@ def test_head_single_rows_agree_with_the_batch(head_name, task):
     batch = head.predict(X_new)
     rows = np.concatenate([head.predict(X_new.iloc[[i]]) for i in range(len(X_new))])
     assert_agree(rows, batch, rtol=1e-5, atol=1e-7)
+
+
+@pytest.mark.parametrize(("head_name", "task"), head_cases())
+def test_head_is_told_its_context_through_fit(head_name, task, tmp_path):
+    """The runner's FitContext reaches the head through fit, and a work folder changes where a head keeps its
+    checkpoints, never what it predicts."""
+    X, y, X_new, task_type = small(task)
+    names = tuple(sample(TASK_SAMPLE[task])[1].label_names)
+    cls = HEADS.get(head_name)
+    context = FitContext(work_dir=tmp_path / "work", label_names=names)
+    head = cls(**fast_params(head_name)).fit(X, y, task=task_type, context=context)
+    assert head.context_ is context
+    plain = cls(**fast_params(head_name)).fit(X, y, task=task_type, context=FitContext(label_names=names))
+    assert_agree(head.predict(X_new), plain.predict(X_new), rtol=1e-5, atol=1e-6)
+    assert not {"work_dir", "label_names"} & set(vars(head))  # nothing set on the head from outside
 
 
 def own_prepare_cases() -> list:

@@ -7,8 +7,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from submit.cv.executor import EXECUTORS, ExecutorError, build_executor
+from submit.cv.experiment import PLAIN, FoldOutput, read_fold, write_fold
 from submit.cv.recipe import RecipeError, load_recipe
-from submit.cv.runner import FoldContext, FoldJob, FoldOutput, fit_fold, write_fold
+from submit.cv.runner import FoldContext, FoldJob, fit_fold
 from submit.kernel.parallel import ProcessExecutor
 from submit.kernel.plugins import get_competition
 from submit.models.registry import HEADS
@@ -21,7 +22,7 @@ def test_a_fold_in_another_process_returns_data_and_uses_the_cache_its_context_n
     data = comp.load(comp.sample_dir)
     recipe = load_recipe(comp, "knn")
     context = FoldContext(comp.task, recipe.head, recipe.resolved()["params"], [], [], 1.0, data.train, data.y,
-                          data.test, runs_dir=tmp_path / "runs", cache_dir=tmp_path / "elsewhere",
+                          data.test, cache_dir=tmp_path / "elsewhere",
                           label_names=data.label_names)
     job = FoldJob(0, np.arange(100, len(data.train)), np.arange(100), tmp_path / "runs" / "exp" / "folds" / "0")
     [output] = ProcessExecutor(1).map(fit_fold, [job], context)
@@ -29,10 +30,10 @@ def test_a_fold_in_another_process_returns_data_and_uses_the_cache_its_context_n
     assert (tmp_path / "elsewhere" / "embed__usem3.sqlite").is_file()  # the worker's cache: the context's
     assert not job.out_dir.exists()  # a fold writes nothing into runs/: the driver does
 
-    result = write_fold(output)
-    with np.load(result) as saved:
-        np.testing.assert_array_equal(saved["valid_idx"], job.valid_idx)
-        valid = saved["valid__plain"]
+    write_fold(output)
+    saved = read_fold(job.out_dir, comp.task.prediction)
+    np.testing.assert_array_equal(saved.valid_idx, job.valid_idx)
+    valid = saved.valid[PLAIN]
     head = HEADS.get("retrieval").load(job.out_dir / "model")
     # Not bit for bit: this process's cache embedded these texts in other batches (BLAS rounds by batch shape).
     np.testing.assert_allclose(head.predict(data.train.iloc[:100]), valid, rtol=1e-6, atol=1e-7)

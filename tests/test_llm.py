@@ -18,7 +18,7 @@ from submit.cv.recipe import load_recipe
 from submit.cv.runner import run_experiment
 from submit.kernel.plugins import get_competition
 from submit.kernel.tasks import TASKS
-from submit.models.base import HeadSettingError
+from submit.models.base import FitContext, HeadSettingError
 from submit.models.cache import using_cache_dir
 from submit.models.llm.classifier import LlmClassifier
 from submit.models.llm.core import MARKER, cut_tokens, proportional_budget
@@ -103,21 +103,22 @@ def test_proportional_budget_never_loops_and_never_overspends():
         proportional_budget([5, 7], -1)
 
 
-def _template_overhead(head_name: str, task: str) -> tuple[object, object, object, int]:
-    """(head, X, y, tokens the chat template takes with empty texts) on a tiny sample of the task."""
+def _template_overhead(head_name: str, task: str) -> tuple[object, object, object, int, FitContext]:
+    """(head, X, y, tokens the chat template takes with empty texts, the fit's context naming y's columns) on a
+    tiny sample of the task."""
     sample = {"preference": "wsdm", "answer_embedding": "hansol", "tagging": "law-tags"}[task]
     comp = get_competition(sample)
     dataset = comp.load(comp.sample_dir)
     X, y = dataset.train.iloc[:12], comp.targets(dataset, "usem3")[:12]
     head = LlmClassifier(**TINY) if head_name == "llm-classifier" else LlmGenerator(**TINY, max_new_tokens=8)
-    head.label_names = dataset.label_names
     head.tokenizer_ = tok = head._load_tokenizer(model_folder(TINY["model"]))
     if head_name == "llm-classifier":
         text = head._layout(("", "", ""), y.shape[1])
     else:
         head.task_, head.tags_ = TASKS[task], list(dataset.label_names)
         text = tok.apply_chat_template(head._messages(""), tokenize=False, add_generation_prompt=True)
-    return head, X, y, len(tok(text, add_special_tokens=False)["input_ids"])
+    context = FitContext(label_names=tuple(dataset.label_names))
+    return head, X, y, len(tok(text, add_special_tokens=False)["input_ids"]), context
 
 
 @pytest.mark.parametrize(("head_name", "task"), [("llm-classifier", "preference"),
@@ -127,7 +128,7 @@ def test_max_length_at_the_template_overhead_is_a_clear_error_not_a_hang(head_na
     with the setting named; a hang would stop the suite here."""
     import signal
 
-    head, X, y, overhead = _template_overhead(head_name, task)
+    head, X, y, overhead, context = _template_overhead(head_name, task)
 
     def hung(*_):
         raise AssertionError(f"{head_name}: still encoding after 60 s")
@@ -136,9 +137,8 @@ def test_max_length_at_the_template_overhead_is_a_clear_error_not_a_hang(head_na
     try:
         for max_length in (overhead - 1, overhead, overhead + 1):
             fresh = type(head)(**{**head.get_params(), "max_length": max_length})
-            fresh.label_names = head.label_names
             with pytest.raises(HeadSettingError, match=rf"max_length={max_length} leaves .*raise max_length"):
-                fresh.fit(X, y, task=TASKS[task])
+                fresh.fit(X, y, task=TASKS[task], context=context)
     finally:
         signal.alarm(0)
         signal.signal(signal.SIGALRM, previous)
@@ -196,26 +196,23 @@ def test_an_interrupted_fit_resumes_from_its_last_checkpoint(tmp_path):
     X, y, X_new = preference_sample()
     params = {**TINY, "max_steps": 4, "save_steps": 2}
     straight = LlmClassifier(**params)
-    straight.work_dir = tmp_path / "straight"
-    expected = straight.fit(X, y).predict(X_new)
+    expected = straight.fit(X, y, context=FitContext(work_dir=tmp_path / "straight")).predict(X_new)
     assert straight.resumed_from_ is None
 
+    fold = FitContext(work_dir=tmp_path / "fold")
     killed = Interrupted(**params)
-    killed.work_dir = tmp_path / "fold"
     with pytest.raises(KeyboardInterrupt):
-        killed.fit(X, y)
+        killed.fit(X, y, context=fold)
     assert (tmp_path / "fold" / "checkpoints" / "checkpoint-2").is_dir()
 
     resumed = LlmClassifier(**params)
-    resumed.work_dir = tmp_path / "fold"
-    resumed.fit(X, y)
+    resumed.fit(X, y, context=fold)
     assert resumed.resumed_from_ == "checkpoint-2" and resumed.stats_["train_steps"] == 4
     assert resumed.stats_["resumed_from_step"] == 2
     np.testing.assert_allclose(resumed.predict(X_new), expected, atol=1e-5)
 
     other = LlmClassifier(**{**params, "learning_rate": 1e-3})  # other settings: the old checkpoints are dropped
-    other.work_dir = tmp_path / "fold"
-    other.fit(X, y)
+    other.fit(X, y, context=fold)
     assert other.resumed_from_ is None
 
 
@@ -241,7 +238,7 @@ def test_runner_records_curves_adapters_tags_and_tokens_per_second(tmp_path):
         assert (fold / "work" / "curves.png").stat().st_size > 0
         assert (fold / "model" / "adapter" / "adapter_model.safetensors").exists()
         saved = json.loads((fold / "model" / "generator.json").read_text())
-        assert saved["tags"] == dataset.label_names  # the runner lent the vocabulary's names
+        assert saved["tags"] == dataset.label_names  # the runner told the head the vocabulary's names
     assert result.test_decided.shape == (len(dataset.test), len(dataset.label_names))
 
 

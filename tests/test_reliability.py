@@ -386,6 +386,58 @@ def test_rebuild_restores_every_experiment_from_the_folders(tmp_path, wsdm_ensem
     assert list(runs.glob("leaderboard.sqlite.*.old"))  # the damaged file is kept aside, not deleted
 
 
+UPLOAD_KEYS = ("experiment_id", "competition", "path", "created", "message", "public_score", "private_score",
+               "host_ref", "status")
+
+
+def _uploads(store: Path) -> list[dict]:
+    """Every upload row of a store (Kaggle's with a host ref, Dacon's with a status only), oldest first."""
+    with sqlite3.connect(store) as con:
+        con.row_factory = sqlite3.Row
+        rows = con.execute("SELECT * FROM submissions WHERE host_ref IS NOT NULL OR status IS NOT NULL ORDER BY id")
+        return [{k: r[k] for k in UPLOAD_KEYS} for r in rows]
+
+
+@pytest.mark.parametrize("loss", ["deleted", "damaged"])
+def test_rebuild_recovers_the_uploads_from_the_experiment_folders(tmp_path, wsdm_experiment, loss):
+    runs, exp_id = tmp_path / "runs", wsdm_experiment[1]
+    shutil.copytree(wsdm_experiment[0], runs)
+    path = runs / "leaderboard.sqlite"
+    store, sub = Store(path), runs / "wsdm" / exp_id / "submission.csv"
+    store.record_submission(exp_id, "wsdm", sub, None, "first", host_ref="1001", status="pending")
+    store.record_submission(exp_id, "wsdm", sub, None, "dacon-like", status="submitted")  # no host ref
+    store.update_submission("wsdm", "1001", "complete", 0.61, 0.58)  # the host's verdict, later
+    store.record_submission(exp_id, "wsdm", sub, None)  # a submission file written, never uploaded
+    uploads = _uploads(path)
+    assert len(uploads) == 2 and uploads[0]["public_score"] == 0.61
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{path}{suffix}").unlink(missing_ok=True)
+    if loss == "damaged":
+        garbage(path)
+
+    code, text = submit("leaderboard", "wsdm", "--runs", runs, "--rebuild")
+    assert code == 0 and "Rebuilt" in text
+    assert _uploads(path) == uploads
+    [row] = [r for r in Store(path, read_only=True).leaderboard("wsdm") if r["id"] == exp_id]
+    assert (row["public_score"], row["private_score"]) == (0.61, 0.58)
+
+
+def test_rebuild_keeps_the_old_stores_uploads_that_no_folder_holds_once(tmp_path, wsdm_experiment):
+    """Uploads recorded before the folders kept them come from the old store when it reads; none twice."""
+    runs, exp_id = tmp_path / "runs", wsdm_experiment[1]
+    shutil.copytree(wsdm_experiment[0], runs)
+    path = runs / "leaderboard.sqlite"
+    store, sub = Store(path), runs / "wsdm" / exp_id / "submission.csv"
+    store.record_submission(exp_id, "wsdm", sub, None, "old", host_ref="7", status="complete")
+    shutil.rmtree(runs / "wsdm" / exp_id / "uploads")  # as an older version left it
+    store.record_submission(exp_id, "wsdm", sub, None, "new", host_ref="8", status="pending")
+    uploads = _uploads(path)
+
+    assert submit("leaderboard", "wsdm", "--runs", runs, "--rebuild")[0] == 0
+    by_ref = sorted(_uploads(path), key=lambda u: u["host_ref"])  # made in one second: either order is right
+    assert by_ref == uploads
+
+
 def test_reading_commands_work_in_a_read_only_runs_folder_and_create_nothing(tmp_path, wsdm_experiment):
     runs = tmp_path / "runs"
     shutil.copytree(wsdm_experiment[0], runs)

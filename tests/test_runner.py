@@ -125,7 +125,7 @@ def test_swap_training_view_adds_every_pair_both_ways(comp, dataset, tmp_path):
 
 def test_a_folds_training_side_takes_the_jobs_targets_and_the_extra_rows(comp, dataset):
     y = dataset.y
-    ctx = FoldContext(comp.task, "prior", {}, ["swap"], [], 1.0, dataset.train, y, dataset.test, Path("unused"),
+    ctx = FoldContext(comp.task, "prior", {}, ["swap"], [], 1.0, dataset.train, y, dataset.test,
                       Path("unused"), extra_X=dataset.test.head(6), extra_weight=0.25)
     soft = np.full((10, 2), [0.9, 0.1])
     job = FoldJob(0, np.arange(10), np.arange(10, 20), Path("unused"), train_y=soft,
@@ -139,7 +139,7 @@ def test_a_folds_training_side_takes_the_jobs_targets_and_the_extra_rows(comp, d
     assert fitted.predict(dataset.test.head(1))[0] == pytest.approx([0.5, 0.5])  # swapped copies balance out
     plain_X, plain_y, no_weights = training_rows(FoldJob(0, np.arange(10), np.arange(10, 20), Path("unused")),
                                                  FoldContext(comp.task, "prior", {}, [], [], 1.0, dataset.train, y,
-                                                             dataset.test, Path("unused"), Path("unused")))
+                                                             dataset.test, Path("unused")))
     assert no_weights is None and len(plain_X) == 10 and np.array_equal(plain_y, y[:10])
 
 

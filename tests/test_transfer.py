@@ -13,9 +13,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from submit.cv.experiment import PLAIN, Experiment, read_fold, write_fold
 from submit.cv.folds import assign_folds
 from submit.cv.recipe import RecipeError, build_recipe, load_recipe
-from submit.cv.runner import FoldContext, FoldJob, fit_fold, write_fold
+from submit.cv.runner import FoldContext, FoldJob, fit_fold
 from submit.cv.store import Store
 from submit.ensembles.transfer import Teacher, TransferError, _Lessons, make_lender
 from submit.kernel.parallel import LocalExecutor
@@ -38,14 +39,14 @@ def soft_and_student(tmp_path: Path, name: str, y: np.ndarray) -> tuple[dict[int
     comp = get_competition("toy")
     dataset = dataclasses.replace(comp.load(Path(".")), y=y)
     folds = assign_folds(comp.load(Path(".")), "grouped", 4, seed=0)  # fixed: the same whatever the labels
-    teacher = Teacher("teacher", tmp_path / name, TEACHER_RECIPE, [])
+    teacher = Teacher("teacher", Experiment(tmp_path / name), TEACHER_RECIPE, [])
     soft = _Lessons(comp, dataset, y, folds, LocalExecutor()).soft_labels(teacher)
     job = FoldJob(0, np.flatnonzero(folds != 0), np.flatnonzero(folds == 0), tmp_path / name / "student",
                   train_y=(0.5 * y + 0.5 * soft[0])[folds != 0])
     ctx = FoldContext(comp.task, "lgbm-pairwise", TEACHER_RECIPE["params"], [], [], 1.0, dataset.train, y,
-                      dataset.test, tmp_path, cache_dir())
-    with np.load(write_fold(fit_fold(job, ctx))) as result:
-        return soft, result["valid__plain"]
+                      dataset.test, cache_dir())
+    write_fold(fit_fold(job, ctx))
+    return soft, read_fold(job.out_dir, comp.task.prediction).valid[PLAIN]
 
 
 def test_flipping_fold_0_labels_cannot_reach_the_students_fold_0_through_the_teacher(tmp_path):
@@ -74,10 +75,10 @@ def test_a_plain_teachers_out_of_fold_predictions_would_have_leaked(tmp_path):
     oof = []
     for name, y in (("plain", dataset.y), ("flipped", flipped)):
         ctx = FoldContext(comp.task, "lgbm-pairwise", TEACHER_RECIPE["params"], [], [], 1.0, dataset.train, y,
-                          dataset.test.iloc[:0], tmp_path, cache_dir())
+                          dataset.test.iloc[:0], cache_dir())
         job = FoldJob(1, np.flatnonzero(folds != 1), np.flatnonzero(folds == 1), tmp_path / name)
-        with np.load(write_fold(fit_fold(job, ctx))) as result:
-            oof.append(result["valid__plain"])
+        write_fold(fit_fold(job, ctx))
+        oof.append(read_fold(job.out_dir, comp.task.prediction).valid[PLAIN])
     assert not np.array_equal(*oof)
 
 
@@ -136,8 +137,8 @@ def test_pseudo_labels_are_the_teachers_fold_fits_on_the_test_rows_and_never_sco
     transfer = make_lender(comp, dataset, recipe, Store(runs / "leaderboard.sqlite"))(dataset.y, oof["fold"].to_numpy())
     assert transfer.extra_X is dataset.test and transfer.extra_weight == 0.5 and not transfer.fold_targets
     for k, (rows, targets) in transfer.extra_targets.items():
-        with np.load(runs / "wsdm" / teacher / "folds" / str(k) / "result.npz") as fold:
-            teacher_pred = (fold["test__plain"] + fold["test__swap"]) / 2  # the teacher's tta: [swap]
+        fold = Experiment.at(runs, "wsdm", teacher).read_fold(k, comp.task.prediction)
+        teacher_pred = (fold.test[PLAIN] + fold.test["swap"]) / 2  # the teacher's tta: [swap]
         sure = np.flatnonzero(np.abs(teacher_pred[:, 0] - teacher_pred[:, 1]) >= 0.3)
         np.testing.assert_array_equal(rows, sure)
         np.testing.assert_allclose(targets, teacher_pred[sure])

@@ -12,7 +12,7 @@ A subclass's settings and LlmHead's are one flat list of keyword parameters (the
 
 Training: 4-bit nf4 with double quantisation plus LoRA (QLoRA), LoRA on full-precision weights, or full
 fine-tuning; bf16 on a GPU that has it, else fp16 on a GPU, else fp32 on the CPU. Checkpoints go to the
-head's `work_dir` (the runner lends each fold one), so a killed fold resumes from its last checkpoint;
+fit context's `work_dir` (the runner gives each fold one), so a killed fold resumes from its last checkpoint;
 a work dir left by different settings or data is cleared first. The adapter (or the whole model for
 `full`) is saved as safetensors with the head.
 
@@ -250,7 +250,8 @@ class LlmHead(Head):
     # --- training -------------------------------------------------------------------------------------
     def _work_dir_for(self, fingerprint: str, scratch: Path) -> Path:
         """The lent work dir, emptied first when it holds another configuration's checkpoints."""
-        work = Path(self.work_dir) if self.work_dir is not None else scratch
+        lent = self.context_.work_dir
+        work = Path(lent) if lent is not None else scratch
         marker = work / "fit.json"
         if marker.exists() and json.loads(marker.read_text()).get("fingerprint") != fingerprint:
             shutil.rmtree(work)
@@ -264,55 +265,17 @@ class LlmHead(Head):
 
     def _train(self, examples: list[dict[str, list[int]]], *, kind: str, num_labels: int = 0) -> None:
         """Fine-tune on tokenised examples; leaves model_, tokenizer_ and the training part of stats_."""
-        from submit.models.llm.curves import CurvesCallback, draw_curves
-        from transformers import (
-            DataCollatorForSeq2Seq,
-            DataCollatorWithPadding,
-            EarlyStoppingCallback,
-            PrinterCallback,
-            Trainer,
-            TrainingArguments,
-        )
+        from submit.models.llm.curves import draw_curves
         from transformers.trainer_utils import get_last_checkpoint
 
         model, tokenizer = self._load_model(kind, num_labels)
-        device, dtype = device_and_dtype(self.dtype)
-        rng = np.random.default_rng(self.seed)
-        n_eval = round(len(examples) * self.eval_fraction) if self.eval_steps > 0 else 0
-        order = rng.permutation(len(examples))
-        eval_set = [examples[i] for i in sorted(order[:n_eval])]
-        train_set = [examples[i] for i in sorted(order[n_eval:])]
+        train_set, eval_set = self._split_examples(examples)
         fingerprint = hashlib.sha256(json.dumps([self.get_params(), kind, num_labels, train_set, eval_set],
                                                 sort_keys=True, default=str).encode()).hexdigest()[:16]
         with tempfile.TemporaryDirectory() as scratch:
             work = self._work_dir_for(fingerprint, Path(scratch))
-            evaluating = bool(eval_set)
-            args = TrainingArguments(
-                output_dir=str(work / "checkpoints"), per_device_train_batch_size=self.micro_batch_size,
-                per_device_eval_batch_size=self.micro_batch_size, gradient_accumulation_steps=self.grad_accum,
-                learning_rate=self.learning_rate, lr_scheduler_type="cosine", warmup_steps=self.warmup_ratio,
-                max_steps=self.max_steps if self.max_steps > 0 else -1, num_train_epochs=self.epochs,
-                optim=OPTIMIZERS[self.optimizer], adam_beta1=self.adam_beta1, adam_beta2=self.adam_beta2,
-                weight_decay=self.weight_decay, logging_steps=1, save_strategy="steps",
-                save_steps=self.eval_steps if evaluating else self.save_steps,
-                save_total_limit=2 if evaluating else 1, eval_strategy="steps" if evaluating else "no",
-                eval_steps=self.eval_steps if evaluating else None, load_best_model_at_end=evaluating,
-                metric_for_best_model="eval_loss" if evaluating else None, greater_is_better=False,
-                activation_checkpointing=self.gradient_checkpointing,
-                activation_checkpointing_kwargs={"use_reentrant": False}, bf16=dtype_name(dtype) == "bfloat16",
-                fp16=dtype_name(dtype) == "float16", use_cpu=device == "cpu", report_to=self.report_to,
-                seed=self.seed, data_seed=self.seed, disable_tqdm=True, remove_unused_columns=False,
-                include_num_input_tokens_seen="non_padding", save_only_model=False,
-            )
-            collator = (DataCollatorWithPadding(tokenizer) if kind == "classifier"
-                        else DataCollatorForSeq2Seq(tokenizer, label_pad_token_id=-100))
-            callbacks = [CurvesCallback(work / "curves.jsonl"), *self._callbacks()]
-            if evaluating and self.early_stopping_patience > 0:
-                callbacks.append(EarlyStoppingCallback(early_stopping_patience=self.early_stopping_patience))
-            trainer = Trainer(model=model, args=args, train_dataset=ExampleDataset(train_set),
-                              eval_dataset=ExampleDataset(eval_set) if evaluating else None,
-                              data_collator=collator, callbacks=callbacks)
-            trainer.remove_callback(PrinterCallback)  # the curves file and the harness's progress say it
+            args = self._training_arguments(work, evaluating=bool(eval_set))
+            trainer = self._trainer(model, tokenizer, args, kind, train_set, eval_set, work)
             last = get_last_checkpoint(args.output_dir) if Path(args.output_dir).exists() else None
             self.resumed_from_ = Path(last).name if last else None
             start = time.perf_counter()
@@ -329,6 +292,60 @@ class LlmHead(Head):
             }
         model.eval()
         self.model_, self.tokenizer_ = model, tokenizer
+
+    def _split_examples(self, examples: list[dict[str, list[int]]]
+                        ) -> tuple[list[dict[str, list[int]]], list[dict[str, list[int]]]]:
+        """(training, evaluation) examples: a seeded eval_fraction held out when eval_steps asks for evaluation."""
+        rng = np.random.default_rng(self.seed)
+        n_eval = round(len(examples) * self.eval_fraction) if self.eval_steps > 0 else 0
+        order = rng.permutation(len(examples))
+        return [examples[i] for i in sorted(order[n_eval:])], [examples[i] for i in sorted(order[:n_eval])]
+
+    def _training_arguments(self, work: Path, *, evaluating: bool) -> Any:
+        """The Trainer's arguments: checkpoints under the work folder, the head's optimiser and schedule."""
+        from transformers import TrainingArguments
+
+        device, dtype = device_and_dtype(self.dtype)
+        return TrainingArguments(
+            output_dir=str(work / "checkpoints"), per_device_train_batch_size=self.micro_batch_size,
+            per_device_eval_batch_size=self.micro_batch_size, gradient_accumulation_steps=self.grad_accum,
+            learning_rate=self.learning_rate, lr_scheduler_type="cosine", warmup_steps=self.warmup_ratio,
+            max_steps=self.max_steps if self.max_steps > 0 else -1, num_train_epochs=self.epochs,
+            optim=OPTIMIZERS[self.optimizer], adam_beta1=self.adam_beta1, adam_beta2=self.adam_beta2,
+            weight_decay=self.weight_decay, logging_steps=1, save_strategy="steps",
+            save_steps=self.eval_steps if evaluating else self.save_steps,
+            save_total_limit=2 if evaluating else 1, eval_strategy="steps" if evaluating else "no",
+            eval_steps=self.eval_steps if evaluating else None, load_best_model_at_end=evaluating,
+            metric_for_best_model="eval_loss" if evaluating else None, greater_is_better=False,
+            activation_checkpointing=self.gradient_checkpointing,
+            activation_checkpointing_kwargs={"use_reentrant": False}, bf16=dtype_name(dtype) == "bfloat16",
+            fp16=dtype_name(dtype) == "float16", use_cpu=device == "cpu", report_to=self.report_to,
+            seed=self.seed, data_seed=self.seed, disable_tqdm=True, remove_unused_columns=False,
+            include_num_input_tokens_seen="non_padding", save_only_model=False,
+        )
+
+    def _trainer(self, model: Any, tokenizer: Any, args: Any, kind: str, train_set: list[dict[str, list[int]]],
+                 eval_set: list[dict[str, list[int]]], work: Path) -> Any:
+        """The Trainer over the examples, its curves written to the work folder and early stopping when asked."""
+        from submit.models.llm.curves import CurvesCallback
+        from transformers import (
+            DataCollatorForSeq2Seq,
+            DataCollatorWithPadding,
+            EarlyStoppingCallback,
+            PrinterCallback,
+            Trainer,
+        )
+
+        collator = (DataCollatorWithPadding(tokenizer) if kind == "classifier"
+                    else DataCollatorForSeq2Seq(tokenizer, label_pad_token_id=-100))
+        callbacks = [CurvesCallback(work / "curves.jsonl"), *self._callbacks()]
+        if eval_set and self.early_stopping_patience > 0:
+            callbacks.append(EarlyStoppingCallback(early_stopping_patience=self.early_stopping_patience))
+        trainer = Trainer(model=model, args=args, train_dataset=ExampleDataset(train_set),
+                          eval_dataset=ExampleDataset(eval_set) if eval_set else None,
+                          data_collator=collator, callbacks=callbacks)
+        trainer.remove_callback(PrinterCallback)  # the curves file and the harness's progress say it
+        return trainer
 
     # --- inference ------------------------------------------------------------------------------------
     def _inference_model(self) -> Any:

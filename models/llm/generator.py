@@ -10,7 +10,7 @@ Three tasks; the head is handed its task in `fit` (`task=ANSWER_EMBEDDING`, `TAG
   example per (question, reference answer); at prediction each question is answered (a row holding two
   questions, `questions`, gets both answered), each answer embedded with `embedder`, and the row's
   vector is the unit mean over its questions and `num_samples` sampled answers.
-- tagging (`title`, optional `body`): the system prompt lists the allowed tags (the runner's
+- tagging (`title`, optional `body`): the system prompt lists the allowed tags (the fit context's
   `label_names`); the model learns to reply with a row's tags separated by commas. Generated tags are
   mapped onto the vocabulary (case, spaces and <tag> brackets normalised); anything else is dropped and
   counted (`stats_["unknown_tags"]`). A tag's score is 0.9 x the share of samples that named it plus 0.1 x
@@ -225,7 +225,8 @@ class LlmGenerator(LlmHead):
 
         self.tokenizer_ = self._load_tokenizer(model_folder(self.model))
         if self._mode == "tags":
-            self.tags_ = list(self.label_names) if self.label_names else [f"tag-{j}" for j in range(y.shape[1])]
+            names = self.context_.label_names
+            self.tags_ = list(names) if names else [f"tag-{j}" for j in range(y.shape[1])]
             if len(self.tags_) != y.shape[1]:
                 raise ValueError(f"{self.name}: {len(self.tags_)} label names for {y.shape[1]} tag columns")
             self.rates_ = y.mean(axis=0)
