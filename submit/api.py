@@ -31,7 +31,7 @@ from rich.console import Console
 
 from submit.app import UsageError
 from submit.cli import StageBars
-from submit.cv.artifacts import read_artifact
+from submit.cv.experiment import OOF, TEST, Experiment
 from submit.cv.store import Store
 from submit.kernel.checks import DataError, find_table
 from submit.kernel.competition import Competition
@@ -165,18 +165,18 @@ def _write_tables(competition: Competition, frames: Mapping[str, pd.DataFrame], 
                             expected="one type of value in each column") from None
 
 
-def _predictions(path: Path) -> pd.DataFrame:
+def _predictions(frame: pd.DataFrame) -> pd.DataFrame:
     """An experiment's stored predictions with their keys (id, and fold for out-of-fold rows) first."""
-    frame = read_artifact(path, pd.read_parquet, repair="run the same experiment again to rewrite it")
     keys = [c for c in ("id", "fold") if c in frame.columns]
     return frame[keys + [c for c in frame.columns if c not in keys]]
 
 
 def _result(outcome: Outcome) -> RunResult:
     r = outcome.result
-    oof = _predictions(r.dir / "oof.parquet")
-    test_path = r.dir / "test.parquet"
-    test = _predictions(test_path) if test_path.exists() else oof.drop(columns="fold").iloc[:0]
+    experiment = Experiment(r.dir)
+    oof = experiment.read_predictions(OOF, _predictions)
+    test = experiment.read_predictions(TEST, _predictions) if experiment.has_test() \
+        else oof.drop(columns="fold").iloc[:0]
     return RunResult(competition=outcome.competition.name, experiment=r.id, cv=r.cv_mean, cv_std=r.cv_std,
                      fold_scores=list(r.fold_scores), metric=r.metric, higher_is_better=r.higher_is_better,
                      rank=outcome.rank[0], ranked=outcome.rank[1], oof=oof, test=test,
