@@ -23,7 +23,7 @@ from submit.app import CacheDir, RunsDir, app, console, out
 from submit.budget import notebook_estimate
 from submit.cv.store import Store
 from submit.dacon import check_scorer_model, dacon_api, manual_steps, upload_to_dacon
-from submit.kaggle_client import KaggleError, KaggleSession, find_credentials
+from submit.kaggle_client import KaggleError, KaggleSession, find_credentials, require_client
 from submit.kernel.checks import DataError
 from submit.kernel.competition import Competition
 from submit.kernel.plugins import get_competition
@@ -38,6 +38,7 @@ Slug = Annotated[str | None, typer.Option(help="The competition's slug on Kaggle
 
 
 def _session() -> KaggleSession:
+    require_client()
     return KaggleSession(find_credentials(warn=lambda text: console.print(f"warning: {text}", style="yellow",
                                                                           markup=False)))
 
@@ -216,8 +217,10 @@ def upload(
     as a private dataset plus notebook, then the notebook's version as the submission. Dacon (hansol): its API
     wheel if installed (DACON_TOKEN), else the steps by hand. Example: `submit upload wsdm -m "lgbm" --wait`.
     """
-    store = Store(runs / "leaderboard.sqlite")
     comp = get_competition(competition)
+    if comp.host == "kaggle":
+        require_client()  # before anything is written
+    store = Store(runs / "leaderboard.sqlite")
     exp_id = experiment_dir(competition, experiment or _best_experiment(store, competition), runs).name
     submission = runs / competition / exp_id / "submission.csv"
     data_dir, _ = resolve_data_dir(comp, data)
@@ -259,8 +262,8 @@ def sync_scores(competition: str, runs: Path, slug: str | None) -> pd.DataFrame:
     """Fetch our submissions' scores from Kaggle into the store; returns CV beside public/private per experiment."""
     comp = get_competition(competition)
     kaggle_slug = _kaggle_slug(comp, slug)
-    store = Store(runs / "leaderboard.sqlite")
     session = _session()
+    store = Store(runs / "leaderboard.sqlite")
     remote = {s.ref: s for s in session.submissions(kaggle_slug)}
     ours = store.submissions(competition)
     for row in ours:
