@@ -139,6 +139,26 @@ def upper_case_train(tmp: Path) -> None:
     (tmp / "data" / "train.csv").rename(tmp / "data" / "Train.csv")
 
 
+def train_twice(tmp: Path) -> None:
+    """train.parquet beside train.csv, holding other rows: which one is meant cannot be guessed."""
+    frame = pd.read_csv(tmp / "data" / "train.csv", dtype=str, keep_default_na=False)
+    frame.iloc[:50].to_parquet(tmp / "data" / "train.parquet", index=False)
+
+
+def parquet_named_csv(tmp: Path) -> None:
+    path = tmp / "data" / "train.csv"
+    pd.read_csv(path, dtype=str, keep_default_na=False).to_parquet(path, index=False)
+
+
+def dict_cell_jsonl(tmp: Path) -> None:
+    """train.jsonl in place of train.csv, row 3's title a JSON object."""
+    path = tmp / "data" / "train.csv"
+    rows = pd.read_csv(path, dtype=str, keep_default_na=False).to_dict("records")
+    rows[2]["title"] = {"en": rows[2]["title"]}
+    path.unlink()
+    path.with_suffix(".jsonl").write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
+
+
 def hansol_511_columns(tmp: Path) -> None:
     path = tmp / "data" / "sample_submission.csv"
     pd.read_csv(path).drop(columns="vec_511").to_csv(path, index=False)
@@ -259,6 +279,15 @@ CASES = {
     "validate a 1e308 vector": Case(("validate", "hansol", "{tmp}/sub.csv"), 2,
                                     ("sub.csv", "too long to normalise", "row 2"),
                                     setup=submission_file("hansol", vector_row(1, 1e308))),
+    "law-tags train.csv and train.parquet": Case(("run", "law-tags", "--data", "{data}", "--runs", "{runs}"), 2,
+                                                 ("two candidate files", "train.csv and train.parquet"), "law-tags",
+                                                 train_twice, absent="{runs}/law-tags"),
+    "law-tags Parquet named .csv": Case(("run", "law-tags", "--data", "{data}", "--runs", "{runs}"), 2,
+                                        ("train.csv", "a Parquet file named .csv", "train.parquet"), "law-tags",
+                                        parquet_named_csv, absent="{runs}/law-tags"),
+    "law-tags dict cell": Case(("run", "law-tags", "--data", "{data}", "--runs", "{runs}"), 2,
+                               ("train.jsonl", "column 'title'", "row 3", "a dict (JSON object) cell"), "law-tags",
+                               dict_cell_jsonl, absent="{runs}/law-tags"),
     "law-tags Train.csv": Case(("run", "law-tags", "--data", "{data}", "--runs", "{runs}"), 2,
                                ("Train.csv", "case-sensitive", "train.csv"), "law-tags", upper_case_train),
     # corrupt artifacts
