@@ -8,10 +8,12 @@ and what was expected; no submission written; the store still readable; and no t
 from __future__ import annotations
 
 import errno
+import importlib.util
 import json
 import os
 import shutil
 import sqlite3
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -206,6 +208,17 @@ class Case:
     setup: Callable | None = None  # (tmp) or (tmp, monkeypatch)
     experiment: bool = False  # {runs} starts as a copy of one finished WSDM experiment
     absent: str | None = None  # a path that must not exist after: no work started, nothing created
+    extra: str | None = None  # the optional install the command needs (EXTRAS); skipped, saying so, without it
+
+
+# extra -> the modules it brings that the cases use
+EXTRAS = {"llm": ("torch", "transformers", "peft", "accelerate")}
+
+
+def missing_extra(extra: str | None) -> str | None:
+    """Why a case cannot run here: the extra it needs is not installed; None when it can."""
+    absent = [m for m in EXTRAS.get(extra, ()) if importlib.util.find_spec(m) is None]
+    return f"needs the {extra} extra (pip install -e '.[{extra}]'); missing: {', '.join(absent)}" if absent else None
 
 
 RUN = ("run", "wsdm", "--runs", "{runs}")
@@ -244,7 +257,7 @@ CASES = {
     "llm max_length below the template": Case(
         ("run", "lmsys", "--runs", "{runs}", "--recipe", "smollm2-qlora", "--set", "params.model=tiny-llama",
          "--set", "params.quantization=full", "--set", "params.max_length=64", "--set", "params.max_steps=2",
-         "--set", "folds.n_splits=2"), 2, ("max_length=64", "chat template", "raise max_length")),
+         "--set", "folds.n_splits=2"), 2, ("max_length=64", "chat template", "raise max_length"), extra="llm"),
     # bad input accepted or found too late
     "list cell hansol": Case(("run", "hansol", "--data", "{data}", "--runs", "{runs}", "--recipe", "prior"), 2,
                              ("test.parquet", "column '질문'", "row 1", "list cell", "not a list"), "hansol",
@@ -339,6 +352,9 @@ def _submissions(*folders: Path) -> set[Path]:
 @pytest.mark.parametrize("name", list(CASES))
 def test_each_case_ends_in_a_clear_message_and_nothing_half_written(name, tmp_path, wsdm_experiment, monkeypatch):
     case = CASES[name]
+    if missing_extra(case.extra):
+        OUTPUTS.append("")  # the row is counted as run without output: no traceback
+        pytest.skip(missing_extra(case.extra))
     runs = tmp_path / "runs"
     experiment = ""
     if case.experiment:
@@ -375,6 +391,12 @@ def test_no_case_printed_a_traceback():
     """`grep -c Traceback` over every row's output: 0 (runs after the table; pytest keeps file order)."""
     assert len(OUTPUTS) >= len(CASES)
     assert sum(text.count("Traceback") for text in OUTPUTS) == 0
+
+
+def test_a_case_needing_a_missing_extra_is_skipped_saying_which(monkeypatch):
+    monkeypatch.setitem(sys.modules, "peft", None)  # as on the core install
+    assert missing_extra("llm") == "needs the llm extra (pip install -e '.[llm]'); missing: peft"
+    assert missing_extra(None) is None
 
 
 # --- what the table's rows cannot show alone ------------------------------------------------------------
