@@ -80,11 +80,24 @@ _DISK = ("database or disk is full", "disk i/o error")
 _READ_ONLY = ("readonly database", "unable to open database file")
 
 
+def _rebuild_advice(path: Path) -> str:
+    """How to get a damaged store back: rebuilt from the experiment folders beside it (`--rebuild` reads the
+    folders of every competition, so any one of their names does)."""
+    names = sorted({p.parent.parent.name for p in path.parent.glob("*/*/scores.json")})
+    if not names:
+        return f"no experiment folder beside it holds a result: move it aside (mv {path} {path}.old) and run again"
+    return (f"the experiment folders beside it hold every result: rebuild it with "
+            f"`submit leaderboard {names[0]} --rebuild --runs {path.parent}`")
+
+
+def damaged(path: Path, problem: str) -> StoreError:
+    return StoreError(f"{path} is damaged ({problem}); {_rebuild_advice(path)}")
+
+
 def _store_error(path: Path, err: sqlite3.DatabaseError) -> UserError | None:
     text = str(err).lower()
     if any(m in text for m in _DAMAGED):
-        return StoreError(f"{path} is damaged ({err}); the experiment folders beside it hold every result: "
-                          f"rebuild it with `submit leaderboard <competition> --rebuild --runs {path.parent}`")
+        return damaged(path, str(err))
     if any(m in text for m in _DISK):
         return WriteError(f"cannot write {path}: the disk is full or failing (SQLite: {err}); free some space, "
                           "then run the same command again (finished work is kept)")
@@ -125,8 +138,12 @@ class Store:
             return
         with writing_store(self.path):
             self.path.parent.mkdir(parents=True, exist_ok=True)
+            if not self.path.exists():
+                self._create()
         with self._connection() as con:
-            con.execute("PRAGMA journal_mode=WAL")
+            # Made whole by _create: a file without the table (0 bytes, say) lost what it held.
+            if not con.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'experiments'").fetchone():
+                raise damaged(self.path, f"{self.path.stat().st_size:,} bytes and no experiments table")
             con.executescript(_SCHEMA)
             # Stores made before uploads existed, and before experiments learnt from others.
             for table, added in (("submissions", "host_ref TEXT"), ("submissions", "status TEXT"),
@@ -134,6 +151,21 @@ class Store:
                 columns = {row["name"] for row in con.execute(f"PRAGMA table_info({table})")}
                 if added.split()[0] not in columns:
                     con.execute(f"ALTER TABLE {table} ADD COLUMN {added}")
+
+    def _create(self) -> None:
+        """A new store, made whole beside its place and linked in: a file at the store's path always holds the
+        schema, so one without it is damaged, never mistaken for a new store that another run is making."""
+        staged = self.path.with_name(f".{self.path.name}.{os.getpid()}.new")
+        staged.unlink(missing_ok=True)
+        with closing(sqlite3.connect(staged)) as con:
+            con.execute("PRAGMA journal_mode=WAL")  # kept in the file
+            con.executescript(_SCHEMA)
+        try:
+            os.link(staged, self.path)  # unlike a rename, never replaces a store another run made meanwhile
+        except FileExistsError:
+            pass
+        finally:
+            staged.unlink()
 
     def _connect(self) -> sqlite3.Connection:
         if not self.read_only:
@@ -276,6 +308,11 @@ def rebuild_store(runs_dir: Path) -> tuple[int, list[str], Path | None]:
             reason = "no leaderboard row (written by an older version)" if isinstance(err, KeyError) else \
                 f"unreadable ({err})"
             skipped.append(f"{scores_path}: {reason}; run that experiment again")
+            continue
+        if row.get("id") != scores_path.parent.name:  # a copied folder: its row would move to the copy
+            skipped.append(f"{scores_path.parent}: the folder is named {scores_path.parent.name} but its scores.json "
+                           f"is experiment {row.get('id')}; an experiment's folder must bear its id (rename or "
+                           "remove the copy)")
             continue
         if row["kind"] == "ensemble":
             store.record_ensemble(row, {m["id"]: m["weight"] for m in scores["members"]})

@@ -321,10 +321,13 @@ CASES = {
                                   ("oof.parquet", "damaged", "run the experiment again"),
                                   setup=experiment_file("oof.parquet", truncate), experiment=True),
     "garbage store, leaderboard": Case(("leaderboard", "wsdm", "--runs", "{runs}"), 2,
-                                       ("leaderboard.sqlite", "damaged", "--rebuild"),
+                                       ("leaderboard.sqlite", "damaged", "submit leaderboard wsdm --rebuild"),
                                        setup=lambda tmp: garbage(tmp / "runs" / "leaderboard.sqlite"), experiment=True),
     "truncated store, run": Case((*RUN, *QUICK), 2, ("leaderboard.sqlite", "damaged", "--rebuild"),
                                  setup=lambda tmp: truncate(tmp / "runs" / "leaderboard.sqlite"), experiment=True),
+    "0-byte store, run": Case((*RUN, *QUICK), 2, ("leaderboard.sqlite", "damaged", "0 bytes",
+                                                  "submit leaderboard wsdm --rebuild"),
+                              setup=lambda tmp: (tmp / "runs" / "leaderboard.sqlite").write_bytes(b""), experiment=True),
     # usability
     "leaderboard of a missing runs folder": Case(("leaderboard", "wsdm", "--runs", "{tmp}/missing"), 1,
                                                  ("No experiments for wsdm",), absent="{tmp}/missing"),
@@ -435,6 +438,17 @@ def test_rebuild_restores_every_experiment_from_the_folders(tmp_path, wsdm_ensem
     assert [{k: r[k] for k in keep} for r in rebuilt] == [{k: r[k] for k in keep} for r in board]
     assert {e: Store(store, read_only=True).ensemble_members(e) for e in members} == members
     assert list(runs.glob("leaderboard.sqlite.*.old"))  # the damaged file is kept aside, not deleted
+
+
+def test_rebuild_refuses_a_copied_folder_whose_name_is_not_its_id(tmp_path, wsdm_experiment):
+    runs = tmp_path / "runs"
+    shutil.copytree(wsdm_experiment[0], runs)
+    original = runs / "wsdm" / wsdm_experiment[1]
+    shutil.copytree(original, runs / "wsdm" / "my-copy")
+    code, text = submit("leaderboard", "wsdm", "--runs", runs, "--rebuild")
+    assert code == 0 and "my-copy" in text and f"is experiment {wsdm_experiment[1]}" in text
+    assert "from 1 experiment folder(s)" in text
+    assert Store(runs / "leaderboard.sqlite", read_only=True).experiment(wsdm_experiment[1])["path"] == str(original)
 
 
 def test_reading_commands_work_in_a_read_only_runs_folder_and_create_nothing(tmp_path, wsdm_experiment):
