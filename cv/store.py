@@ -16,6 +16,7 @@ import json
 import os
 import shutil
 import sqlite3
+import threading
 from collections.abc import Iterator
 from contextlib import closing, contextmanager
 from datetime import UTC, datetime
@@ -155,8 +156,8 @@ class Store:
     def _create(self) -> None:
         """A new store, made whole beside its place and linked in: a file at the store's path always holds the
         schema, so one without it is damaged, never mistaken for a new store that another run is making."""
-        staged = self.path.with_name(f".{self.path.name}.{os.getpid()}.new")
-        staged.unlink(missing_ok=True)
+        staged = self.path.with_name(f".{self.path.name}.{os.getpid()}-{threading.get_ident()}.new")
+        staged.unlink(missing_ok=True)  # left by a killed run that had this pid
         with closing(sqlite3.connect(staged)) as con:
             con.execute("PRAGMA journal_mode=WAL")  # kept in the file
             con.executescript(_SCHEMA)

@@ -14,6 +14,7 @@ import os
 import shutil
 import sqlite3
 import sys
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -327,7 +328,8 @@ CASES = {
                                  setup=lambda tmp: truncate(tmp / "runs" / "leaderboard.sqlite"), experiment=True),
     "0-byte store, run": Case((*RUN, *QUICK), 2, ("leaderboard.sqlite", "damaged", "0 bytes",
                                                   "submit leaderboard wsdm --rebuild"),
-                              setup=lambda tmp: (tmp / "runs" / "leaderboard.sqlite").write_bytes(b""), experiment=True),
+                              setup=lambda tmp: (tmp / "runs" / "leaderboard.sqlite").write_bytes(b""),
+                              experiment=True),
     # usability
     "leaderboard of a missing runs folder": Case(("leaderboard", "wsdm", "--runs", "{tmp}/missing"), 1,
                                                  ("No experiments for wsdm",), absent="{tmp}/missing"),
@@ -566,3 +568,23 @@ def test_list_cells_are_read_as_the_host_means_them(tmp_path):
     (law / "train.csv").unlink()
     assert get_competition("law-tags").load(law).label_names == \
         get_competition("law-tags").load(get_competition("law-tags").sample_dir).label_names
+
+
+def test_runs_making_the_store_at_once_all_find_it_whole(tmp_path):
+    """A file at the store's place always holds the schema, so a run never takes another's new store for a
+    damaged one (nor a damaged one for new)."""
+    errors: list[Exception] = []
+
+    def open_store() -> None:
+        try:
+            Store(tmp_path / "leaderboard.sqlite")
+        except Exception as err:
+            errors.append(err)
+
+    threads = [threading.Thread(target=open_store) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == [] and Store(tmp_path / "leaderboard.sqlite", read_only=True).leaderboard("wsdm") == []
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["leaderboard.sqlite"]
