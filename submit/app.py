@@ -12,6 +12,7 @@ register on `app`; submit/cli.py imports the others, so `submit` has every comma
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 from typing import Annotated, NoReturn
 
@@ -57,13 +58,20 @@ def fail(err: Exception) -> NoReturn:
     raise typer.Exit(2)
 
 
+def _show_warning(message: Warning | str, category: type[Warning], *args: object, **kwargs: object) -> None:
+    """A warning as one line a user reads (`warning: ...`), not Python's file:line form."""
+    console.print(f"warning: {message}", style="yellow", markup=False, highlight=False)
+
+
 class _Commands(TyperGroup):
     """Every command's user errors end the same way: the message, no traceback, exit code 2. Anything else
-    is a bug and keeps its traceback."""
+    is a bug and keeps its traceback. Warnings raised while a command runs are shown as `warning:` lines."""
 
     def invoke(self, ctx: click.Context) -> object:
         try:
-            return super().invoke(ctx)
+            with warnings.catch_warnings():
+                warnings.showwarning = _show_warning
+                return super().invoke(ctx)
         except UserError as err:
             fail(err)
 
