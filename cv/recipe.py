@@ -26,6 +26,7 @@ from submit.curation.steps import CurationError
 from submit.cv.executor import EXECUTORS
 from submit.kernel.competition import SCHEMES, Competition
 from submit.kernel.errors import UserError
+from submit.kernel.registry import did_you_mean
 from submit.models.base import HeadSettingError, Limit, above, at_least, between, one_of
 from submit.models.embedders import EMBEDDERS
 from submit.models.registry import HEADS
@@ -221,8 +222,9 @@ def recipe_path(competition: Competition, name_or_path: str) -> Path:
     candidate = competition.recipes_dir / f"{name_or_path}.yaml"
     if candidate.exists():
         return candidate
-    raise RecipeError(f"no recipe '{name_or_path}' for {competition.name}; "
-                      f"known: {', '.join(competition.recipe_names())}, or a path to a .yaml file")
+    known = competition.recipe_names()
+    raise RecipeError(f"no recipe '{name_or_path}' for {competition.name}; {did_you_mean(name_or_path, known)}"
+                      f"known: {', '.join(known)}, or a path to a .yaml file")
 
 
 def build_recipe(competition: Competition, raw: dict[str, Any], name: str) -> Recipe:

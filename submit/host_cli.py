@@ -13,24 +13,23 @@ from __future__ import annotations
 import os
 import time
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
-import pandas as pd
 import typer
-from rich.table import Table
 
 from submit.app import CacheDir, RunsDir, app, console, out
-from submit.budget import notebook_estimate
 from submit.cv.store import Store
-from submit.dacon import check_scorer_model, dacon_api, manual_steps, upload_to_dacon
 from submit.kaggle_client import KaggleError, KaggleSession, find_credentials, require_client
-from submit.kernel.checks import DataError
-from submit.kernel.competition import Competition
 from submit.kernel.plugins import get_competition
-from submit.package import build_bundle, set_owner
-from submit.pipeline import resolve_data_dir
-from submit.predict import experiment_dir, predict_submission
-from submit.validate import validate_file
+
+if TYPE_CHECKING:
+    import pandas as pd
+    from rich.table import Table
+
+    from submit.kernel.competition import Competition
+
+# pandas, the pipeline, predict and packaging are imported in the commands that use them: `submit --help`
+# imports this module.
 
 Experiment = Annotated[str | None, typer.Option("--experiment", "-e", help="Experiment id (see `submit leaderboard`) "
                                                 "or a folder holding one. Default: the best on the leaderboard.")]
@@ -53,6 +52,8 @@ def _kaggle_slug(competition: Competition, slug: str | None) -> str:
 
 
 def _best_experiment(store: Store, competition: str) -> str:
+    from submit.kernel.checks import DataError
+
     rows = store.leaderboard(competition)
     if not rows:
         raise DataError(store.path, f"no experiments for {competition}", expected=f"a run first: submit {competition}")
@@ -74,8 +75,13 @@ def predict(
 ) -> None:
     """Predict test rows with an experiment's saved fold models and write a validated submission.
 
-    Example: `submit predict wsdm --experiment default-1a2b3c4d5e --data data/wsdm --output sub.csv`.
+    \b
+    Example:
+      submit predict wsdm -e default-1a2b --data data/wsdm --output sub.csv
+      (-e takes an id, a unique start of one, or a folder; --data needs only the test files)
     """
+    from submit.predict import experiment_dir, predict_submission
+
     path = predict_submission(competition, experiment, data=data, output=output, runs_dir=runs, cache_dir=cache)
     out.print(f"Submission written and validated: [bold]{path}[/]")
     if estimate:
@@ -84,6 +90,9 @@ def predict(
 
 def _print_notebook_estimate(competition: Competition, folder: Path, data: Path | None) -> None:
     """A code competition's notebook run time on the host, from a measure here; a warning above its limit."""
+    from submit.budget import notebook_estimate
+    from submit.pipeline import resolve_data_dir
+
     if not competition.code_competition:
         return
     data_dir, source = resolve_data_dir(competition, data)
@@ -106,7 +115,12 @@ def download(
     """Download the competition's files through the Kaggle API, unzip and check them.
 
     Needs Kaggle credentials (KAGGLE_API_TOKEN, KAGGLE_USERNAME/KAGGLE_KEY or ~/.kaggle/kaggle.json) and the
-    competition's rules accepted on its page. Example: `submit download wsdm`, then `submit wsdm`.
+    competition's rules accepted on its page.
+
+    \b
+    Example:
+      submit download wsdm
+      submit wsdm
     """
     comp = get_competition(competition)
     kaggle_slug = _kaggle_slug(comp, slug)
@@ -137,9 +151,16 @@ def package(
 ) -> None:
     """Build an inference bundle: the harness wheel, the experiment's fold models, and a notebook.
 
-    Example: `submit package wsdm --experiment default-1a2b3c4d5e`; try the notebook offline with
-    SUBMIT_INPUT_ROOT/SUBMIT_WORKING_ROOT pointing at folders laid out like /kaggle/input and /kaggle/working.
+    Try the notebook offline with SUBMIT_INPUT_ROOT/SUBMIT_WORKING_ROOT pointing at folders laid out like
+    /kaggle/input and /kaggle/working.
+
+    \b
+    Example:
+      submit package wsdm --experiment default-1a2b3c4d5e
     """
+    from submit.package import build_bundle
+    from submit.predict import experiment_dir
+
     exp = experiment or _best_experiment(Store(runs / "leaderboard.sqlite", read_only=True), competition)
     bundle = build_bundle(competition, exp, out_dir, runs_dir=runs, extra_wheels=wheels, enable_gpu=gpu, fetch=fetch)
     out.print(f"Bundle written: [bold]{bundle.root}[/]\n  dataset: {bundle.dataset}\n  notebook: {bundle.notebook}")
@@ -167,6 +188,8 @@ def _wait_for_score(session: KaggleSession, store: Store, competition: str, slug
 
 def _upload_dacon(comp: Competition, submission: Path, exp_id: str, message: str, team: str | None, force: bool,
                   store: Store) -> None:
+    from submit.dacon import check_scorer_model, dacon_api, manual_steps, upload_to_dacon
+
     model = check_scorer_model(submission, force)
     token = os.environ.get("DACON_TOKEN")
     if dacon_api() is None or not token:
@@ -182,6 +205,8 @@ def _upload_dacon(comp: Competition, submission: Path, exp_id: str, message: str
 
 def _upload_code(session: KaggleSession, comp: Competition, slug: str, exp_id: str, message: str, runs: Path,
                  bundles: Path, wheels: Path | None, gpu: bool, timeout_s: float, poll_s: float) -> str:
+    from submit.package import build_bundle, set_owner
+
     owner = session.credentials.username or os.environ.get("KAGGLE_USERNAME")
     if not owner:
         raise KaggleError(f"the bundle's dataset and notebook need your Kaggle user name: the credentials from "
@@ -218,8 +243,16 @@ def upload(
 
     Kaggle file competitions: the CSV. Kaggle code competitions (wsdm, lmsys): the bundle of `submit package`
     as a private dataset plus notebook, then the notebook's version as the submission. Dacon (hansol): its API
-    wheel if installed (DACON_TOKEN), else the steps by hand. Example: `submit upload wsdm -m "lgbm" --wait`.
+    wheel if installed (DACON_TOKEN), else the steps by hand.
+
+    \b
+    Example:
+      submit upload wsdm -m "lgbm" --wait
     """
+    from submit.pipeline import resolve_data_dir
+    from submit.predict import experiment_dir
+    from submit.validate import validate_file
+
     comp = get_competition(competition)
     if comp.host == "kaggle":
         require_client()  # before anything is written
@@ -263,6 +296,8 @@ def upload(
 
 def sync_scores(competition: str, runs: Path, slug: str | None) -> pd.DataFrame:
     """Fetch our submissions' scores from Kaggle into the store; returns CV beside public/private per experiment."""
+    import pandas as pd
+
     comp = get_competition(competition)
     kaggle_slug = _kaggle_slug(comp, slug)
     session = _session()
@@ -294,6 +329,9 @@ def rank_correlation(frame: pd.DataFrame, column: str = "public") -> float | Non
 
 
 def sync_table(frame: pd.DataFrame, competition: str) -> Table:
+    import pandas as pd
+    from rich.table import Table
+
     table = Table(title=f"{competition}: CV beside the Kaggle leaderboard")
     for name in ("experiment", "CV", "public", "private"):
         table.add_column(name, justify="left" if name == "experiment" else "right")
@@ -302,29 +340,7 @@ def sync_table(frame: pd.DataFrame, competition: str) -> Table:
     return table
 
 
-def plot_cv_vs_public(frame: pd.DataFrame, path: Path, competition: str) -> Path:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from submit.cv.io import atomic_write
-
-    both = frame.dropna(subset=["cv", "public"])
-    fig, ax = plt.subplots(figsize=(6, 4.5))
-    ax.scatter(both["cv"], both["public"])
-    for r in both.itertuples(index=False):
-        ax.annotate(r.experiment, (r.cv, r.public), fontsize=7, xytext=(3, 3), textcoords="offset points")
-    rho = rank_correlation(frame)
-    ax.set(xlabel="local CV", ylabel="public leaderboard",
-           title=f"{competition}: CV vs public" + (f" (Spearman {rho:.2f})" if rho is not None else ""))
-    fig.tight_layout()
-    atomic_write(path, lambda tmp: fig.savefig(tmp, format="png", dpi=120))
-    plt.close(fig)
-    return path
-
-
-def show_sync(competition: str, runs: Path, slug: str | None, plot: Path | None) -> None:
+def show_sync(competition: str, runs: Path, slug: str | None) -> None:
     """`submit leaderboard --sync`: fetch, then print CV beside the host's scores (the CV table follows)."""
     frame = sync_scores(competition, runs, slug)
     out.print(sync_table(frame, competition))
@@ -332,5 +348,3 @@ def show_sync(competition: str, runs: Path, slug: str | None, plot: Path | None)
         rho = rank_correlation(frame, column)
         if rho is not None:
             out.print(f"CV-{column} rank correlation (Spearman, {frame[column].notna().sum()} experiments): {rho:.3f}")
-    if plot is not None:
-        out.print(f"Plot written: {plot_cv_vs_public(frame, plot, competition)}")
