@@ -212,6 +212,10 @@ def _upload_code(session: KaggleSession, comp: Competition, slug: str, exp_id: s
         raise KaggleError(f"the bundle's dataset and notebook need your Kaggle user name: the credentials from "
                           f"{session.credentials.source} do not hold one; export KAGGLE_USERNAME=<you>")
     bundle = build_bundle(comp.name, exp_id, bundles, runs_dir=runs, extra_wheels=wheels, enable_gpu=gpu)
+    if bundle.fetch_command:
+        console.print(f"warning: the bundle lacks wheels Kaggle's image does not have, so its notebook may fail there; "
+                      f"run `{bundle.fetch_command}`, then upload again with --wheels DIR", style="yellow",
+                      markup=False, highlight=False)
     set_owner(bundle.root, owner)
     dataset_ref = session.push_dataset(bundle.dataset, message)
     console.print(f"dataset {dataset_ref} uploaded; waiting until Kaggle has processed it")
@@ -220,6 +224,29 @@ def _upload_code(session: KaggleSession, comp: Competition, slug: str, exp_id: s
     console.print(f"notebook {kernel} version {version} pushed; waiting for its run on Kaggle")
     session.wait_kernel(kernel, timeout_s, poll_s)
     return session.submit_kernel(slug, kernel, version, message)
+
+
+def _check_submissions_left(session: KaggleSession, slug: str) -> None:
+    limits = session.submissions_left(slug)
+    out.print(f"{slug}: {limits.allowed_now} submission(s) left today ({limits.today} made today"
+              + (", limited by the total cap" if limits.limited_by_total else "") + ")")
+    if limits.allowed_now <= 0:
+        raise KaggleError(f"no submissions left today on {slug}; try after the daily reset (00:00 UTC)")
+
+
+def _checked_submission(comp: Competition, store: Store, experiment: str | None, data: Path | None, runs: Path
+                        ) -> tuple[str, Path]:
+    """The experiment to upload (given, else the best) and its submission file, checked again as the host will."""
+    from submit.pipeline import resolve_data_dir
+    from submit.predict import experiment_dir
+    from submit.validate import validate_file
+
+    exp_id = experiment_dir(comp.name, experiment or _best_experiment(store, comp.name), runs).name
+    submission = runs / comp.name / exp_id / "submission.csv"
+    data_dir, _ = resolve_data_dir(comp, data)
+    dataset = comp.load(data_dir)
+    validate_file(submission, dataset.sample_submission, comp.submission_spec(dataset))
+    return exp_id, submission
 
 
 @app.command()
@@ -249,29 +276,17 @@ def upload(
     Example:
       submit upload wsdm -m "lgbm" --wait
     """
-    from submit.pipeline import resolve_data_dir
-    from submit.predict import experiment_dir
-    from submit.validate import validate_file
-
     comp = get_competition(competition)
     if comp.host == "kaggle":
         require_client()  # before anything is written
     store = Store(runs / "leaderboard.sqlite")
-    exp_id = experiment_dir(competition, experiment or _best_experiment(store, competition), runs).name
-    submission = runs / competition / exp_id / "submission.csv"
-    data_dir, _ = resolve_data_dir(comp, data)
-    dataset = comp.load(data_dir)
-    validate_file(submission, dataset.sample_submission, comp.submission_spec(dataset))
+    exp_id, submission = _checked_submission(comp, store, experiment, data, runs)
     if comp.host == "dacon":
         _upload_dacon(comp, submission, exp_id, message, team, force, store)
         return
     kaggle_slug = _kaggle_slug(comp, slug)
     session = _session()
-    limits = session.submissions_left(kaggle_slug)
-    out.print(f"{kaggle_slug}: {limits.allowed_now} submission(s) left today ({limits.today} made today"
-              + (", limited by the total cap" if limits.limited_by_total else "") + ")")
-    if limits.allowed_now <= 0:
-        raise KaggleError(f"no submissions left today on {kaggle_slug}; try after the daily reset (00:00 UTC)")
+    _check_submissions_left(session, kaggle_slug)
     if comp.code_competition:
         ref = _upload_code(session, comp, kaggle_slug, exp_id, message, runs, Path("bundles"), wheels, gpu,
                            timeout, poll)
@@ -283,7 +298,12 @@ def upload(
     if not wait:
         out.print(f"Next: submit leaderboard {competition} --sync (once Kaggle has scored it)")
         return
-    remote = _wait_for_score(session, store, competition, kaggle_slug, ref, timeout, poll)
+    _report_score(_wait_for_score(session, store, competition, kaggle_slug, ref, timeout, poll), store, competition,
+                  exp_id, ref, timeout)
+
+
+def _report_score(remote: Any, store: Store, competition: str, exp_id: str, ref: str, timeout: float) -> None:
+    """What Kaggle made of an upload waited for (remote: its submission, None when not scored in time)."""
     if remote is None:
         out.print(f"Not scored within {timeout:.0f} s; later: submit leaderboard {competition} --sync")
     elif remote.status == "error":

@@ -16,6 +16,8 @@ A member of weight 0 changes nothing in the blend, so a bundle leaves it out; wh
 
 from __future__ import annotations
 
+import dataclasses
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -28,8 +30,8 @@ from submit.cv.runner import predict_saved_folds
 from submit.ensembles.build import make_combiner
 from submit.ensembles.members import EnsembleError
 from submit.ensembles.methods import Combiner
-from submit.kernel.checks import DataError
-from submit.kernel.competition import Competition
+from submit.kernel.checks import DataError, find_table
+from submit.kernel.competition import Competition, Dataset
 from submit.kernel.plugins import get_competition
 from submit.models.cache import using_cache_dir
 from submit.pipeline import cache_location, resolve_data_dir, write_experiment_submission
@@ -42,11 +44,18 @@ def _holds_experiment(folder: Path) -> bool:
 
 
 def experiment_dir(competition: str, experiment: str | Path, runs_dir: Path = Path("runs")) -> Path:
-    """A folder holding the experiment: the argument itself when it is one, else runs/<competition>/<id>."""
+    """A folder holding the experiment: the argument itself when it is one, else runs/<competition>/<id>, where
+    a unique start of an id will do (as git takes a commit's)."""
     for candidate in (Path(experiment), Path(runs_dir) / competition / str(experiment)):
         if _holds_experiment(candidate):
             return candidate
     known = sorted(p.name for p in (Path(runs_dir) / competition).glob("*") if (p / "scores.json").is_file())
+    starting = [name for name in known if name.startswith(str(experiment))] if str(experiment) else []
+    if len(starting) == 1:
+        return Path(runs_dir) / competition / starting[0]
+    if len(starting) > 1:
+        raise RecipeError(f"'{experiment}' starts more than one experiment of {competition}: {', '.join(starting)}; "
+                          "give more of the id")
     raise RecipeError(f"no finished experiment '{experiment}' for {competition} in {Path(runs_dir) / competition} "
                       f"(and no folder of that name with {' and '.join(EXPERIMENT_FILES)}); "
                       f"known: {', '.join(known) or 'none, run one first: submit ' + competition}")
@@ -110,6 +119,22 @@ def saved_ensemble(competition: Competition, folder: Path) -> tuple[Combiner, li
     return combiner, members
 
 
+def load_for_prediction(competition: Competition, data_dir: Path) -> Dataset:
+    """The competition's files in `data_dir` for predicting its test rows: the host's whole layout, or its test
+    files alone (test, sample_submission), beside which the bundled sample's training files stand in, unused:
+    a plugin's loader reads a layout whole."""
+    if find_table(data_dir, "train") is not None or find_table(competition.sample_dir, "train") is None:
+        return competition.load(data_dir)
+    with tempfile.TemporaryDirectory(prefix="submit-predict-") as joined:
+        for path in [*data_dir.iterdir(), *competition.sample_dir.glob("train*")]:
+            if not (Path(joined) / path.name).exists():
+                (Path(joined) / path.name).symlink_to(path.resolve())
+        dataset = competition.load(Path(joined))
+    places = {k: data_dir / v.name if (data_dir / v.name).exists() else competition.sample_dir / v.name
+              for k, v in dataset.files.items()}  # where the files are, not the joined folder's links
+    return dataclasses.replace(dataset, files=places)
+
+
 def predict_experiment(competition: Competition, folder: Path, X: pd.DataFrame) -> np.ndarray:
     """Undecided predictions for rows X: a model's fold heads as in its CV run, or an ensemble's members
     (each predicted this way) blended by its combiner."""
@@ -142,7 +167,7 @@ def _predict_submission(competition_name: str, experiment: str | Path, data: Pat
     data_dir, _ = resolve_data_dir(competition, data)
     # The recipe's data options (a training subset, extra training rows) shape training only: the test
     # rows are the host's files as they are.
-    dataset = competition.load(data_dir)
+    dataset = load_for_prediction(competition, data_dir)
     if not len(dataset.test) or dataset.sample_submission is None:
         raise DataError(data_dir, "no test rows or no sample_submission", expected="the host's test files")
     decided = competition.decide(predict_experiment(competition, folder, dataset.test), scores["decision"])

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from submit.kernel.plugins import get_competition
+from submit.competitions.law_tags import LawTags
+from submit.kernel.plugins import COMPETITIONS, get_competition
 from typer.testing import CliRunner
 
 from submit.cli import app
@@ -229,3 +230,24 @@ def test_plot_without_sync_draws_local_cv_per_fold(law_runs, tmp_path):
     assert code == 0, text
     assert (tmp_path / "cv.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "Plot written" in text
+
+
+class NoSample(LawTags):
+    """A plugin that ships no sample (its folder, tests/, has no sample/), with law-tags' recipes."""
+
+    name = "no-sample"
+    title = "A plugin without a bundled sample"
+
+    @property
+    def recipes_dir(self) -> Path:
+        return LawTags().recipes_dir
+
+
+def test_a_plugin_without_a_bundled_sample_says_it_needs_data(tmp_path, monkeypatch):
+    if "no-sample" not in COMPETITIONS.names():
+        COMPETITIONS.register("no-sample", NoSample)
+    monkeypatch.chdir(tmp_path)  # no data/no-sample here either
+    code, text = submit("run", "no-sample", "--runs", str(tmp_path / "runs"))
+    text = " ".join(text.split())
+    assert code == 2 and "no-sample has no bundled sample" in text and "--data DIR" in text, text
+    assert not (tmp_path / "runs" / "no-sample").exists()

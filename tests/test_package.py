@@ -254,3 +254,23 @@ def test_a_notebook_estimate_scales_the_measure_by_rows_and_hardware():
     assert estimate.seconds == pytest.approx(3750) and not estimate.over_limit
     assert estimate.message().startswith("about 1 h 02 min for 25,000 test rows on Kaggle (0.100 CPU s a row")
     assert NotebookEstimate(1.0, 200, "x", "kaggle", 25_000, 1.5, 9).over_limit
+
+
+def test_predict_takes_a_folder_of_test_files_only_and_a_unique_start_of_the_id(wsdm_experiment, tmp_path):
+    runs, exp = wsdm_experiment
+    test_only = tmp_path / "test-files"
+    test_only.mkdir()
+    for name in ("test.parquet", "sample_submission.csv"):  # what the host's help calls its test files
+        shutil.copy(get_competition("wsdm").sample_dir / name, test_only / name)
+    code, text = submit("predict", "wsdm", "-e", exp[:12], "--runs", str(runs), "--data", str(test_only),
+                        "--output", str(tmp_path / "p.csv"), "--no-estimate")
+    assert code == 0, text
+    assert rows(tmp_path / "p.csv") == rows(runs / "wsdm" / exp / "submission.csv")
+    assert sorted(p.name for p in test_only.iterdir()) == ["sample_submission.csv", "test.parquet"]
+
+
+def test_an_ambiguous_start_of_an_id_names_the_experiments_it_starts(wsdm_ensembles):
+    runs, ids = wsdm_ensembles
+    code, text = submit("predict", "wsdm", "-e", "e", "--runs", str(runs), "--no-estimate")
+    assert code == 2 and "starts more than one experiment" in " ".join(text.split())
+    assert all(i in text for i in ids.values())
