@@ -145,6 +145,7 @@ class Store:
             # Made whole by _create: a file without the table (0 bytes, say) lost what it held.
             if not con.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'experiments'").fetchone():
                 raise damaged(self.path, f"{self.path.stat().st_size:,} bytes and no experiments table")
+            con.execute("PRAGMA journal_mode=WAL")  # stores made by earlier versions
             con.executescript(_SCHEMA)
             # Stores made before uploads existed, and before experiments learnt from others.
             for table, added in (("submissions", "host_ref TEXT"), ("submissions", "status TEXT"),
@@ -165,8 +166,11 @@ class Store:
             os.link(staged, self.path)  # unlike a rename, never replaces a store another run made meanwhile
         except FileExistsError:
             pass
+        except OSError:  # a file system without hard links: a rename, where no store has appeared
+            if not self.path.exists():
+                os.replace(staged, self.path)
         finally:
-            staged.unlink()
+            staged.unlink(missing_ok=True)
 
     def _connect(self) -> sqlite3.Connection:
         if not self.read_only:

@@ -50,15 +50,13 @@ class LocalExecutor:
         return ProcessExecutor() if (os.cpu_count() or 1) > 1 else None
 
 
+_worker: tuple[Callable[[Any, Any], Any], Any] | None = None  # (fn, context), set once in each worker
+_PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
+PARENT_POLL_S = 1.0  # how often a worker's watcher thread checks that its parent lives
+
+
 def _in_main_thread() -> bool:
     return threading.current_thread() is threading.main_thread()
-
-
-_worker: tuple[Callable[[Any, Any], Any], Any] | None = None  # (fn, context), set once in each worker
-
-
-_PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
-PARENT_POLL_S = 1.0
 
 
 def _end_with_parent(parent: int, main_thread: bool) -> None:
