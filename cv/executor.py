@@ -36,7 +36,13 @@ def _ray(cpus: float, gpus: float) -> Executor:
         if err.name != "ray":
             raise
         raise ExecutorError("the ray executor needs Ray: pip install -e '.[ray]'") from None
-    return RayExecutor(cpus=cpus, gpus=gpus)
+    timeout = os.environ.get("SUBMIT_RAY_CONNECT_TIMEOUT", "30")
+    try:
+        seconds = float(timeout)
+    except ValueError:
+        raise ExecutorError(f"SUBMIT_RAY_CONNECT_TIMEOUT must be a number of seconds, got '{timeout[:200]}'") from None
+    # Joined here, before the run makes its experiment folder: a cluster that does not answer leaves nothing.
+    return RayExecutor(cpus=cpus, gpus=gpus, connect_timeout=seconds).connect()
 
 
 # name -> factory(cpus per fold, GPUs per fold)

@@ -14,23 +14,59 @@ the context: on one machine every worker shares it; a worker on another machine 
 
 Joining: RAY_ADDRESS when it is set (Ray reads it), else a Ray already started in this process, else a
 new local one bound to 127.0.0.1 with no dashboard and no usage reporting. Ray is an extra:
-`pip install -e '.[ray]'` (cv.executor says so when it is missing).
+`pip install -e '.[ray]'` (cv.executor says so when it is missing). The executor joins when it is built,
+before any experiment folder exists: an address nothing answers at is refused within `connect_timeout`
+seconds (SUBMIT_RAY_CONNECT_TIMEOUT, default 30), where Ray itself would retry for minutes.
 """
 
 from __future__ import annotations
 
 import os
+import socket
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import ray
 from submit.kernel.errors import UserError
 
+CONNECT_TIMEOUT_S = 30.0
 
-def _ray() -> Any:
+
+class RayConnectError(UserError, ConnectionError):
+    """The Ray cluster at RAY_ADDRESS does not answer."""
+
+
+def _host_port(address: str) -> tuple[str, int] | None:
+    """(host, port) of an address Ray would dial; None for the ones it resolves itself ("auto", "local")."""
+    bare = address.split("://", 1)[-1]
+    host, _, port = bare.rpartition(":")
+    if not host or not port.isdigit():
+        return None
+    return host, int(port)
+
+
+def check_reachable(address: str, timeout: float) -> None:
+    """Refuse, within `timeout` seconds, an address where nothing accepts a connection: Ray itself retries
+    "Failed to connect to GCS" for minutes before it gives up."""
+    target = _host_port(address)
+    if target is None:
+        return
+    try:
+        socket.create_connection(target, timeout=timeout).close()
+    except OSError as err:
+        raise RayConnectError(
+            f"no Ray cluster answers at RAY_ADDRESS={address} ({err.strerror or err}, waited up to {timeout:g} s; "
+            "SUBMIT_RAY_CONNECT_TIMEOUT sets the wait). Start one there (`ray start --head --port "
+            f"{target[1]}` on that machine), unset RAY_ADDRESS to start a local Ray, or run without "
+            "`--executor ray`") from None
+
+
+def _ray(timeout: float = CONNECT_TIMEOUT_S) -> Any:
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")  # Ray would otherwise report usage over the network
     if not ray.is_initialized():
-        if os.environ.get("RAY_ADDRESS"):
+        address = os.environ.get("RAY_ADDRESS")
+        if address:
+            check_reachable(address, timeout)
             ray.init(log_to_driver=False)
         else:
             ray.init(_node_ip_address="127.0.0.1", include_dashboard=False, log_to_driver=False)
@@ -42,15 +78,22 @@ def _call(fn: Callable[[Any, Any], Any], job: Any, context: Any) -> Any:
 
 
 class RayExecutor:
-    def __init__(self, *, cpus: float = 1, gpus: float = 0, retries: int = 3) -> None:
+    def __init__(self, *, cpus: float = 1, gpus: float = 0, retries: int = 3,
+                 connect_timeout: float = CONNECT_TIMEOUT_S) -> None:
         self.cpus = cpus  # per task (fold)
         self.gpus = gpus
         self.retries = retries  # runs again of a task whose worker or node died
+        self.connect_timeout = connect_timeout  # seconds to wait for the cluster at RAY_ADDRESS
+
+    def connect(self) -> RayExecutor:
+        """Join (or start) Ray now, so that an unreachable cluster is refused before any work starts."""
+        _ray(self.connect_timeout)
+        return self
 
     def map(self, fn: Callable[[Any, Any], Any], jobs: Sequence[Any], context: Any) -> Iterator[Any]:
         if not jobs:
             return
-        ray = _ray()
+        ray = _ray(self.connect_timeout)
         shared = ray.put(context)  # once, whatever the number of jobs
         task = ray.remote(_call).options(num_cpus=self.cpus, num_gpus=self.gpus, max_retries=self.retries,
                                          retry_exceptions=False)
@@ -70,4 +113,5 @@ class RayExecutor:
                 ray.cancel(ref)
 
     def rows(self) -> RayExecutor:
-        return RayExecutor(retries=self.retries)  # one CPU each, no GPU: rows are embedded on the CPU
+        # one CPU each, no GPU: rows are embedded on the CPU
+        return RayExecutor(retries=self.retries, connect_timeout=self.connect_timeout)

@@ -26,6 +26,7 @@ from submit.curation.steps import CurationError
 from submit.cv.executor import EXECUTORS
 from submit.kernel.competition import SCHEMES, Competition
 from submit.kernel.errors import UserError
+from submit.kernel.registry import did_you_mean
 from submit.models.base import Head, HeadSettingError, Limit, above, at_least, between, one_of
 from submit.models.embedders import EMBEDDERS
 from submit.models.registry import HEADS
@@ -119,15 +120,56 @@ def _coerce(where: str, value: Any, example: Any, *, nullable: bool = False, lim
     if value is None:
         if example is None or nullable:
             return value
-        raise RecipeError(f"{where}: null, expected a value ({example!r} by default)")
+        raise RecipeError(f"{where}: null, expected a value ({shown(example)} by default)")
     if isinstance(example, float) and isinstance(value, int) and not isinstance(value, bool):
         value = float(value)
     elif isinstance(example, (*_SCALAR_TYPES, list, dict)) and (
             isinstance(example, bool) != isinstance(value, bool) or not isinstance(value, type(example))):
-        raise RecipeError(f"{where}: {value!r} is {_a(type(value).__name__)}, expected {_a(type(example).__name__)}")
+        raise RecipeError(f"{where}: {shown(value)} is {_a(type(value).__name__)}, "
+                          f"expected {_a(type(example).__name__)}")
     if limit is not None and not limit.allows(value):
-        raise RecipeError(f"{where}: {value!r}, expected {limit.expected()}")
+        raise RecipeError(f"{where}: {shown(value)}, expected {limit.expected()}")
     return value
+
+
+SHOWN_CHARS = 200  # an echoed value is cut to this: a huge value must not become a huge error line
+MAX_RECIPE_BYTES = 256 * 1024  # recipes are a few lines; anything near this is not one
+
+
+def shown(value: Any) -> str:
+    """A value as an error message echoes it: its repr, cut to about SHOWN_CHARS characters."""
+    text = repr(value)
+    return text if len(text) <= SHOWN_CHARS else f"{text[:SHOWN_CHARS]}... ({len(text):,} characters)"
+
+
+class _PlainLoader(yaml.SafeLoader):
+    """YAML without anchors and aliases: a recipe has no use for them, and a few hundred bytes of nested
+    aliases expand to gigabytes (the "billion laughs")."""
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        event = self.peek_event()
+        if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None) is not None:
+            mark = event.start_mark
+            raise RecipeError(f"line {mark.line + 1}, column {mark.column + 1}: YAML anchors and aliases "
+                              "(&name, *name) are not allowed in recipes; write the value out")
+        return super().compose_node(parent, index)
+
+
+def parse_yaml(text: str, where: str) -> Any:
+    """The YAML in `text` (a recipe file or a --set value) as plain data, or a RecipeError saying where it is
+    wrong: anchors, aliases and tags other than the plain types are refused."""
+    try:
+        return yaml.load(text, Loader=_PlainLoader)  # a SafeLoader, minus anchors and aliases
+    except RecipeError as err:
+        raise RecipeError(f"{where}: {err}") from None
+    except yaml.YAMLError as err:
+        problem = " ".join(str(getattr(err, "problem", None) or err).split())
+        mark = getattr(err, "problem_mark", None)
+        if mark is not None:
+            problem += f" at line {mark.line + 1}, column {mark.column + 1}"
+        if len(problem) > SHOWN_CHARS:
+            problem = problem[:SHOWN_CHARS] + "..."
+        raise RecipeError(f"{where}: not valid YAML ({problem})") from None
 
 
 def _a(noun: str) -> str:
@@ -158,8 +200,19 @@ def _set_path(raw: dict[str, Any], dotted: str, value: Any) -> None:
 def parse_override(text: str) -> tuple[str, Any]:
     key, sep, value = text.partition("=")
     if not sep or not key:
-        raise RecipeError(f"--set {text!r}: expected key=value, e.g. params.n_estimators=200")
-    return key.strip(), yaml.safe_load(value)
+        raise RecipeError(f"--set {shown(text)}: expected key=value, e.g. params.n_estimators=200")
+    return key.strip(), parse_yaml(value, f"--set {shown(text)}")
+
+
+def read_recipe_file(path: Path) -> dict[str, Any]:
+    """A recipe file's mapping, refused with its path when it is too large, not YAML or not a mapping."""
+    size = path.stat().st_size
+    if size > MAX_RECIPE_BYTES:
+        raise RecipeError(f"{path}: {size:,} bytes, expected a recipe of at most {MAX_RECIPE_BYTES:,} bytes")
+    raw = parse_yaml(path.read_text(encoding="utf-8"), str(path)) or {}
+    if not isinstance(raw, dict):
+        raise RecipeError(f"{path}: expected a mapping of recipe keys")
+    return raw
 
 
 def recipe_path(competition: Competition, name_or_path: str) -> Path:
@@ -169,8 +222,9 @@ def recipe_path(competition: Competition, name_or_path: str) -> Path:
     candidate = competition.recipes_dir / f"{name_or_path}.yaml"
     if candidate.exists():
         return candidate
-    raise RecipeError(f"no recipe '{name_or_path}' for {competition.name}; "
-                      f"known: {', '.join(competition.recipe_names())}, or a path to a .yaml file")
+    known = competition.recipe_names()
+    raise RecipeError(f"no recipe '{name_or_path}' for {competition.name}; {did_you_mean(name_or_path, known)}"
+                      f"known: {', '.join(known)}, or a path to a .yaml file")
 
 
 def build_recipe(competition: Competition, raw: dict[str, Any], name: str) -> Recipe:
@@ -341,12 +395,7 @@ def _transfer(competition: Competition, head_cls: type, raw: dict[str, Any], dat
 
 def load_recipe(competition: Competition, name_or_path: str = "default", overrides: list[str] = ()) -> Recipe:
     path = recipe_path(competition, name_or_path)
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError as err:
-        raise RecipeError(f"{path}: not valid YAML ({err})") from None
-    if not isinstance(raw, dict):
-        raise RecipeError(f"{path}: expected a mapping of recipe keys")
+    raw = read_recipe_file(path)
     for text in overrides:
         key, value = parse_override(text)
         if key == "head" and value != raw.get("head"):

@@ -17,6 +17,7 @@ import json
 import os
 import shutil
 import sqlite3
+import threading
 from collections.abc import Iterator
 from contextlib import closing, contextmanager
 from datetime import UTC, datetime
@@ -82,11 +83,24 @@ _DISK = ("database or disk is full", "disk i/o error")
 _READ_ONLY = ("readonly database", "unable to open database file")
 
 
+def _rebuild_advice(path: Path) -> str:
+    """How to get a damaged store back: rebuilt from the experiment folders beside it (`--rebuild` reads the
+    folders of every competition, so any one of their names does)."""
+    names = sorted({p.parent.parent.name for p in path.parent.glob("*/*/scores.json")})
+    if not names:
+        return f"no experiment folder beside it holds a result: move it aside (mv {path} {path}.old) and run again"
+    return (f"the experiment folders beside it hold every result: rebuild it with "
+            f"`submit leaderboard {names[0]} --rebuild --runs {path.parent}`")
+
+
+def damaged(path: Path, problem: str) -> StoreError:
+    return StoreError(f"{path} is damaged ({problem}); {_rebuild_advice(path)}")
+
+
 def _store_error(path: Path, err: sqlite3.DatabaseError) -> UserError | None:
     text = str(err).lower()
     if any(m in text for m in _DAMAGED):
-        return StoreError(f"{path} is damaged ({err}); the experiment folders beside it hold every result: "
-                          f"rebuild it with `submit leaderboard <competition> --rebuild --runs {path.parent}`")
+        return damaged(path, str(err))
     if any(m in text for m in _DISK):
         return WriteError(f"cannot write {path}: the disk is full or failing (SQLite: {err}); free some space, "
                           "then run the same command again (finished work is kept)")
@@ -127,8 +141,13 @@ class Store:
             return
         with writing_store(self.path):
             self.path.parent.mkdir(parents=True, exist_ok=True)
+            if not self.path.exists():
+                self._create()
         with self._connection() as con:
-            con.execute("PRAGMA journal_mode=WAL")
+            # Made whole by _create: a file without the table (0 bytes, say) lost what it held.
+            if not con.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'experiments'").fetchone():
+                raise damaged(self.path, f"{self.path.stat().st_size:,} bytes and no experiments table")
+            con.execute("PRAGMA journal_mode=WAL")  # stores made by earlier versions
             con.executescript(_SCHEMA)
             # Stores made before uploads existed, and before experiments learnt from others.
             for table, added in (("submissions", "host_ref TEXT"), ("submissions", "status TEXT"),
@@ -136,6 +155,24 @@ class Store:
                 columns = {row["name"] for row in con.execute(f"PRAGMA table_info({table})")}
                 if added.split()[0] not in columns:
                     con.execute(f"ALTER TABLE {table} ADD COLUMN {added}")
+
+    def _create(self) -> None:
+        """A new store, made whole beside its place and linked in: a file at the store's path always holds the
+        schema, so one without it is damaged, never mistaken for a new store that another run is making."""
+        staged = self.path.with_name(f".{self.path.name}.{os.getpid()}-{threading.get_ident()}.new")
+        staged.unlink(missing_ok=True)  # left by a killed run that had this pid
+        with closing(sqlite3.connect(staged)) as con:
+            con.execute("PRAGMA journal_mode=WAL")  # kept in the file
+            con.executescript(_SCHEMA)
+        try:
+            os.link(staged, self.path)  # unlike a rename, never replaces a store another run made meanwhile
+        except FileExistsError:
+            pass
+        except OSError:  # a file system without hard links: a rename, where no store has appeared
+            if not self.path.exists():
+                os.replace(staged, self.path)
+        finally:
+            staged.unlink(missing_ok=True)
 
     def _connect(self) -> sqlite3.Connection:
         if not self.read_only:
@@ -317,6 +354,9 @@ def rebuild_store(runs_dir: Path) -> tuple[int, list[str], Path | None]:
 def _record_folder(store: Store, experiment: Experiment) -> None:
     """An experiment's record (and an ensemble's members' weights) from its folder into the store."""
     record = experiment.read_record()
+    if record.id != experiment.id:  # a copied folder: its row would move to the copy
+        raise ArtifactError(f"{experiment.dir}: the folder is named {experiment.id} but its scores.json is experiment "
+                            f"{record.id}; an experiment's folder must bear its id (rename or remove the copy)")
     if record.kind == "ensemble":
         members = experiment.read_summary("members")["members"]
         store.record_ensemble(record.row(), {m["id"]: m["weight"] for m in members})

@@ -60,12 +60,16 @@ class Column:
 
 
 def find_table(data_dir: Path, stem: str) -> Path | None:
-    """The first of stem.csv / .parquet / .jsonl / .json present in data_dir; a file whose name differs
-    only in case (Train.csv) is an error that names it, since file names are case-sensitive here."""
-    for suffix in TABLE_SUFFIXES:
-        path = data_dir / f"{stem}{suffix}"
-        if path.is_file():
-            return path
+    """The one of stem.csv / .parquet / .jsonl / .json present in data_dir. Two of them is an error naming
+    both (which one holds the data is not ours to guess); so is a file whose name differs only in case
+    (Train.csv), since file names are case-sensitive here."""
+    found = [data_dir / f"{stem}{suffix}" for suffix in TABLE_SUFFIXES if (data_dir / f"{stem}{suffix}").is_file()]
+    if len(found) > 1:
+        names = " and ".join(p.name for p in found)
+        raise DataError(data_dir, f"two candidate files for the {stem} table: {names}",
+                        expected=f"one {stem} file (move or delete the others)")
+    if found:
+        return found[0]
     wanted = {f"{stem}{suffix}" for suffix in TABLE_SUFFIXES}
     near = sorted(p.name for p in data_dir.glob("*") if p.name.lower() in wanted) if data_dir.is_dir() else []
     if near:
@@ -111,8 +115,19 @@ def _locate_in_csv(prefix: str) -> tuple[str | None, int | None]:
     return header[min(len(partial), len(header)) - 1], len(records) - 1
 
 
+PARQUET_MAGIC = b"PAR1"  # the first and last four bytes of every Parquet file
+
+
+def _check_not_parquet(path: Path, raw: bytes) -> None:
+    """A Parquet file under another name (train.csv) is said to be one, rather than called bad UTF-8."""
+    if raw[:4] == PARQUET_MAGIC and raw[-4:] == PARQUET_MAGIC:
+        raise DataError(path, f"a Parquet file named {path.suffix}",
+                        expected=f"a {path.suffix[1:]} file, or this file renamed to {path.stem}.parquet")
+
+
 def _check_utf8(path: Path) -> None:
     raw = path.read_bytes()
+    _check_not_parquet(path, raw)
     try:
         raw.decode("utf-8")
     except UnicodeDecodeError as err:
@@ -181,27 +196,64 @@ def _shown(value: object) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
+def _scalar_cell(path: Path, value: object, col: Column, row: int) -> object:
+    """One cell as a single value: a list joined as `col.join_lists` says (else refused), bytes as UTF-8."""
+    if isinstance(value, bytes):
+        try:
+            return value.decode("utf-8")
+        except UnicodeDecodeError:
+            raise DataError(path, f"bytes that are not UTF-8 text ({_shown(value)})", column=col.name, row=row,
+                            expected="UTF-8 text") from None
+    if not isinstance(value, _CONTAINERS):
+        return value
+    joinable = col.join_lists is not None and not isinstance(value, dict)
+    if joinable and all(i is None or isinstance(i, str) for i in value):
+        return col.join_lists.join("" if i is None else i for i in value)
+    kind = "a dict (JSON object) cell" if isinstance(value, dict) else "a list cell"
+    expected = (f"a text or a list of texts (joined by {col.join_lists!r})" if col.join_lists is not None
+                else "a single value, not a list or a dict")
+    raise DataError(path, f"{kind} {_shown(value)}", column=col.name, row=row, expected=expected)
+
+
 def _scalar_cells(path: Path, values: pd.Series, col: Column) -> pd.Series:
-    """Cells as single values: list cells joined as `col.join_lists` says (else refused), bytes as UTF-8."""
+    """Cells as single values (see _scalar_cell)."""
     if values.dtype != object:
         return values
-    out = []
-    for row, value in enumerate(values, start=1):
-        if isinstance(value, bytes):
-            try:
-                value = value.decode("utf-8")
-            except UnicodeDecodeError:
-                raise DataError(path, f"bytes that are not UTF-8 text ({_shown(value)})", column=col.name, row=row,
-                                expected="UTF-8 text") from None
-        elif isinstance(value, _CONTAINERS):
-            items = list(value) if not isinstance(value, dict) else None
-            if col.join_lists is None or items is None or not all(i is None or isinstance(i, str) for i in items):
-                expected = (f"a text or a list of texts (joined by {col.join_lists!r})" if col.join_lists is not None
-                            else "a single value, not a list")
-                raise DataError(path, f"a list cell {_shown(value)}", column=col.name, row=row, expected=expected)
-            value = col.join_lists.join("" if i is None else i for i in items)
-        out.append(value)
+    out = [_scalar_cell(path, value, col, row) for row, value in enumerate(values, start=1)]
     return pd.Series(out, index=values.index, dtype=object)
+
+
+def _numbers(path: Path, values: pd.Series, missing: pd.Series, col: Column) -> pd.Series:
+    numbers = pd.to_numeric(values.where(~missing), errors="coerce")
+    bad = numbers.isna() & ~missing if not col.required else numbers.isna()
+    if col.kind == "int":
+        bad |= numbers.notna() & (numbers % 1 != 0)
+    if bad.any():
+        row = _first_bad(bad)
+        expected = "an integer" if col.kind == "int" else "a number"
+        raise DataError(path, f"value {values.iloc[row - 1]!r} is not {expected}", column=col.name, row=row,
+                        expected=expected)
+    return numbers
+
+
+def _booleans(path: Path, values: pd.Series, col: Column) -> pd.Series:
+    lowered = values.astype(str).str.lower()
+    bad = ~lowered.isin(["true", "false", "1", "0"])
+    if bad.any():
+        row = _first_bad(bad)
+        raise DataError(path, f"value {values.iloc[row - 1]!r} is not a boolean", column=col.name, row=row,
+                        expected="true/false")
+    return lowered.isin(["true", "1"])
+
+
+def _choices(path: Path, values: pd.Series, col: Column) -> pd.Series:
+    as_str = values.astype(str)
+    bad = ~as_str.isin(col.choices)
+    if bad.any():
+        row = _first_bad(bad)
+        raise DataError(path, f"value {as_str.iloc[row - 1]!r} is not allowed", column=col.name, row=row,
+                        expected=f"one of {', '.join(col.choices)}")
+    return as_str
 
 
 def _check_column(path: Path, frame: pd.DataFrame, col: Column) -> pd.Series:
@@ -218,32 +270,11 @@ def _check_column(path: Path, frame: pd.DataFrame, col: Column) -> pd.Series:
     if col.kind in ("text", "optional_text"):
         return values.where(~values.isna(), "").astype(str)
     if col.kind in ("int", "float"):
-        numbers = pd.to_numeric(values.where(~missing), errors="coerce")
-        bad = numbers.isna() & ~missing if not col.required else numbers.isna()
-        if col.kind == "int":
-            bad |= numbers.notna() & (numbers % 1 != 0)
-        if bad.any():
-            row = _first_bad(bad)
-            expected = "an integer" if col.kind == "int" else "a number"
-            raise DataError(path, f"value {values.iloc[row - 1]!r} is not {expected}", column=col.name, row=row,
-                            expected=expected)
-        return numbers
+        return _numbers(path, values, missing, col)
     if col.kind == "bool":
-        lowered = values.astype(str).str.lower()
-        bad = ~lowered.isin(["true", "false", "1", "0"])
-        if bad.any():
-            row = _first_bad(bad)
-            raise DataError(path, f"value {values.iloc[row - 1]!r} is not a boolean", column=col.name, row=row,
-                            expected="true/false")
-        return lowered.isin(["true", "1"])
+        return _booleans(path, values, col)
     if col.kind == "choice":
-        as_str = values.astype(str)
-        bad = ~as_str.isin(col.choices)
-        if bad.any():
-            row = _first_bad(bad)
-            raise DataError(path, f"value {as_str.iloc[row - 1]!r} is not allowed", column=col.name, row=row,
-                            expected=f"one of {', '.join(col.choices)}")
-        return as_str
+        return _choices(path, values, col)
     raise ValueError(f"unknown column kind {col.kind!r}")
 
 

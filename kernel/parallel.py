@@ -12,8 +12,13 @@ replace the local one without its caller changing. The driver alone writes what 
 
 from __future__ import annotations
 
+import ctypes
 import multiprocessing
 import os
+import signal
+import sys
+import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from typing import Any, Protocol, TypeVar
@@ -46,10 +51,36 @@ class LocalExecutor:
 
 
 _worker: tuple[Callable[[Any, Any], Any], Any] | None = None  # (fn, context), set once in each worker
+_PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
+PARENT_POLL_S = 1.0  # how often a worker's watcher thread checks that its parent lives
 
 
-def _start_worker(fn: Callable[[Any, Any], Any], context: Any) -> None:
+def _in_main_thread() -> bool:
+    return threading.current_thread() is threading.main_thread()
+
+
+def _end_with_parent(parent: int, main_thread: bool) -> None:
+    """End this worker when the process that started it dies, even by kill -9: a worker's own pipes keep it
+    waiting for jobs forever otherwise, and it keeps the resource tracker alive with it. Linux delivers
+    SIGKILL at once (PR_SET_PDEATHSIG, set only when the pool was started from the parent's main thread, since
+    the signal follows the starting thread); a thread polling the parent's pid covers the rest."""
+    if main_thread and sys.platform.startswith("linux"):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    if os.getppid() != parent:  # died before the signal was asked for
+        os._exit(1)
+    threading.Thread(target=_watch_parent, args=(parent,), daemon=True, name="watch-parent").start()
+
+
+def _watch_parent(parent: int) -> None:
+    while os.getppid() == parent:  # a dead parent's children are re-parented to init or a subreaper
+        time.sleep(PARENT_POLL_S)
+    os._exit(1)
+
+
+def _start_worker(fn: Callable[[Any, Any], Any], context: Any, parent: int, main_thread: bool) -> None:
     global _worker
+    _end_with_parent(parent, main_thread)
     _worker = (fn, context)
 
 
@@ -62,6 +93,8 @@ class ProcessExecutor:
     """Jobs spread over worker processes on this machine; the context is sent to each worker once.
 
     Workers are spawned, not forked: a fork of a process holding thread pools (BLAS, LightGBM) can hang.
+    They end when this process dies, kill -9 included (_end_with_parent); the resource tracker, whose pipe
+    only they and this process hold, ends with them.
     """
 
     def __init__(self, workers: int | None = None):
@@ -69,7 +102,8 @@ class ProcessExecutor:
 
     def map(self, fn: Callable[[Job, Any], Result], jobs: Sequence[Job], context: Any) -> Iterator[Result]:
         with ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"),
-                                 initializer=_start_worker, initargs=(fn, context)) as pool:
+                                 initializer=_start_worker,
+                                 initargs=(fn, context, os.getpid(), _in_main_thread())) as pool:
             for future in as_completed([pool.submit(_run_in_worker, job) for job in jobs]):
                 yield future.result()
 

@@ -7,8 +7,20 @@
 
 from __future__ import annotations
 
-from submit.kernel.competition import Competition, check_competition_class
+from typing import TYPE_CHECKING, Any
+
 from submit.kernel.registry import Registry
+
+if TYPE_CHECKING:
+    from submit.kernel.competition import Competition
+
+
+def _check(name: str, cls: Any) -> None:
+    # Imported here: the names are known without pandas, so `submit --help` stays fast.
+    from submit.kernel.competition import check_competition_class
+
+    check_competition_class(name, cls)
+
 
 COMPETITIONS = Registry("competition", "submit.competitions", {
     "wsdm": "submit.competitions.wsdm:Wsdm",
@@ -17,7 +29,7 @@ COMPETITIONS = Registry("competition", "submit.competitions", {
     "law-tags": "submit.competitions.law_tags:LawTags",
     "meta-review": "submit.competitions.meta_review:MetaReview",
     "code-instruct": "submit.competitions.code_instruct:CodeInstruct",
-}, check=check_competition_class)
+}, check=_check)
 
 
 def get_competition(name: str) -> Competition:

@@ -10,6 +10,7 @@ off, and one broken plugin is reported as a warning instead of breaking the tool
 
 from __future__ import annotations
 
+import difflib
 import importlib
 import os
 import warnings
@@ -27,6 +28,18 @@ class UnknownName(UserError, KeyError):
 
 class RegistrationError(UserError, TypeError):
     """A class registered under a name it does not carry, or that breaks the contract of its kind."""
+
+
+def closest(word: str, names: list[str] | set[str]) -> str | None:
+    """The name most like a mistyped `word` (difflib's ratio at least 0.7), or None."""
+    found = difflib.get_close_matches(word, list(names), n=1, cutoff=0.7)
+    return found[0] if found else None
+
+
+def did_you_mean(word: str, names: list[str] | set[str]) -> str:
+    """ "did you mean 'x'? " when a name is close to `word`, else nothing: to put before the list of names."""
+    near = closest(word, names)
+    return f"did you mean '{near}'? " if near else ""
 
 
 def _import(target: str) -> Any:
@@ -75,7 +88,8 @@ class Registry:
     def get(self, name: str) -> Any:
         self._load_plugins()
         if name not in self._targets:
-            raise UnknownName(f"unknown {self.kind} '{name}'; known: {', '.join(self.names())}")
+            raise UnknownName(f"unknown {self.kind} '{name}'; {did_you_mean(name, self.names())}"
+                              f"known: {', '.join(self.names())}")
         target = self._targets[name]
         if isinstance(target, str):
             target = _import(target)

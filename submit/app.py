@@ -12,6 +12,8 @@ register on `app`; submit/cli.py imports the others, so `submit` has every comma
 
 from __future__ import annotations
 
+import logging
+import warnings
 from pathlib import Path
 from typing import Annotated, NoReturn
 
@@ -52,24 +54,61 @@ class UsageError(UserError, ValueError):
 
 
 def fail(err: Exception) -> NoReturn:
-    # Text, not markup: an error message may hold brackets of its own (paths, lists).
-    console.print(Text.assemble(("error: ", "bold red"), (str(err), "red")), highlight=False)
+    # Text, not markup: an error message may hold brackets of its own (paths, lists). Shown under --quiet too.
+    errors = Console(stderr=True, soft_wrap=True)
+    errors.print(Text.assemble(("error: ", "bold red"), (str(err), "red")), highlight=False)
     raise typer.Exit(2)
+
+
+def _show_warning(message: Warning | str, category: type[Warning], *args: object, **kwargs: object) -> None:
+    """A warning as one line a user reads (`warning: ...`), not Python's file:line form."""
+    console.print(f"warning: {message}", style="yellow", markup=False, highlight=False)
 
 
 class _Commands(TyperGroup):
     """Every command's user errors end the same way: the message, no traceback, exit code 2. Anything else
-    is a bug and keeps its traceback."""
+    is a bug and keeps its traceback. Warnings raised while a command runs are shown as `warning:` lines."""
 
     def invoke(self, ctx: click.Context) -> object:
         try:
-            return super().invoke(ctx)
+            with warnings.catch_warnings():
+                warnings.showwarning = _show_warning
+                return super().invoke(ctx)
         except UserError as err:
             fail(err)
 
 
 app = typer.Typer(cls=_Commands, help="Competition-submission harness: shared CV, a local leaderboard, valid "
-                  "submissions.", epilog=EXAMPLES, rich_markup_mode=None, no_args_is_help=True, add_completion=False)
+                  "submissions.", epilog=EXAMPLES, rich_markup_mode=None, no_args_is_help=True, add_completion=True)
+
+
+def _version(shown: bool) -> None:
+    if shown:
+        from importlib.metadata import version
+
+        out.print(f"submit {version('submit-harness')}", markup=False, highlight=False)
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
+                                          help="Print the version and exit.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only results and errors: no progress bars, notes "
+                                                              "or warnings.")] = False,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Also every stage's time and the libraries' "
+                                                                  "log lines.")] = False,
+) -> None:
+    """Options before the command: `submit --quiet wsdm`, `submit --verbose leaderboard wsdm`."""
+    if quiet and verbose:
+        raise UsageError("--quiet and --verbose do not go together; choose one")
+    console.quiet = quiet  # the progress and notes console; results (out) and errors are printed all the same
+    VERBOSE[0] = verbose
+    if verbose:
+        logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s")
+
+
+VERBOSE = [False]  # set by --verbose: commands show more (every stage's time)
 
 RunsDir = Annotated[Path, typer.Option("--runs", help="Where experiments, folds, cache and the leaderboard live.",
                                        envvar="SUBMIT_RUNS_DIR")]

@@ -13,30 +13,20 @@ from __future__ import annotations
 import signal
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TaskID,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
 
-from submit.app import CacheDir, RunsDir, UsageError, app, console, out
-from submit.curation.report import report_renderable
+from submit.app import VERBOSE, CacheDir, RunsDir, UsageError, app, console, out
 from submit.cv.executor import EXECUTORS
-from submit.cv.store import Store, rebuild_store
-from submit.kernel.checks import DataError
-from submit.kernel.plugins import COMPETITIONS, get_competition
-from submit.leaderboard import FORMATS, render, rich_table
+from submit.leaderboard import FORMATS
 from submit.models.progress import Listener, Stage, listening
-from submit.pipeline import resolve_data_dir, run_competition
-from submit.validate import column_order, validate_file
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+# The harness's heavy parts (pandas, scikit-learn, LightGBM) are imported inside the commands that use them,
+# so that `submit --help` and `submit list` start at once.
 
 
 class Terminated(KeyboardInterrupt):
@@ -49,15 +39,26 @@ def _interrupt(signum: int, frame: object) -> None:
 
 class StageBars(Listener):
     """A models.progress listener drawing a rich bar per stage: units done, elapsed and estimated time left.
-    A finished stage keeps its line (with its time) when it took SHOW_AFTER_S or more; quicker ones vanish."""
+    A finished stage keeps its line (with its time) when it took SHOW_AFTER_S or more (every one under
+    --verbose); quicker ones vanish."""
 
     SHOW_AFTER_S = 2.0
 
     def __init__(self, console: Console) -> None:
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+            TimeRemainingColumn,
+        )
+
         self.progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                                  TextColumn("{task.fields[unit]}"), TimeElapsedColumn(), TextColumn("left"),
                                  TimeRemainingColumn(), console=console)
-        self.tasks: dict[int, TaskID] = {}
+        self.tasks: dict[int, int] = {}  # id(stage) -> the progress bar's task id
+        self.show_after_s = 0.0 if VERBOSE[0] else self.SHOW_AFTER_S
 
     def __enter__(self) -> StageBars:
         self.progress.start()
@@ -74,7 +75,7 @@ class StageBars(Listener):
 
     def finished(self, stage: Stage) -> None:
         task = self.tasks.pop(id(stage))
-        if stage.seconds < self.SHOW_AFTER_S:
+        if stage.seconds < self.show_after_s:
             self.progress.remove_task(task)
         else:
             total = stage.total or 1
@@ -100,10 +101,15 @@ def run(
 ) -> None:
     """Cross-validate a recipe, rank it on the local leaderboard and write a validated submission.
 
-    Examples: `submit wsdm`, `submit lmsys --data data/lmsys --recipe longer-wins`,
-    `submit law-tags --set params.C=8 --set folds.n_splits=3 --output sub.csv`,
-    `submit law-tags --executor processes` (folds in parallel worker processes).
+    \b
+    Examples:
+      submit wsdm
+      submit lmsys --data data/lmsys --recipe longer-wins
+      submit law-tags --set params.C=8 --set folds.n_splits=3 --output sub.csv
+      submit law-tags --executor processes      (folds in parallel worker processes)
     """
+    from submit.pipeline import run_competition
+
     previous = signal.signal(signal.SIGTERM, _interrupt)  # `kill` and schedulers stop a run the way Ctrl-C does
     try:
         with StageBars(console) as bars, listening(bars):
@@ -115,9 +121,15 @@ def run(
         raise typer.Exit(143 if isinstance(stop, Terminated) else 130) from None
     finally:
         signal.signal(signal.SIGTERM, previous)
+    _print_outcome(outcome, competition)
 
+
+def _print_outcome(outcome: object, competition: str) -> None:
+    """A finished run's scores, rank and submission (outcome: a pipeline.Outcome)."""
     r = outcome.result
     if r.curation:
+        from submit.curation.report import report_renderable
+
         out.print(report_renderable(r.curation))
     direction = "higher is better" if r.higher_is_better else "lower is better"
     folds = " ".join(f"{s:.4f}" for s in r.fold_scores)
@@ -146,6 +158,8 @@ def run(
 @app.command("list")
 def list_competitions() -> None:
     """The installed competitions, their tasks, metrics and recipes. Example: `submit list`."""
+    from submit.kernel.plugins import COMPETITIONS, get_competition
+
     for name in COMPETITIONS.names():
         try:
             comp = get_competition(name)
@@ -163,7 +177,8 @@ def leaderboard(
     format_: Annotated[str, typer.Option("--format", help=f"One of: {', '.join(FORMATS)}.")] = "table",
     sync: Annotated[bool, typer.Option(help="First fetch our Kaggle submissions' public/private scores; show them "
                                             "beside CV with the CV-LB rank correlation.")] = False,
-    plot: Annotated[Path | None, typer.Option(help="With --sync: write a PNG of CV vs public score.")] = None,
+    plot: Annotated[Path | None, typer.Option(help="Write a PNG of each experiment's CV per fold with its 95% "
+                                                   "interval, and its public score once recorded (--sync).")] = None,
     slug: Annotated[str | None, typer.Option(help="With --sync: the Kaggle slug, if not the plugin's.")] = None,
     rebuild: Annotated[bool, typer.Option(help="First rebuild the store from the experiments' folders (their "
                                                "scores.json): after it was damaged or lost.")] = False,
@@ -171,32 +186,52 @@ def leaderboard(
 ) -> None:
     """The local CV leaderboard, best first in the metric's direction, with public scores once recorded.
 
-    Examples: `submit leaderboard lmsys`, `submit leaderboard wsdm --format markdown > LEADERBOARD.md`,
-    `submit leaderboard wsdm --sync --plot cv_vs_lb.png`, `submit leaderboard wsdm --rebuild`.
+    \b
+    Examples:
+      submit leaderboard lmsys
+      submit leaderboard wsdm --format markdown > LEADERBOARD.md
+      submit leaderboard wsdm --plot cv.png          (CV per fold, with intervals)
+      submit leaderboard wsdm --sync --plot cv.png   (and CV against the public scores)
+      submit leaderboard wsdm --rebuild
     """
+    from submit.cv.store import Store
+    from submit.kernel.plugins import get_competition
+
     comp = get_competition(competition)  # an unknown name is answered with the installed ones
     if format_ not in FORMATS:
         raise UsageError(f"unknown format '{format_}'; known: {', '.join(FORMATS)}")
-    if plot is not None and not sync:
-        raise UsageError("--plot draws CV against the public scores, which --sync fetches: add --sync")
     if rebuild:
-        recorded, skipped, moved = rebuild_store(runs)
-        for reason in skipped:
-            console.print(f"skipped {reason}", markup=False, highlight=False)
-        console.print(f"Rebuilt {runs / 'leaderboard.sqlite'} from {recorded} experiment folder(s)"
-                      + (f"; the old file is {moved}" if moved else ""), markup=False, highlight=False)
+        _rebuild(runs)
     if sync:
         from submit.host_cli import show_sync
 
-        show_sync(comp.name, runs, slug, plot)
+        show_sync(comp.name, runs, slug)
     rows = Store(runs / "leaderboard.sqlite", read_only=True).leaderboard(comp.name)
     if not rows:
         console.print(f"No experiments for {comp.name} in {runs}. Run one: submit {comp.name}")
         raise typer.Exit(1)
+    if plot is not None:  # the public scores, once synced, are in the rows
+        from submit.leaderboard import plot_folds
+
+        out.print(f"Plot written: {plot_folds(rows, plot, comp.name)}", markup=False)
     if format_ == "table":
+        from submit.leaderboard import rich_table
+
         out.print(rich_table(rows, comp.name, out.width))
     else:
+        from submit.leaderboard import render
+
         sys.stdout.write(render(rows, format_))
+
+
+def _rebuild(runs: Path) -> None:
+    from submit.cv.store import rebuild_store
+
+    recorded, skipped, moved = rebuild_store(runs)
+    for reason in skipped:
+        console.print(f"skipped {reason}", markup=False, highlight=False)
+    console.print(f"Rebuilt {runs / 'leaderboard.sqlite'} from {recorded} experiment folder(s)"
+                  + (f"; the old file is {moved}" if moved else ""), markup=False, highlight=False)
 
 
 @app.command()
@@ -207,8 +242,15 @@ def validate(
 ) -> None:
     """Check a submission file as the host would: ids, columns, values.
 
-    Example: `submit validate hansol runs/hansol/default-1a2b3c4d5e/submission.csv --data data/hansol`.
+    \b
+    Example:
+      submit validate hansol runs/hansol/default-1a2b3c4d5e/submission.csv --data data/hansol
     """
+    from submit.kernel.checks import DataError
+    from submit.kernel.plugins import get_competition
+    from submit.pipeline import resolve_data_dir
+    from submit.validate import column_order, validate_file
+
     comp = get_competition(competition)
     data_dir, _ = resolve_data_dir(comp, data)
     dataset = comp.load(data_dir)
@@ -233,9 +275,26 @@ def main() -> None:
     """Entry point: `submit <competition> ...` runs the competition; other first words are commands."""
     args = sys.argv[1:]
     commands = {c.name or c.callback.__name__ for c in app.registered_commands}
-    if args and not args[0].startswith("-") and args[0] not in commands:
-        args = ["run", *args]
+    first = next((i for i, a in enumerate(args) if not a.startswith("-")), None)  # after --quiet, --verbose
+    if first is not None and args[first] not in commands:
+        check_first_word(args[first], commands)
+        args = [*args[:first], "run", *args[first:]]
     app(args=args, prog_name="submit")
+
+
+def check_first_word(word: str, commands: set[str]) -> None:
+    """A first word that is neither a command nor a competition but close to a command is a mistyped command
+    (`submit leaderbord wsdm`): say which, rather than run a competition of that name."""
+    from submit.kernel.plugins import COMPETITIONS
+    from submit.kernel.registry import closest
+
+    if word in COMPETITIONS.names() or closest(word, COMPETITIONS.names()):
+        return  # a competition, or a mistyped one: `run` answers with the closest name
+    near = closest(word, sorted(commands))
+    if near:
+        console.print(f"error: no command or competition '{word}'; did you mean `submit {near}`? "
+                      "(`submit --help` lists the commands)", style="red", markup=False, highlight=False)
+        raise SystemExit(2)
 
 
 if __name__ == "__main__":

@@ -12,23 +12,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.table import Table
 
 from submit.app import CacheDir, RunsDir, app, out
-from submit.cv.experiment import Experiment
-from submit.cv.io import check_can_write
-from submit.cv.recipe import load_options
-from submit.cv.store import Store
-from submit.ensembles.build import EnsembleResult, build_ensemble
-from submit.ensembles.members import EnsembleError, Member, load_members
-from submit.ensembles.methods import METHODS
-from submit.kernel.competition import Competition, Dataset
-from submit.kernel.plugins import get_competition
-from submit.models.cache import using_cache_dir
-from submit.pipeline import cache_location, record_experiment_submission, resolve_data_dir
+
+if TYPE_CHECKING:
+    from submit.ensembles.build import EnsembleResult
+    from submit.ensembles.members import Member
+    from submit.kernel.competition import Competition, Dataset
+
+# The names of submit.ensembles.methods.METHODS, written out so that `submit --help` need not import scikit-learn
+# (tests/test_cli.py checks that they agree).
+METHOD_NAMES = ("weighted", "rank", "caruana", "stack", "mbr")
 
 
 @dataclass
@@ -43,12 +40,24 @@ class EnsembleOutcome:
 def ensemble_competition(name: str, *, experiments: list[str] | None = None, method: str = "weighted",
                          data: Path | None = None, output: Path | None = None, runs_dir: Path = Path("runs"),
                          cache_dir: Path | None = None) -> EnsembleOutcome:
+    from submit.models.cache import using_cache_dir
+    from submit.pipeline import cache_location
+
     with using_cache_dir(cache_location(runs_dir, cache_dir)):  # Hansol's targets are embedded
         return _ensemble_competition(name, experiments, method, data, output, Path(runs_dir))
 
 
 def _ensemble_competition(name: str, experiments: list[str] | None, method: str, data: Path | None,
                           output: Path | None, runs_dir: Path) -> EnsembleOutcome:
+    from submit.cv.experiment import Experiment
+    from submit.cv.io import check_can_write
+    from submit.cv.recipe import load_options
+    from submit.cv.store import Store
+    from submit.ensembles.build import build_ensemble
+    from submit.ensembles.members import EnsembleError, load_members
+    from submit.kernel.plugins import get_competition
+    from submit.pipeline import record_experiment_submission, resolve_data_dir
+
     competition = get_competition(name)
     if output is not None:
         check_can_write(output)
@@ -74,7 +83,7 @@ def ensemble(
     experiments: Annotated[str | None, typer.Option(help="Comma-separated experiment ids (see `submit leaderboard`). "
                                                          "Default: every model experiment on the data and folds of "
                                                          "the best one.")] = None,
-    method: Annotated[str, typer.Option(help=f"One of: {', '.join(METHODS)}.")] = "weighted",
+    method: Annotated[str, typer.Option(help=f"One of: {', '.join(METHOD_NAMES)}.")] = "weighted",
     data: Annotated[Path | None, typer.Option(help="Folder with the host's files the experiments ran on.")] = None,
     output: Annotated[Path | None, typer.Option(help="Where to write the submission. Default: in the "
                                                      "ensemble's folder (printed).")] = None,
@@ -83,9 +92,14 @@ def ensemble(
 ) -> None:
     """Blend experiments fitted on the same folds; weights are fitted on out-of-fold predictions only.
 
-    Examples: `submit ensemble wsdm`, `submit ensemble lmsys --experiments A,B --method caruana`,
-    `submit ensemble law-tags --data ../shared/data/law --method stack`.
+    \b
+    Examples:
+      submit ensemble wsdm
+      submit ensemble lmsys --experiments A,B --method caruana
+      submit ensemble law-tags --data ../shared/data/law --method stack
     """
+    from rich.table import Table
+
     ids = [e.strip() for e in experiments.split(",") if e.strip()] if experiments else None
     outcome = ensemble_competition(competition, experiments=ids, method=method, data=data, output=output,
                                    runs_dir=runs, cache_dir=cache)

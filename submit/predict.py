@@ -10,11 +10,14 @@ out-of-fold predictions, and are written as the host's submission file after its
 
 An ensemble (made by `submit ensemble`) is predicted the same way: each member from its own saved folds,
 then blended by the ensemble's combiner as fitted on all out-of-fold rows (ensemble.json), then its own
-decision. Its members' folders sit beside it (runs/<competition>/<id>) or inside it (a bundle).
+decision. Its members' folders sit beside it (runs/<competition>/<id>) or under its members/ folder (a bundle).
+A member of weight 0 changes nothing in the blend, so a bundle leaves it out; where it is absent, zeros stand in.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -27,19 +30,26 @@ from submit.cv.runner import predict_saved_folds
 from submit.ensembles.build import make_combiner
 from submit.ensembles.members import EnsembleError
 from submit.ensembles.methods import Combiner
-from submit.kernel.checks import DataError
-from submit.kernel.competition import Competition
+from submit.kernel.checks import DataError, find_table
+from submit.kernel.competition import Competition, Dataset
 from submit.kernel.plugins import get_competition
 from submit.models.cache import using_cache_dir
 from submit.pipeline import cache_location, resolve_data_dir, write_experiment_submission
 
 
 def experiment_dir(competition: str, experiment: str | Path, runs_dir: Path = Path("runs")) -> Path:
-    """A folder holding the experiment: the argument itself when it is one, else runs/<competition>/<id>."""
+    """A folder holding the experiment: the argument itself when it is one, else runs/<competition>/<id>, where
+    a unique start of an id will do (as git takes a commit's)."""
     found = find_experiment(competition, experiment, runs_dir)
     if found is not None:
         return found.dir
     known = finished_ids(runs_dir, competition)
+    starting = [name for name in known if name.startswith(str(experiment))] if str(experiment) else []
+    if len(starting) == 1:
+        return Experiment.at(runs_dir, competition, starting[0]).dir
+    if len(starting) > 1:
+        raise RecipeError(f"'{experiment}' starts more than one experiment of {competition}: {', '.join(starting)}; "
+                          "give more of the id")
     raise RecipeError(f"no finished experiment '{experiment}' for {competition} in {Path(runs_dir) / competition} "
                       f"(and no folder of that name holding one); "
                       f"known: {', '.join(known) or 'none, run one first: submit ' + competition}")
@@ -60,8 +70,14 @@ def fold_models(folder: Path, recipe: Recipe) -> list[Path]:
     return Experiment(folder).fold_models(recipe.folds.n_splits)
 
 
-def saved_ensemble(competition: Competition, folder: Path) -> tuple[Combiner, list[Path]]:
-    """An ensemble's combiner as fitted on all out-of-fold rows, and its members' folders in its order."""
+def unweighted(member: dict) -> bool:
+    """A member the ensemble gave weight 0 (not None: rank and stack blends have no weights, and use every member)."""
+    return member.get("weight") is not None and float(member["weight"]) == 0.0
+
+
+def saved_ensemble(competition: Competition, folder: Path) -> tuple[Combiner, list[Path | None]]:
+    """An ensemble's combiner as fitted on all out-of-fold rows, and its members' folders in its order (None: a
+    member of weight 0 that is not there)."""
     experiment = Experiment(folder)
     if not experiment.has_ensemble_file():
         raise EnsembleError(f"ensemble {folder.name}: no ensemble.json in {folder}; build it again with "
@@ -73,10 +89,13 @@ def saved_ensemble(competition: Competition, folder: Path) -> tuple[Combiner, li
         combiner = make_combiner(stored["method"], competition.task).restore(stored["combiner"])
     except EnsembleError as err:
         raise EnsembleError(f"ensemble {folder.name}: {err}; build it again with `{again}`") from None
-    members = []
-    for member in ids:
+    members: list[Path | None] = []
+    for member, record in zip(ids, stored["members"], strict=True):
         places = experiment.member_places(member)
         found = [p for p in places if Experiment(p).holds()]
+        if not found and unweighted(record):
+            members.append(None)
+            continue
         if not found:
             raise EnsembleError(f"ensemble {folder.name}: its member experiment {member} is not in "
                                 f"{' or '.join(map(str, places))}; put that experiment's folder there, or run it "
@@ -85,12 +104,30 @@ def saved_ensemble(competition: Competition, folder: Path) -> tuple[Combiner, li
     return combiner, members
 
 
+def load_for_prediction(competition: Competition, data_dir: Path) -> Dataset:
+    """The competition's files in `data_dir` for predicting its test rows: the host's whole layout, or its test
+    files alone (test, sample_submission), beside which the bundled sample's training files stand in, unused:
+    a plugin's loader reads a layout whole."""
+    if find_table(data_dir, "train") is not None or find_table(competition.sample_dir, "train") is None:
+        return competition.load(data_dir)
+    with tempfile.TemporaryDirectory(prefix="submit-predict-") as joined:
+        for path in [*data_dir.iterdir(), *competition.sample_dir.glob("train*")]:
+            if not (Path(joined) / path.name).exists():
+                (Path(joined) / path.name).symlink_to(path.resolve())
+        dataset = competition.load(Path(joined))
+    places = {k: data_dir / v.name if (data_dir / v.name).exists() else competition.sample_dir / v.name
+              for k, v in dataset.files.items()}  # where the files are, not the joined folder's links
+    return dataclasses.replace(dataset, files=places)
+
+
 def predict_experiment(competition: Competition, folder: Path, X: pd.DataFrame) -> np.ndarray:
     """Undecided predictions for rows X: a model's fold heads as in its CV run, or an ensemble's members
     (each predicted this way) blended by its combiner."""
     if is_ensemble(folder):
         combiner, members = saved_ensemble(competition, folder)
-        return combiner.apply([predict_experiment(competition, member, X) for member in members])
+        preds = {k: predict_experiment(competition, m, X) for k, m in enumerate(members) if m is not None}
+        absent = np.zeros_like(next(iter(preds.values())))  # weight 0: any value gives the same blend
+        return combiner.apply([preds.get(k, absent) for k in range(len(members))])
     recipe = saved_recipe(competition.name, folder)
     return predict_saved_folds(competition.task, recipe.head, fold_models(folder, recipe), recipe.tta, X,
                                recipe.tta_budget)
@@ -115,7 +152,7 @@ def _predict_submission(competition_name: str, experiment: str | Path, data: Pat
     data_dir, _ = resolve_data_dir(competition, data)
     # The recipe's data options (a training subset, extra training rows) shape training only: the test
     # rows are the host's files as they are.
-    dataset = competition.load(data_dir)
+    dataset = load_for_prediction(competition, data_dir)
     if not len(dataset.test) or dataset.sample_submission is None:
         raise DataError(data_dir, "no test rows or no sample_submission", expected="the host's test files")
     decided = competition.decide(predict_experiment(competition, folder, dataset.test), scores["decision"])

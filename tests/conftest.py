@@ -24,6 +24,19 @@ def _session_cache(tmp_path_factory):
         os.environ["SUBMIT_CACHE_DIR"] = previous
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _offline_pip():
+    """pip, where a command calls it (`submit package` fetching wheels), reads no index: the tests run offline,
+    and a fetch that cannot be made is part of what they check."""
+    previous = os.environ.get("PIP_NO_INDEX")
+    os.environ["PIP_NO_INDEX"] = "1"
+    yield
+    if previous is None:
+        os.environ.pop("PIP_NO_INDEX", None)
+    else:
+        os.environ["PIP_NO_INDEX"] = previous
+
+
 def shared_data(*parts: str) -> Path:
     """A path under ../shared/data, or a skip: a user's fresh clone has no shared folder beside it."""
     path = SHARED_DATA.joinpath(*parts)

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from submit.kernel.plugins import get_competition
+from submit.competitions.law_tags import LawTags
+from submit.kernel.plugins import COMPETITIONS, get_competition
 from typer.testing import CliRunner
 
 from submit.cli import app
@@ -143,8 +144,110 @@ def test_every_user_error_ends_with_its_message_and_exit_2(error, monkeypatch, t
     def fail(*args, **kwargs):
         raise error_cls("the extra is missing: pip install -e '.[llm]'")
 
-    monkeypatch.setattr("submit.cli.run_competition", fail)
+    monkeypatch.setattr("submit.pipeline.run_competition", fail)
     code, text = submit("run", "wsdm", "--runs", str(tmp_path))
     assert code == 2
     assert "error: the extra is missing: pip install -e '.[llm]'" in text
     assert "Traceback" not in text
+
+
+# --- start-up, options, suggestions, help --------------------------------------------------------------
+
+def test_the_command_imports_no_data_or_model_library_until_a_command_needs_one():
+    """What kept `submit --help` at 1.5-2.3 s: scikit-learn (through the runner and iterstrat) and pandas.
+    BENCHMARKS.md has the times; this checks the cause."""
+    probe = ("import sys, submit.cli; heavy = ('pandas', 'sklearn', 'scipy', 'lightgbm', 'iterstrat', 'pyarrow'); "
+             "print(sorted(m for m in heavy if m in sys.modules))")
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"
+
+
+def test_the_ensemble_methods_in_the_help_are_the_registered_ones():
+    from submit.ensembles.methods import METHODS
+
+    from submit.ensemble_cli import METHOD_NAMES
+    assert list(METHOD_NAMES) == list(METHODS)
+
+
+def test_version_completion_and_examples_kept_as_written():
+    code, text = submit("--version")
+    assert code == 0 and text.strip() == "submit 0.1.0"
+    code, text = submit("--help")
+    assert "--install-completion" in text and "--quiet" in text and "--verbose" in text
+    code, text = submit("run", "--help")
+    assert "\n    submit lmsys --data data/lmsys --recipe longer-wins\n" in text  # one line each, not reflowed
+    code, text = submit("leaderboard", "--help")
+    assert "\n    submit leaderboard wsdm --rebuild\n" in text
+
+
+@pytest.mark.parametrize(("args", "words"), [
+    (["leaderbord", "wsdm"], ["no command or competition 'leaderbord'", "did you mean `submit leaderboard`"]),
+    (["wsmd"], ["unknown competition 'wsmd'", "did you mean 'wsdm'"]),
+    (["wsdm", "--recipe", "longer-win"], ["no recipe 'longer-win'", "did you mean 'longer-wins'"]),
+])
+def test_a_mistyped_command_competition_or_recipe_gets_the_closest_name(args, words, tmp_path):
+    done = subprocess.run([sys.executable, "-m", "submit", *args, "--runs", str(tmp_path)], capture_output=True,
+                          text=True, timeout=120)
+    text = " ".join(done.stderr.split())
+    assert done.returncode == 2 and all(w in text for w in words), text
+    assert "Traceback" not in text and not (tmp_path / "wsdm").exists()
+
+
+def test_quiet_prints_results_only(tmp_path):
+    result = runner.invoke(app, ["--quiet", "run", "law-tags", "--recipe", "prior", "--runs", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    assert "CV micro_f1" in result.stdout and "Loading" not in result.stderr
+    result = runner.invoke(app, ["--verbose", "run", "law-tags", "--recipe", "prior", "--runs", str(tmp_path)])
+    assert result.exit_code == 0 and "Loading" in result.stderr
+    assert submit("--quiet", "--verbose", "list")[0] == 2
+
+
+# --- leaderboard formats and plot --------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def law_runs(tmp_path_factory):
+    runs = tmp_path_factory.mktemp("law-runs")
+    for recipe in ("default", "prior"):
+        assert submit("run", "law-tags", "--runs", str(runs), "--recipe", recipe)[0] == 0
+    return runs
+
+
+def test_json_folds_are_a_list_and_markdown_keeps_the_tables_precision(law_runs):
+    code, text = submit("leaderboard", "law-tags", "--runs", str(law_runs), "--format", "json")
+    rows = json.loads(text)
+    assert code == 0 and all(isinstance(r["folds"], list) and len(r["folds"]) == 5 for r in rows)
+    assert all(isinstance(f, float) for r in rows for f in r["folds"])
+    code, text = submit("leaderboard", "law-tags", "--runs", str(law_runs), "--format", "markdown")
+    first = text.splitlines()[2].split(" | ")
+    header = text.splitlines()[0].split(" | ")
+    cv = first[header.index("cv_mean")]
+    assert code == 0 and len(cv.split(".")[1]) == 4, cv  # 0.0400, not 0.04
+    assert len(first[header.index("fit_s")].split(".")[1]) == 1
+
+
+def test_plot_without_sync_draws_local_cv_per_fold(law_runs, tmp_path):
+    code, text = submit("leaderboard", "law-tags", "--runs", str(law_runs), "--plot", str(tmp_path / "cv.png"))
+    assert code == 0, text
+    assert (tmp_path / "cv.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "Plot written" in text
+
+
+class NoSample(LawTags):
+    """A plugin that ships no sample (its folder, tests/, has no sample/), with law-tags' recipes."""
+
+    name = "no-sample"
+    title = "A plugin without a bundled sample"
+
+    @property
+    def recipes_dir(self) -> Path:
+        return LawTags().recipes_dir
+
+
+def test_a_plugin_without_a_bundled_sample_says_it_needs_data(tmp_path, monkeypatch):
+    if "no-sample" not in COMPETITIONS.names():
+        COMPETITIONS.register("no-sample", NoSample)
+    monkeypatch.chdir(tmp_path)  # no data/no-sample here either
+    code, text = submit("run", "no-sample", "--runs", str(tmp_path / "runs"))
+    text = " ".join(text.split())
+    assert code == 2 and "no-sample has no bundled sample" in text and "--data DIR" in text, text
+    assert not (tmp_path / "runs" / "no-sample").exists()

@@ -4,6 +4,13 @@ experiment, byte for byte."""
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
 import numpy as np
 import pytest
 from submit.cv.executor import EXECUTORS, ExecutorError, build_executor
@@ -60,3 +67,56 @@ def test_unknown_executors_and_resources_are_refused_with_the_known_ones():
     # Where folds run is not what they compute: the experiment's identity does not move.
     assert load_recipe(comp, "default", ["executor=processes", "fold_cpus=2"]).digest() == \
         load_recipe(comp, "default").digest()
+
+
+def children(pid: int) -> dict[int, bytes]:
+    """The processes whose parent is `pid`, with their command lines, read from /proc (Linux)."""
+    found = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            if int(stat.read_text().rsplit(")", 1)[1].split()[1]) == pid:
+                found[int(stat.parent.name)] = (stat.parent / "cmdline").read_bytes()
+        except OSError:  # ended while being read
+            continue
+    return found
+
+
+def alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"  # a zombie has ended; only its parent's wait is missing
+
+
+def busy_workers(run: subprocess.Popen, settled_s: float = 2.0) -> list[int]:
+    """The run's spawned workers and resource tracker once a worker has lived `settled_s` seconds: past its
+    start-up, working on a job (a worker killed with its parent while still starting ends by itself)."""
+    first_seen: dict[int, float] = {}
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and run.poll() is None:
+        found = {pid: cmd for pid, cmd in children(run.pid).items() if b"multiprocessing" in cmd}
+        now = time.monotonic()
+        for pid in found:
+            first_seen.setdefault(pid, now)
+        settled = [pid for pid, cmd in found.items() if b"spawn_main" in cmd and now - first_seen[pid] > settled_s]
+        if settled and any(b"resource_tracker" in cmd for cmd in found.values()):
+            return list(found)
+        time.sleep(0.05)
+    raise AssertionError("the run ended before its worker processes had settled")
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads the process tree from /proc")
+def test_a_processes_run_killed_by_sigkill_leaves_no_worker_behind(tmp_path):
+    run = subprocess.Popen([sys.executable, "-m", "submit", "law-tags", "--executor", "processes", "--runs",
+                            str(tmp_path)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    workers = busy_workers(run)
+    os.kill(run.pid, signal.SIGKILL)
+    run.wait()
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and any(alive(pid) for pid in workers):
+        time.sleep(0.1)
+    left = [pid for pid in workers if alive(pid)]
+    for pid in left:  # not to leave them to the next test
+        os.kill(pid, signal.SIGKILL)
+    assert not left

@@ -6,10 +6,14 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from submit.competitions._generation import MAX_TEXT_CHARS, SOURCE, LongTextWarning
 from submit.kernel.checks import DataError
+from submit.kernel.competition import LoadOptionError
 from submit.kernel.plugins import get_competition
 from submit.kernel.text import CHRF, ROUGE_1, ROUGE_2, ROUGE_L, ROUGE_LSUM, chrf_pair, rouge_f1, split_sentences
+from typer.testing import CliRunner
 
+from submit.cli import app
 from submit.validate import submission_problems
 from tests.conftest import shared_data
 
@@ -100,6 +104,38 @@ def test_limit_is_a_seeded_subset(name):
     comp = get_competition(name)
     a, b = comp.load(comp.sample_dir, limit=20), comp.load(comp.sample_dir, limit=20)
     assert len(a.train) == 20 and list(a.train["id"]) == list(b.train["id"]) and len(a.test) == len(b.test)
+
+
+@pytest.mark.parametrize("name", PLUGINS)
+def test_an_overlong_text_is_cut_to_the_bound_with_a_warning_naming_its_rows(name, tmp_path):
+    comp, frames = host_files(name, tmp_path)
+    train, test = frames["train"], frames["test"]
+    train.loc[2, comp.target_column] = "a long reference. " * 160_000  # 2.9 MB in one cell, as seen
+    test.loc[4, comp.source_column] = "x" * 30_000
+    write(tmp_path, frames)
+    with pytest.warns(LongTextWarning) as seen:
+        data = comp.load(tmp_path)
+    messages = [str(w.message) for w in seen]
+    assert any(f"train.csv, column '{comp.target_column}'" in m and "(rows 3;" in m and "2,880,000" in m
+               for m in messages)
+    assert any(f"test.csv, column '{comp.source_column}'" in m and "(rows 5;" in m for m in messages)
+    assert len(data.y[2]) == MAX_TEXT_CHARS and len(data.test[SOURCE].iloc[4]) == MAX_TEXT_CHARS
+    assert data.y[1] == train.loc[1, comp.target_column]  # the others as they were
+    with pytest.warns(LongTextWarning):
+        assert len(comp.load(tmp_path, max_text_chars=100).y[2]) == 100
+    with pytest.raises(LoadOptionError, match="max_text_chars"):
+        comp.load(tmp_path, max_text_chars=0)
+
+
+def test_the_bound_is_a_recipe_key_and_the_warning_reaches_the_cli(tmp_path):
+    (tmp_path / "data").mkdir()
+    comp, frames = host_files("meta-review", tmp_path / "data")
+    frames["train"].loc[0, comp.source_column] = "A review sentence. " * 2_000
+    write(tmp_path / "data", frames)
+    result = CliRunner().invoke(app, ["run", "meta-review", "--data", str(tmp_path / "data"), "--runs",
+                                      str(tmp_path / "runs"), "--set", "data.max_text_chars=5000"])
+    assert result.exit_code == 0, result.output
+    assert "warning: train.csv, column 'text': 1 text(s) longer than 5,000 characters (rows 1;" in result.output
 
 
 @pytest.mark.parametrize("name", PLUGINS)

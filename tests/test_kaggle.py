@@ -174,6 +174,18 @@ def test_download_without_credentials_names_the_sources(kaggle_env, monkeypatch)
     assert code == 2 and "no Kaggle credentials found" in text and "KAGGLE_USERNAME/KAGGLE_KEY (not both set)" in text
 
 
+@pytest.mark.parametrize("command", [["download", "wsdm"], ["upload", "wsdm", "-m", "x"],
+                                     ["leaderboard", "wsdm", "--sync"]])
+def test_without_the_kaggle_extra_a_command_says_how_to_install_it_and_creates_nothing(kaggle_env, monkeypatch,
+                                                                                        command):
+    monkeypatch.setitem(sys.modules, "requests", None)  # as on the core install, where the extra is missing
+    before = sorted(p.name for p in kaggle_env.iterdir())
+    code, text = submit(*command)
+    assert code == 2, text
+    assert "missing: requests" in text and "pip install -e '.[kaggle]'" in text
+    assert sorted(p.name for p in kaggle_env.iterdir()) == before  # no data/, no runs/
+
+
 # --- file competitions: submit, limits, retry, scores -------------------------------------------------
 
 def run_law_tags(*args: str) -> str:

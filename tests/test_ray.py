@@ -6,6 +6,10 @@ from __future__ import annotations
 
 import os
 import re
+import socket
+import subprocess
+import sys
+import time
 
 import pytest
 import ray
@@ -73,3 +77,25 @@ def test_a_cluster_that_loses_a_node_mid_run_finishes_with_the_same_predictions(
     assert lose.removed and len(cluster.worker_nodes) == 1
     assert outcome.result.id == local.result.id and outcome.result.folds_run == 5
     assert same_files(outcome.result.dir, local.result.dir)
+
+
+def closed_port() -> int:
+    """A port on 127.0.0.1 that nothing listens on: bound once by the OS, then let go."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def test_an_unreachable_cluster_is_refused_quickly_and_leaves_no_experiment(tmp_path):
+    address = f"127.0.0.1:{closed_port()}"
+    env = {**os.environ, "RAY_ADDRESS": address, "SUBMIT_RAY_CONNECT_TIMEOUT": "5"}
+    started = time.monotonic()
+    done = subprocess.run([sys.executable, "-m", "submit", "wsdm", "--executor", "ray", "--runs", str(tmp_path)],
+                          env=env, capture_output=True, text=True, timeout=120)
+    assert time.monotonic() - started < 60  # Ray alone retried for minutes
+    assert done.returncode == 2, done.stderr
+    message = " ".join(done.stderr.split())
+    assert f"RAY_ADDRESS={address}" in message and "without `--executor ray`" in message
+    assert "Traceback" not in done.stderr
+    assert not (tmp_path / "wsdm").exists() or not any(p.is_dir() and p.name != "folds"
+                                                     for p in (tmp_path / "wsdm").iterdir())

@@ -16,7 +16,9 @@ from submit.kernel.submissions import LABELS as LABELS_KIND
 from submit.kernel.submissions import PROBABILITIES, TAGS, SubmissionSpec
 from submit.kernel.submissions import VECTORS as VECTORS_KIND
 from submit.models.base import at_least, limits_of
+from typer.testing import CliRunner
 
+from submit.cli import app
 from submit.validate import SubmissionError, submission_problems, write_submission
 from tests import toy  # registers the toy competition and the flaky head
 
@@ -68,6 +70,47 @@ def test_set_without_equals_is_explained(comp, tmp_path):
     path = write_recipe(tmp_path, "head: longer-wins\n")
     with pytest.raises(RecipeError, match="key=value"):
         load_recipe(comp, str(path), ["params.k"])
+
+
+BOMB = "a: &a [x, x, x, x, x, x, x, x, x]\n" + "".join(
+    f"{b}: &{b} [{', '.join([f'*{a}'] * 9)}]\n" for a, b in zip("abcdefgh", "bcdefghi", strict=True)) + "head: *i\n"
+
+
+def test_an_alias_bomb_recipe_is_refused_at_once_in_one_short_line(comp, tmp_path):
+    path = write_recipe(tmp_path, BOMB)
+    assert len(BOMB) < 500
+    with pytest.raises(RecipeError, match="anchors and aliases") as err:
+        load_recipe(comp, str(path))
+    assert str(path) in str(err.value) and len(str(err.value)) < 400
+
+
+@pytest.mark.parametrize("override", ["params.die_on_fit=&a 3", "params.die_on_fit=*a"])
+def test_anchors_and_aliases_in_an_override_are_refused(comp, tmp_path, override):
+    path = write_recipe(tmp_path, "head: flaky\n")
+    with pytest.raises(RecipeError, match="anchors and aliases"):
+        load_recipe(comp, str(path), [override])
+
+
+def test_a_recipe_file_too_large_to_be_one_is_refused_unread(comp, tmp_path):
+    path = write_recipe(tmp_path, "head: flaky\n" + "#" * 300_000 + "\n")
+    with pytest.raises(RecipeError, match="at most"):
+        load_recipe(comp, str(path))
+
+
+def test_a_huge_value_is_echoed_cut_short(comp, tmp_path):
+    path = write_recipe(tmp_path, f"head: flaky\nparams: {{die_on_fit: '{'x' * 100_000}'}}\n")
+    with pytest.raises(RecipeError, match="expected an int") as err:
+        load_recipe(comp, str(path))
+    assert len(str(err.value)) < 400 and "100,002 characters" in str(err.value)
+
+
+@pytest.mark.parametrize("value", ["[1,", "@x", "!!python/object/apply:os.system ['true']"])
+def test_an_override_that_is_not_yaml_ends_with_exit_2_and_one_line(value, tmp_path):
+    result = CliRunner().invoke(app, ["run", "wsdm", "--runs", str(tmp_path), "--set", f"params.seed={value}"])
+    assert result.exit_code == 2, result.output
+    assert "--set " in result.output and f"params.seed={value}" in result.output
+    assert "not valid YAML" in result.output and len(result.output.strip().splitlines()) == 1
+    assert result.exception is None or isinstance(result.exception, SystemExit)
 
 
 def test_recipe_digest_follows_content_not_name(comp):

@@ -8,10 +8,13 @@ and what was expected; no submission written; the store still readable; and no t
 from __future__ import annotations
 
 import errno
+import importlib.util
 import json
 import os
 import shutil
 import sqlite3
+import sys
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -139,6 +142,26 @@ def upper_case_train(tmp: Path) -> None:
     (tmp / "data" / "train.csv").rename(tmp / "data" / "Train.csv")
 
 
+def train_twice(tmp: Path) -> None:
+    """train.parquet beside train.csv, holding other rows: which one is meant cannot be guessed."""
+    frame = pd.read_csv(tmp / "data" / "train.csv", dtype=str, keep_default_na=False)
+    frame.iloc[:50].to_parquet(tmp / "data" / "train.parquet", index=False)
+
+
+def parquet_named_csv(tmp: Path) -> None:
+    path = tmp / "data" / "train.csv"
+    pd.read_csv(path, dtype=str, keep_default_na=False).to_parquet(path, index=False)
+
+
+def dict_cell_jsonl(tmp: Path) -> None:
+    """train.jsonl in place of train.csv, row 3's title a JSON object."""
+    path = tmp / "data" / "train.csv"
+    rows = pd.read_csv(path, dtype=str, keep_default_na=False).to_dict("records")
+    rows[2]["title"] = {"en": rows[2]["title"]}
+    path.unlink()
+    path.with_suffix(".jsonl").write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
+
+
 def hansol_511_columns(tmp: Path) -> None:
     path = tmp / "data" / "sample_submission.csv"
     pd.read_csv(path).drop(columns="vec_511").to_csv(path, index=False)
@@ -186,6 +209,17 @@ class Case:
     setup: Callable | None = None  # (tmp) or (tmp, monkeypatch)
     experiment: bool = False  # {runs} starts as a copy of one finished WSDM experiment
     absent: str | None = None  # a path that must not exist after: no work started, nothing created
+    extra: str | None = None  # the optional install the command needs (EXTRAS); skipped, saying so, without it
+
+
+# extra -> the modules it brings that the cases use
+EXTRAS = {"llm": ("torch", "transformers", "peft", "accelerate")}
+
+
+def missing_extra(extra: str | None) -> str | None:
+    """Why a case cannot run here: the extra it needs is not installed; None when it can."""
+    absent = [m for m in EXTRAS.get(extra, ()) if importlib.util.find_spec(m) is None]
+    return f"needs the {extra} extra (pip install -e '.[{extra}]'); missing: {', '.join(absent)}" if absent else None
 
 
 RUN = ("run", "wsdm", "--runs", "{runs}")
@@ -224,7 +258,7 @@ CASES = {
     "llm max_length below the template": Case(
         ("run", "lmsys", "--runs", "{runs}", "--recipe", "smollm2-qlora", "--set", "params.model=tiny-llama",
          "--set", "params.quantization=full", "--set", "params.max_length=64", "--set", "params.max_steps=2",
-         "--set", "folds.n_splits=2"), 2, ("max_length=64", "chat template", "raise max_length")),
+         "--set", "folds.n_splits=2"), 2, ("max_length=64", "chat template", "raise max_length"), extra="llm"),
     # bad input accepted or found too late
     "list cell hansol": Case(("run", "hansol", "--data", "{data}", "--runs", "{runs}", "--recipe", "prior"), 2,
                              ("test.parquet", "column '질문'", "row 1", "list cell", "not a list"), "hansol",
@@ -259,6 +293,15 @@ CASES = {
     "validate a 1e308 vector": Case(("validate", "hansol", "{tmp}/sub.csv"), 2,
                                     ("sub.csv", "too long to normalise", "row 2"),
                                     setup=submission_file("hansol", vector_row(1, 1e308))),
+    "law-tags train.csv and train.parquet": Case(("run", "law-tags", "--data", "{data}", "--runs", "{runs}"), 2,
+                                                 ("two candidate files", "train.csv and train.parquet"), "law-tags",
+                                                 train_twice, absent="{runs}/law-tags"),
+    "law-tags Parquet named .csv": Case(("run", "law-tags", "--data", "{data}", "--runs", "{runs}"), 2,
+                                        ("train.csv", "a Parquet file named .csv", "train.parquet"), "law-tags",
+                                        parquet_named_csv, absent="{runs}/law-tags"),
+    "law-tags dict cell": Case(("run", "law-tags", "--data", "{data}", "--runs", "{runs}"), 2,
+                               ("train.jsonl", "column 'title'", "row 3", "a dict (JSON object) cell"), "law-tags",
+                               dict_cell_jsonl, absent="{runs}/law-tags"),
     "law-tags Train.csv": Case(("run", "law-tags", "--data", "{data}", "--runs", "{runs}"), 2,
                                ("Train.csv", "case-sensitive", "train.csv"), "law-tags", upper_case_train),
     # corrupt artifacts
@@ -279,17 +322,21 @@ CASES = {
                                   ("oof.parquet", "damaged", "run the experiment again"),
                                   setup=experiment_file("oof.parquet", truncate), experiment=True),
     "garbage store, leaderboard": Case(("leaderboard", "wsdm", "--runs", "{runs}"), 2,
-                                       ("leaderboard.sqlite", "damaged", "--rebuild"),
+                                       ("leaderboard.sqlite", "damaged", "submit leaderboard wsdm --rebuild"),
                                        setup=lambda tmp: garbage(tmp / "runs" / "leaderboard.sqlite"), experiment=True),
     "truncated store, run": Case((*RUN, *QUICK), 2, ("leaderboard.sqlite", "damaged", "--rebuild"),
                                  setup=lambda tmp: truncate(tmp / "runs" / "leaderboard.sqlite"), experiment=True),
+    "0-byte store, run": Case((*RUN, *QUICK), 2, ("leaderboard.sqlite", "damaged", "0 bytes",
+                                                  "submit leaderboard wsdm --rebuild"),
+                              setup=lambda tmp: (tmp / "runs" / "leaderboard.sqlite").write_bytes(b""),
+                              experiment=True),
     # usability
     "leaderboard of a missing runs folder": Case(("leaderboard", "wsdm", "--runs", "{tmp}/missing"), 1,
                                                  ("No experiments for wsdm",), absent="{tmp}/missing"),
     "unknown competition": Case(("leaderboard", "nosuchcomp", "--runs", "{runs}"), 2,
                                 ("unknown competition 'nosuchcomp'", "law-tags", "lmsys", "wsdm")),
-    "plot without sync": Case(("leaderboard", "wsdm", "--runs", "{runs}", "--plot", "{tmp}/cv.png"), 2,
-                              ("--plot", "--sync"), experiment=True),
+    "plot without sync": Case(("leaderboard", "wsdm", "--runs", "{runs}", "--plot", "{tmp}/cv.png"), 0,
+                              ("Plot written", "cv.png"), experiment=True),
 }
 
 
@@ -310,6 +357,9 @@ def _submissions(*folders: Path) -> set[Path]:
 @pytest.mark.parametrize("name", list(CASES))
 def test_each_case_ends_in_a_clear_message_and_nothing_half_written(name, tmp_path, wsdm_experiment, monkeypatch):
     case = CASES[name]
+    if missing_extra(case.extra):
+        OUTPUTS.append("")  # the row is counted as run without output: no traceback
+        pytest.skip(missing_extra(case.extra))
     runs = tmp_path / "runs"
     experiment = ""
     if case.experiment:
@@ -346,6 +396,12 @@ def test_no_case_printed_a_traceback():
     """`grep -c Traceback` over every row's output: 0 (runs after the table; pytest keeps file order)."""
     assert len(OUTPUTS) >= len(CASES)
     assert sum(text.count("Traceback") for text in OUTPUTS) == 0
+
+
+def test_a_case_needing_a_missing_extra_is_skipped_saying_which(monkeypatch):
+    monkeypatch.setitem(sys.modules, "peft", None)  # as on the core install
+    assert missing_extra("llm") == "needs the llm extra (pip install -e '.[llm]'); missing: peft"
+    assert missing_extra(None) is None
 
 
 # --- what the table's rows cannot show alone ------------------------------------------------------------
@@ -436,6 +492,17 @@ def test_rebuild_keeps_the_old_stores_uploads_that_no_folder_holds_once(tmp_path
     assert submit("leaderboard", "wsdm", "--runs", runs, "--rebuild")[0] == 0
     by_ref = sorted(_uploads(path), key=lambda u: u["host_ref"])  # made in one second: either order is right
     assert by_ref == uploads
+
+
+def test_rebuild_refuses_a_copied_folder_whose_name_is_not_its_id(tmp_path, wsdm_experiment):
+    runs = tmp_path / "runs"
+    shutil.copytree(wsdm_experiment[0], runs)
+    original = runs / "wsdm" / wsdm_experiment[1]
+    shutil.copytree(original, runs / "wsdm" / "my-copy")
+    code, text = submit("leaderboard", "wsdm", "--runs", runs, "--rebuild")
+    assert code == 0 and "my-copy" in text and f"is experiment {wsdm_experiment[1]}" in text
+    assert "from 1 experiment folder(s)" in text
+    assert Store(runs / "leaderboard.sqlite", read_only=True).experiment(wsdm_experiment[1])["path"] == str(original)
 
 
 def test_reading_commands_work_in_a_read_only_runs_folder_and_create_nothing(tmp_path, wsdm_experiment):
@@ -553,3 +620,23 @@ def test_list_cells_are_read_as_the_host_means_them(tmp_path):
     (law / "train.csv").unlink()
     assert get_competition("law-tags").load(law).label_names == \
         get_competition("law-tags").load(get_competition("law-tags").sample_dir).label_names
+
+
+def test_runs_making_the_store_at_once_all_find_it_whole(tmp_path):
+    """A file at the store's place always holds the schema, so a run never takes another's new store for a
+    damaged one (nor a damaged one for new)."""
+    errors: list[Exception] = []
+
+    def open_store() -> None:
+        try:
+            Store(tmp_path / "leaderboard.sqlite")
+        except Exception as err:
+            errors.append(err)
+
+    threads = [threading.Thread(target=open_store) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == [] and Store(tmp_path / "leaderboard.sqlite", read_only=True).leaderboard("wsdm") == []
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["leaderboard.sqlite"]
