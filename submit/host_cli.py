@@ -18,7 +18,6 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from submit.app import CacheDir, RunsDir, app, console, out
-from submit.cv.store import Store
 from submit.kaggle_client import KaggleError, KaggleSession, find_credentials, require_client
 from submit.kernel.plugins import get_competition
 
@@ -26,6 +25,7 @@ if TYPE_CHECKING:
     import pandas as pd
     from rich.table import Table
 
+    from submit.cv.store import Store
     from submit.kernel.competition import Competition
 
 # pandas, the pipeline, predict and packaging are imported in the commands that use them: `submit --help`
@@ -158,6 +158,7 @@ def package(
     Example:
       submit package wsdm --experiment default-1a2b3c4d5e
     """
+    from submit.cv.store import Store
     from submit.package import build_bundle
     from submit.predict import experiment_dir
 
@@ -280,6 +281,8 @@ def upload(
     comp = get_competition(competition)
     if comp.host == "kaggle":
         require_client()  # before anything is written
+    from submit.cv.store import Store
+
     store = Store(runs / "leaderboard.sqlite")
     exp_id, submission = _checked_submission(comp, store, experiment, data, runs)
     if comp.host == "dacon":
@@ -322,6 +325,8 @@ def sync_scores(competition: str, runs: Path, slug: str | None) -> pd.DataFrame:
     comp = get_competition(competition)
     kaggle_slug = _kaggle_slug(comp, slug)
     session = _session()
+    from submit.cv.store import Store
+
     store = Store(runs / "leaderboard.sqlite")
     remote = {s.ref: s for s in session.submissions(kaggle_slug)}
     ours = store.submissions(competition)
