@@ -110,6 +110,9 @@ class Competition:
     # there (the hidden test set), for `submit package` and `submit predict`'s run-time estimate.
     notebook_limit_h: ClassVar[float | None] = None
     host_test_rows: ClassVar[int | None] = None
+    # The host's training rows and a row's mean tokens (prompt and answers), for `submit plan`'s time.
+    host_train_rows: ClassVar[int | None] = None
+    host_row_tokens: ClassVar[int | None] = None
     task: ClassVar[TaskType]
     metrics: ClassVar[tuple[Metric, ...]]  # the first is the leaderboard's
     folds_scheme: ClassVar[str]  # stratified | grouped | multilabel

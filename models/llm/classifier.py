@@ -29,9 +29,20 @@ from submit.models.llm.core import CUTS, MARKER, LlmHead, cut_tokens, length_bat
 PARTS = ("prompt", "response_a", "response_b")
 
 
+def soft_cross_entropy(outputs, labels, num_items_in_batch=None):
+    """The rows' weighted cross-entropy against target distributions; labels: (rows, classes + 1), the last
+    column each row's weight (the Trainer's compute_loss_func)."""
+    import torch
+
+    targets, weights = labels[:, :-1].float(), labels[:, -1].float()
+    log_p = torch.log_softmax(outputs.logits.float(), dim=-1)
+    return (weights * -(targets * log_p).sum(dim=-1)).sum() / weights.sum().clamp_min(1e-12)
+
+
 class LlmClassifier(LlmHead):
     name = "llm-classifier"
     tasks = frozenset({"preference"})
+    soft_targets = True  # a teacher's class distributions and row weights: soft_cross_entropy below
     limits = limits_of(cut=one_of(*CUTS))
 
     def __init__(self, *, cut: str = "middle", **common) -> None:
@@ -77,16 +88,24 @@ class LlmClassifier(LlmHead):
         return [ids for ids, _ in encoded], sum(cut for _, cut in encoded)
 
     # --- fit / predict --------------------------------------------------------------------------------
-    def _fit(self, X, y, X_valid, y_valid) -> None:
+    def _fit(self, X, y, X_valid, y_valid, sample_weight: np.ndarray | None = None) -> None:
         require_llm()
         from submit.models.llm.zoo import model_folder
 
         self.tokenizer_ = self._load_tokenizer(model_folder(self.model))
         ids, n_cut = self._encode_all(X, y.shape[1])
-        labels = y.argmax(axis=1)
-        examples = [{"input_ids": i, "attention_mask": [1] * len(i), "labels": int(label)}
+        # Hard one-hot labels train on the model's own loss, as they always have; distributions (a teacher's)
+        # and row weights (pseudo-labels) on their cross-entropy, the weight riding as the labels' last column.
+        soft = sample_weight is not None or not np.isin(y, (0.0, 1.0)).all()
+        if soft:
+            weights = np.ones(len(y)) if sample_weight is None else sample_weight
+            labels = [[*map(float, row), float(w)] for row, w in zip(y, weights, strict=True)]
+        else:
+            labels = [int(label) for label in y.argmax(axis=1)]
+        examples = [{"input_ids": i, "attention_mask": [1] * len(i), "labels": label}
                     for i, label in zip(ids, labels, strict=True)]
-        self._train(examples, kind="classifier", num_labels=y.shape[1])
+        self._train(examples, kind="classifier", num_labels=y.shape[1],
+                    compute_loss=soft_cross_entropy if soft else None)
         self.stats_["train_rows_cut"] = float(n_cut)
 
     def _predict(self, X: pd.DataFrame) -> np.ndarray:
