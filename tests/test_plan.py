@@ -282,7 +282,7 @@ def test_preflight_refuses_what_cannot_fit_this_gpu_and_records_the_plan(tmp_pat
     small = hardware("kaggle-t4x2").__class__(name="local tiny", gpus=1, memory_gib=4, tflops=10, bf16=False,
                                               train_mfu=0.3, infer_mfu=0.3)
     monkeypatch.setattr(plan_module, "local_hardware", lambda: small)
-    with pytest.raises(plan_module.PlanRefused, match="needs .* GiB per GPU; local tiny has 4 GiB"):
+    with pytest.raises(plan_module.PlanRefused, match=r"needs .* GiB per GPU; local tiny has 4 GiB"):
         plan_module.preflight(comp, recipe)
     assert plan_module.preflight(comp, recipe, force=True)[1] is False
     assert plan_module.preflight(comp, load_recipe(comp, "default")) is None  # not an LLM head
