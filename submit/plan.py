@@ -69,7 +69,7 @@ def workload(competition: Competition, recipe: Recipe, *, train_rows: int | None
                     train_rows=train_rows if train_rows is not None else competition.host_train_rows or 0,
                     train_copies=1.0 + len(recipe.train_views),
                     test_rows=test_rows if test_rows is not None else competition.host_test_rows or 0,
-                    test_passes=1.0 + len(recipe.tta) * recipe.tta_budget,
+                    tta_views=len(recipe.tta), tta_budget=recipe.tta_budget,
                     row_tokens=row_tokens if row_tokens is not None else competition.host_row_tokens,
                     limit_h=competition.notebook_limit_h)
 

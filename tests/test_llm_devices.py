@@ -32,6 +32,19 @@ def test_two_workers_give_the_rows_of_one_process_in_the_callers_order(tmp_path)
                                   one[shuffled.index.to_numpy()])
 
 
+def test_a_head_loaded_where_two_gpus_are_visible_predicts_in_two_workers(tmp_path, monkeypatch):
+    """The path `submit predict` takes on Kaggle's 2 x T4, here with two CPU workers standing for the GPUs."""
+    import submit.models.llm.devices as devices
+
+    X, y, X_new = preference_sample(16)
+    head = LlmClassifier(**{**TINY, "max_steps": 1}).fit(X, y)
+    head.save(tmp_path / "m")
+    monkeypatch.setattr(devices, "visible_gpus", lambda: 2)
+    loaded = LlmClassifier.load(tmp_path / "m")
+    assert loaded.split_folder_ == tmp_path / "m" and not hasattr(loaded, "model_")  # no copy in this process
+    np.testing.assert_allclose(loaded.predict(X_new), head.predict(X_new), atol=1e-5)
+
+
 def test_soft_cross_entropy_is_the_weighted_cross_entropy_of_the_targets():
     import torch
 

@@ -294,7 +294,7 @@ def test_workload_counts_folds_views_and_the_hosts_rows():
     comp = get_competition("lmsys")
     work = workload(comp, load_recipe(comp, "gemma2-9b-qlora"))
     assert work == Workload(kind="classifier", n_splits=2, train_rows=57_477, train_copies=2.0, test_rows=25_000,
-                            test_passes=1.5, row_tokens=770, limit_h=9)
+                            tta_views=1, tta_budget=0.5, row_tokens=770, limit_h=9)
     plan = make_plan(architecture("gemma-2-9b"), hardware("kaggle-t4x2"),
                      load_recipe(comp, "gemma2-9b-qlora").resolved()["params"], work)
     assert plan.infer_tokens == 25_000 * 1.5 * 770 * 2

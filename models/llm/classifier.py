@@ -9,6 +9,9 @@ prompt, response A and response B in tagged sections, then the assistant's turn 
 read from the last token (AutoModelForSequenceClassification). Training on both A/B orders and swap
 TTA come from the recipe (`train_views: [swap]`, `tta: [swap]`), the runner's shared mechanism.
 
+A saved head loaded where more than one GPU is visible predicts with the rows split over them, one worker
+process per GPU (models/llm/devices.py): on Kaggle's 2 x T4, two copies of the model, each on half the rows.
+
 Too long for `max_length`: each of the three parts is cut in proportion to its length, never silently:
 the cut is marked in the text with " [...] " where the words were removed, `cut` says where (middle:
 keep its start and end; tail: keep its start; head: keep its end), and the count of cut rows goes to
@@ -111,6 +114,10 @@ class LlmClassifier(LlmHead):
     def _predict(self, X: pd.DataFrame) -> np.ndarray:
         import torch
 
+        if getattr(self, "split_folder_", None) is not None:
+            from submit.models.llm.devices import predict_on_devices
+
+            return predict_on_devices(self.split_folder_, X)
         ids, n_cut = self._encode_all(X, self.n_outputs_)
         model = self._inference_model()
         device = next(model.parameters()).device
@@ -130,4 +137,11 @@ class LlmClassifier(LlmHead):
         self._save_model(path)
 
     def _load(self, path: Path) -> None:
+        from submit.models.llm.devices import visible_gpus
+
+        # With more than one GPU (Kaggle's 2 x T4) the saved head predicts in one worker per GPU, each loading
+        # its own copy (models/llm/devices.py); this process keeps only the folder.
+        if visible_gpus() > 1:
+            self.split_folder_ = Path(path)
+            return
         self._load_saved(path, "classifier", self.n_outputs_)

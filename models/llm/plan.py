@@ -300,9 +300,15 @@ class Workload:
     train_rows: int = 0  # the competition's training rows (each fold trains on (k-1)/k of them)
     train_copies: float = 1.0  # copies of a training row: 1 + the train views
     test_rows: int = 0
-    test_passes: float = 1.0  # passes over a test row: 1 + the TTA views x tta_budget
+    tta_views: int = 0  # test-time views beside the plain one
+    tta_budget: float = 1.0  # share of the rows given them
     row_tokens: int | None = None  # a row's mean tokens; None: max_length (an upper bound)
     limit_h: float | None = None  # the host notebook's limit on inference
+
+    @property
+    def test_passes(self) -> float:
+        """Passes over a test row: the plain one and the views for their share of the rows."""
+        return 1.0 + self.tta_views * self.tta_budget
 
 
 @dataclass
@@ -425,10 +431,10 @@ def _memory_knobs(params: dict[str, Any]) -> list[tuple[str, dict[str, Any], dic
 
 def _time_knobs(params: dict[str, Any], work: Workload) -> list[tuple[str, dict[str, Any], dict[str, Any]]]:
     out = []
-    if work.test_passes > 1:
-        out.append(("tta_budget=0.5 (the test-time views for the less certain half of the rows)", {},
-                    {"test_passes": 1 + (work.test_passes - 1) / 2}))
-        out.append(("tta=none", {}, {"test_passes": 1.0}))
+    if work.tta_views:
+        out.append((f"tta_budget={work.tta_budget / 2:g} (the test-time views for the less certain rows only)", {},
+                    {"tta_budget": work.tta_budget / 2}))
+        out.append(("tta=none", {}, {"tta_views": 0}))
     if work.n_splits > 2:
         out.append(("folds.n_splits=2 (fewer fold heads predict the test rows)", {}, {"n_splits": 2}))
     for length in (2048, 1536, 1024, 512):
