@@ -13,36 +13,32 @@ pytest.importorskip("peft", reason="the LLM heads need the `llm` extra (pip inst
 from submit.cv.recipe import load_recipe
 from submit.kernel.plugins import get_competition
 from submit.models.llm.classifier import LlmClassifier, soft_cross_entropy
-from submit.models.llm.devices import predict_on_devices
 
 from tests.test_llm import TINY, preference_sample
 
 
-def test_two_workers_give_the_rows_of_one_process_in_the_callers_order(tmp_path):
+def loaded_for_two_gpus(folder, monkeypatch) -> LlmClassifier:
+    """The head as `submit predict` loads it where two GPUs are visible: two CPU workers stand for them."""
+    import submit.models.llm.devices as devices
+
+    monkeypatch.setattr(devices, "visible_gpus", lambda: 2)
+    loaded = LlmClassifier.load(folder)
+    assert loaded.split_folder_ == folder and not hasattr(loaded, "model_")  # no copy in this process
+    return loaded
+
+
+def test_two_workers_give_the_rows_of_one_process_in_the_callers_order(tmp_path, monkeypatch):
     X, y, X_new = preference_sample(24)
     head = LlmClassifier(**{**TINY, "max_steps": 1, "inference_batch_size": 3}).fit(X, y)
     head.save(tmp_path / "m")
+    loaded = loaded_for_two_gpus(tmp_path / "m", monkeypatch)
     rows = pd.concat([X_new, X.iloc[:9]], ignore_index=True)  # 17 rows of mixed lengths: 6 batches, dealt 3 + 3
-    one = predict_on_devices(tmp_path / "m", rows, workers=1)
-    two = predict_on_devices(tmp_path / "m", rows, workers=2)
+    one = loaded.predict_in_workers(rows, workers=1)
+    two = loaded.predict(rows)  # a worker per visible GPU: two
     np.testing.assert_array_equal(two, one)
-    np.testing.assert_allclose(one, head.predict(rows), atol=1e-5)  # and the in-memory head's batching agrees
+    np.testing.assert_allclose(one, head.predict(rows), atol=1e-5)  # and the in-memory head agrees
     shuffled = rows.sample(frac=1.0, random_state=0)
-    np.testing.assert_array_equal(predict_on_devices(tmp_path / "m", shuffled, workers=2),
-                                  one[shuffled.index.to_numpy()])
-
-
-def test_a_head_loaded_where_two_gpus_are_visible_predicts_in_two_workers(tmp_path, monkeypatch):
-    """The path `submit predict` takes on Kaggle's 2 x T4, here with two CPU workers standing for the GPUs."""
-    import submit.models.llm.devices as devices
-
-    X, y, X_new = preference_sample(16)
-    head = LlmClassifier(**{**TINY, "max_steps": 1}).fit(X, y)
-    head.save(tmp_path / "m")
-    monkeypatch.setattr(devices, "visible_gpus", lambda: 2)
-    loaded = LlmClassifier.load(tmp_path / "m")
-    assert loaded.split_folder_ == tmp_path / "m" and not hasattr(loaded, "model_")  # no copy in this process
-    np.testing.assert_allclose(loaded.predict(X_new), head.predict(X_new), atol=1e-5)
+    np.testing.assert_array_equal(loaded.predict_in_workers(shuffled, workers=2), one[shuffled.index.to_numpy()])
 
 
 def test_soft_cross_entropy_is_the_weighted_cross_entropy_of_the_targets():

@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 from submit.models.base import HeadSettingError, limits_of, one_of
 from submit.models.llm import require_llm
-from submit.models.llm.core import CUTS, MARKER, LlmHead, cut_tokens, length_batches, proportional_budget
+from submit.models.llm.core import ADAPTER_DIR, CUTS, MARKER, LlmHead, cut_tokens, length_batches, proportional_budget
 
 PARTS = ("prompt", "response_a", "response_b")
 
@@ -115,9 +115,7 @@ class LlmClassifier(LlmHead):
         import torch
 
         if getattr(self, "split_folder_", None) is not None:
-            from submit.models.llm.devices import predict_on_devices
-
-            return predict_on_devices(self.split_folder_, X)
+            return self.predict_in_workers(X)
         ids, n_cut = self._encode_all(X, self.n_outputs_)
         model = self._inference_model()
         device = next(model.parameters()).device
@@ -143,5 +141,21 @@ class LlmClassifier(LlmHead):
         # its own copy (models/llm/devices.py); this process keeps only the folder.
         if visible_gpus() > 1:
             self.split_folder_ = Path(path)
+            self.tokenizer_ = self._load_tokenizer(Path(path) / ADAPTER_DIR)  # to form the batches here
             return
         self._load_saved(path, "classifier", self.n_outputs_)
+
+    def predict_in_workers(self, X: pd.DataFrame, workers: int | None = None) -> np.ndarray:
+        """Class probabilities of a head loaded from its folder, predicted by `workers` processes (default:
+        one per visible GPU), each loading the head and predicting whole batches formed here exactly as one
+        process forms them (length-sorted, inference_batch_size rows), so the rows come back identical and
+        in X's order."""
+        from submit.models.llm.devices import predict_on_devices
+
+        folder = getattr(self, "split_folder_", None)
+        if folder is None:
+            raise ValueError(f"{self.name}: predict_in_workers needs a head loaded from its folder (Head.load)")
+        X = X.reset_index(drop=True)
+        ids, _ = self._encode_all(X, self.n_outputs_)
+        batches = list(length_batches([len(i) for i in ids], self.inference_batch_size))
+        return predict_on_devices(type(self), folder, X, batches, workers)
