@@ -35,6 +35,7 @@ from submit.models.llm.plan import (
     MARGIN_SHARE,
     Hardware,
     Plan,
+    PlanError,
     Workload,
     architecture,
     hardware,
@@ -168,12 +169,16 @@ def local_hardware() -> Hardware | None:
 
 def preflight(competition: Competition, recipe: Recipe, *, force: bool = False) -> tuple[Plan, bool] | None:
     """The plan of an LLM recipe before it runs: on this machine's GPU (refused, unless `force`, when it
-    cannot fit), else on the host's notebook GPUs (recorded, not enforced). None for other heads."""
+    cannot fit), else on the host's notebook GPUs (recorded, not enforced). None for other heads, and where
+    the model's config is not on this machine yet (a run allowed to download it fetches it itself)."""
     if not is_llm(recipe):
         return None
     local = local_hardware()
     gpus = local or hardware(HOST_HARDWARE.get(competition.host, "kaggle-t4x2"))
-    plan = plan_recipe(competition, recipe, gpus)
+    try:
+        plan = plan_recipe(competition, recipe, gpus)
+    except PlanError:
+        return None
     enforced = local is not None and not force
     if enforced and not plan.fits_memory:
         raise PlanRefused(refusal(plan))

@@ -20,6 +20,7 @@ import yaml
 from submit.cv.recipe import load_recipe
 from submit.kernel.plugins import get_competition
 from submit.models.llm.plan import (
+    CONFIGS_DIR,
     Architecture,
     PlanError,
     Workload,
@@ -115,9 +116,10 @@ def test_smollm2_parameters_and_optimizer_state_match_the_cpu(quantization):
     from submit.models.llm.zoo import model_folder
 
     folder = model_folder("smollm2-135m")
-    assert architecture("smollm2-135m") == Architecture.from_config(json.loads((folder / "config.json").read_text()),
-                                                                    architecture("smollm2-135m").source)
-    check_against_cpu(folder, architecture("smollm2-135m"), quantization)
+    shipped = Architecture.from_config(json.loads((CONFIGS_DIR / "smollm2-135m.json").read_text()), "shipped")
+    converted = Architecture.from_config(json.loads((folder / "config.json").read_text()), "shipped")
+    assert shipped == converted  # the shipped config is the packaged model's
+    check_against_cpu(folder, shipped, quantization)
 
 
 @needs_llm
@@ -129,7 +131,7 @@ def test_gemma3_270m_parameters_and_optimizer_state_match_the_cpu(tmp_path, quan
     import torch
     from transformers import AutoModelForCausalLM, Gemma3TextConfig
 
-    config = json.loads((Path(architecture("gemma3-270m").source)).read_text())
+    config = json.loads((CONFIGS_DIR / "gemma3-270m.json").read_text())
     config = {k: v for k, v in config.items() if not k.startswith("_") and k != "architectures"}
     config["num_hidden_layers"] = 4
     AutoModelForCausalLM.from_config(Gemma3TextConfig(**config), dtype=torch.float32).save_pretrained(tmp_path)
@@ -286,6 +288,8 @@ def test_preflight_refuses_what_cannot_fit_this_gpu_and_records_the_plan(tmp_pat
         plan_module.preflight(comp, recipe)
     assert plan_module.preflight(comp, recipe, force=True)[1] is False
     assert plan_module.preflight(comp, load_recipe(comp, "default")) is None  # not an LLM head
+    nowhere = load_recipe(comp, "gemma2-9b-qlora", [f"params.model={tmp_path / 'nowhere'}"])
+    assert plan_module.preflight(comp, nowhere) is None  # no config here yet: the run's own load says what to do
 
 
 def test_workload_counts_folds_views_and_the_hosts_rows():
@@ -298,3 +302,21 @@ def test_workload_counts_folds_views_and_the_hosts_rows():
     plan = make_plan(architecture("gemma-2-9b"), hardware("kaggle-t4x2"),
                      load_recipe(comp, "gemma2-9b-qlora").resolved()["params"], work)
     assert plan.infer_tokens == 25_000 * 1.5 * 770 * 2
+
+
+@needs_llm
+@pytest.mark.slow
+def test_an_llm_run_records_its_plan_beside_scores(tmp_path):
+    """`submit wsdm` with an LLM recipe: planned before it starts (here for the host's 2 x T4, no GPU being
+    here), plan.json written atomically into the experiment's folder."""
+    from submit.pipeline import run_competition
+
+    tiny = {"model": "tiny-llama", "quantization": "lora", "micro_batch_size": 4, "grad_accum": 1,
+            "gradient_checkpointing": False, "max_length": 384, "max_steps": 1, "save_steps": 1000}
+    overrides = [*(f"params.{k}={v}" for k, v in tiny.items()), "data.limit=24", "folds.n_splits=2", "tta=none",
+                 "train_views=none"]
+    outcome = run_competition("wsdm", recipe="smollm2-qlora", overrides=overrides, runs_dir=tmp_path / "runs")
+    recorded = json.loads((outcome.result.dir / "plan.json").read_text())
+    assert recorded["hardware"]["name"] == "kaggle-t4x2" and recorded["enforced"] is False
+    assert recorded["workload"]["n_splits"] == 2 and recorded["memory_bytes"]["activations"] > 0
+    assert (outcome.result.dir / "scores.json").exists() and not list(outcome.result.dir.glob("*.tmp"))
