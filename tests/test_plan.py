@@ -210,6 +210,15 @@ def test_shipped_configs_give_the_published_parameter_counts(name, expected):
     assert within(architecture(name).params("causal", 0), expected, 0.01)
 
 
+def test_a_local_folder_is_read_with_its_model_types_defaults(tmp_path):
+    config = {"model_type": "llama", "hidden_size": 256, "num_hidden_layers": 2, "num_attention_heads": 4,
+              "intermediate_size": 512, "vocab_size": 1000}
+    (tmp_path / "config.json").write_text(json.dumps(config))
+    arch = architecture(str(tmp_path))
+    assert (arch.kv_heads, arch.head_dim, arch.tied) == (4, 64, False)  # Llama's defaults
+    assert arch.source == str(tmp_path / "config.json")
+
+
 def test_a_model_without_a_config_says_where_it_looked(tmp_path):
     with pytest.raises(PlanError, match=rf"looked in: {tmp_path}/none/config.json; the shipped configs .*"
                                         r"--set params.model=/path/to/model"):

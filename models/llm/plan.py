@@ -30,6 +30,7 @@ Every fold's head predicts the test rows (the submission averages them), under e
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import math
 from collections.abc import Callable
@@ -204,6 +205,19 @@ def _hub_cache_config(model: str) -> Path | None:
     return Path(found) if isinstance(found, str) else None
 
 
+def _read_config(path: Path) -> dict[str, Any]:
+    """A config.json with its model class's defaults filled in (AutoConfig) where transformers is installed;
+    a shipped config states every field itself."""
+    if path.parent != CONFIGS_DIR and importlib.util.find_spec("transformers") is not None:
+        from transformers import AutoConfig
+
+        try:
+            return AutoConfig.from_pretrained(path.parent, local_files_only=True).to_dict()
+        except (OSError, ValueError, KeyError):  # a model type this transformers does not know: the file as is
+            pass
+    return json.loads(path.read_text())
+
+
 def find_config(model: str) -> tuple[dict[str, Any], str]:
     """(config, where it came from) for a model named as the heads take it (models.llm.zoo): a local
     folder, a short name (its built folder in the cache, else a shipped config), a hub id (a shipped config,
@@ -223,7 +237,7 @@ def find_config(model: str) -> tuple[dict[str, Any], str]:
     for candidate in candidates:
         found = candidate()
         if found is not None and found.is_file():
-            return json.loads(found.read_text()), str(found)
+            return _read_config(found), str(found)
         if found is not None:
             looked.append(str(found))
     looked += [f"the shipped configs ({', '.join(p.stem for p in sorted(CONFIGS_DIR.glob('*.json')))})",
