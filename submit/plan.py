@@ -39,7 +39,6 @@ from submit.models.llm.plan import (
     Workload,
     architecture,
     hardware,
-    hardware_profiles,
     hours,
     make_plan,
     suggest,
@@ -151,17 +150,21 @@ def write_plan(folder: Path, plan: Plan, enforced: bool) -> Path:
 
 
 # --- before a run ----------------------------------------------------------------------------------------
+# A local GPU's throughput: the shipped profile of its kind, by a word of its name (else an A100's figures).
+LOCAL_KINDS = {"t4": "kaggle-t4x2", "p100": "kaggle-p100", "a10g": "a10g-24", "a100": "a100-80", "h100": "h100-80",
+               "h200": "h100-80"}
+
+
 def local_hardware() -> Hardware | None:
-    """This machine's GPUs as a profile (the shipped one whose name its GPU carries, for the throughput),
-    or None without a GPU."""
+    """This machine's GPUs as a profile (their count and memory as torch sees them, the throughput of the
+    shipped profile of their kind), or None without a GPU."""
     import torch
 
     if not torch.cuda.is_available():
         return None
     props = torch.cuda.get_device_properties(0)
-    profiles = hardware_profiles()
-    like = next((p for name, p in profiles.items() if name.split("-")[-2 if "x" in name else 0] in
-                 props.name.lower()), profiles["a100-80"])
+    kind = next((profile for word, profile in LOCAL_KINDS.items() if word in props.name.lower()), "a100-80")
+    like = hardware(kind)
     return Hardware(name=f"local {props.name}", gpus=torch.cuda.device_count(), memory_gib=props.total_memory / GIB,
                     tflops=like.tflops, bf16=torch.cuda.is_bf16_supported(), train_mfu=like.train_mfu,
                     infer_mfu=like.infer_mfu, notebook="this machine")

@@ -329,3 +329,18 @@ def test_an_llm_run_records_its_plan_beside_scores(tmp_path):
     assert recorded["hardware"]["name"] == "kaggle-t4x2" and recorded["enforced"] is False
     assert recorded["workload"]["n_splits"] == 2 and recorded["memory_bytes"]["activations"] > 0
     assert (outcome.result.dir / "scores.json").exists() and not list(outcome.result.dir.glob("*.tmp"))
+
+
+@needs_llm
+def test_a_local_gpu_is_planned_with_its_memory_and_its_kinds_throughput(monkeypatch):
+    import torch
+
+    from submit.plan import local_hardware
+
+    props = type("Props", (), {"name": "Tesla T4", "total_memory": 15 * 2**30})()
+    for name, value in (("is_available", True), ("device_count", 2), ("is_bf16_supported", False)):
+        monkeypatch.setattr(torch.cuda, name, lambda value=value: value)
+    monkeypatch.setattr(torch.cuda, "get_device_properties", lambda index: props)
+    local = local_hardware()
+    assert (local.name, local.gpus, local.memory_gib, local.bf16) == ("local Tesla T4", 2, 15.0, False)
+    assert local.tflops == hardware("kaggle-t4x2").tflops
