@@ -140,12 +140,10 @@ def test_gemma3_270m_parameters_and_optimizer_state_match_the_cpu(tmp_path, quan
     check_against_cpu(tmp_path, arch, quantization)
 
 
-def peak_training_bytes(model, input_ids) -> int:
+def peak_training_bytes(model, input_ids, labels) -> int:
     """The peak of what torch.profiler sees allocated during one forward and backward pass."""
-    import torch
     from torch.profiler import ProfilerActivity, profile
 
-    labels = torch.zeros(len(input_ids), dtype=torch.long)
     model(input_ids=input_ids, labels=labels).loss.backward()  # warm: lazily made buffers are not activations
     model.zero_grad(set_to_none=True)
     with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
@@ -160,28 +158,34 @@ def peak_training_bytes(model, input_ids) -> int:
 
 @needs_llm
 @pytest.mark.parametrize("checkpointing", [True, False])
-def test_activation_model_matches_the_profiler_at_two_lengths(checkpointing):
-    """A small Llama of other widths than the ones the coefficients were fitted on, LoRA on every linear
+@pytest.mark.parametrize(("kind", "shape"), [
+    ("classifier", {"hidden_size": 192, "intermediate_size": 640, "num_hidden_layers": 3, "num_attention_heads": 6,
+                    "num_key_value_heads": 2, "vocab_size": 512}),
+    ("causal", {"hidden_size": 128, "intermediate_size": 384, "num_hidden_layers": 2, "num_attention_heads": 4,
+                "num_key_value_heads": 2, "vocab_size": 4096})])
+def test_activation_model_matches_the_profiler_at_two_lengths(kind, shape, checkpointing):
+    """Small Llamas of other widths than the ones the coefficients were fitted on, LoRA on every linear
     layer, fp32 on the CPU: the planner's activations against the profiler's peak, within 10%."""
     import torch
     from peft import LoraConfig, get_peft_model
-    from transformers import AutoModelForSequenceClassification, LlamaConfig
+    from transformers import AutoModelForCausalLM, AutoModelForSequenceClassification, LlamaConfig
 
-    shape = {"hidden_size": 192, "intermediate_size": 640, "num_hidden_layers": 3, "num_attention_heads": 6,
-             "num_key_value_heads": 2, "vocab_size": 512}
     torch.manual_seed(0)
-    model = AutoModelForSequenceClassification.from_config(LlamaConfig(**shape, num_labels=3, pad_token_id=0))
+    auto = AutoModelForSequenceClassification if kind == "classifier" else AutoModelForCausalLM
+    model = auto.from_config(LlamaConfig(**shape, num_labels=3, pad_token_id=0, tie_word_embeddings=True))
     if checkpointing:
         model.activation_checkpointing_enable(activation_checkpointing_kwargs={"use_reentrant": False})
         model.enable_input_require_grads()
     model = get_peft_model(model, LoraConfig(r=8, lora_alpha=16, lora_dropout=0.05, target_modules="all-linear",
-                                             task_type="SEQ_CLS"))
+                                             task_type="SEQ_CLS" if kind == "classifier" else "CAUSAL_LM"))
     model.train()
-    arch = Architecture.from_config({**shape, "model_type": "llama"}, "test")
+    arch = Architecture.from_config({**shape, "model_type": "llama", "tie_word_embeddings": True}, "test")
     params = {**LORA, "lora_r": 8, "gradient_checkpointing": checkpointing}
     for length in (96, 384):
-        measured = peak_training_bytes(model, torch.randint(1, 512, (2, length)))
-        planned = activation_bytes(arch, params, 2 * length, 4, checkpointing)
+        ids = torch.randint(1, shape["vocab_size"], (2, length))
+        labels = torch.zeros(2, dtype=torch.long) if kind == "classifier" else ids
+        measured = peak_training_bytes(model, ids, labels)
+        planned = activation_bytes(arch, params, 2 * length, 4, checkpointing, kind)
         assert within(planned, measured), (length, planned, measured)
 
 

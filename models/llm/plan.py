@@ -51,10 +51,12 @@ MARGIN_GIB, MARGIN_SHARE = 0.5, 0.10  # CUDA context + kernels; allocator fragme
 # What the backward pass keeps per token of a layer, fitted to torch.profiler on CPU (fp32, LoRA on all linear
 # layers; tests/test_plan.py holds them at other shapes): elements at the compute dtype per unit of the
 # layer's widths; bytes per input feature of each adapted layer for its fp32 copy of the input (when the
-# compute dtype is not fp32) and its dropout (the dropped-out input and the mask); and, without
-# checkpointing, the embeddings' output and the final norm.
+# compute dtype is not fp32) and its dropout (the dropped-out input and the mask); without checkpointing,
+# the embeddings' output and the final norm; and a causal LM's fp32 logits over the vocabulary with what
+# the loss keeps of them: beside everything else without checkpointing; with it, at the start of the
+# backward pass, before any layer is recomputed (so the larger of the two counts).
 ACT_PER_TOKEN = {"hidden": 5.0, "attention": 1.0, "intermediate": 4.0, "lora_cast_bytes": 4.0,
-                 "lora_dropout_bytes": 6.0, "outside_layers": 3.25}
+                 "lora_dropout_bytes": 6.0, "outside_layers": 3.25, "logits": 1.85, "logits_checkpointed": 2.05}
 HARDWARE_FIELDS = {"gpus": int, "memory_gib": float, "tflops": float, "bf16": bool, "train_mfu": float,
                    "infer_mfu": float}
 
@@ -286,9 +288,10 @@ def optimizer_bytes(tensors: list[int], optimizer: str, state_bytes: int) -> flo
 
 
 def activation_bytes(arch: Architecture, params: dict[str, Any], tokens: int, dtype_bytes: int,
-                     checkpointing: bool) -> float:
+                     checkpointing: bool, kind: str = "classifier") -> float:
     """What a training step keeps for its backward pass at `tokens` tokens per micro batch (batch x length):
-    every layer's saved tensors, or under checkpointing every layer's input and one layer recomputed."""
+    every layer's saved tensors, or under checkpointing every layer's input and one layer recomputed; a
+    causal LM's logits besides."""
     units = ACT_PER_TOKEN
     layer = (units["hidden"] * arch.hidden + units["intermediate"] * arch.intermediate
              + units["attention"] * (arch.heads + 2 * arch.kv_heads) * arch.head_dim) * dtype_bytes
@@ -296,10 +299,11 @@ def activation_bytes(arch: Architecture, params: dict[str, Any], tokens: int, dt
         per_feature = (units["lora_cast_bytes"] if dtype_bytes != 4 else 0.0) + \
             (units["lora_dropout_bytes"] if params["lora_dropout"] > 0 else 0.0)
         layer += per_feature * sum(n_in for _, n_in, _ in _targets(arch, params["target_modules"]))
+    logits = units["logits_checkpointed" if checkpointing else "logits"] * arch.vocab * 4 if kind == "causal" else 0.0
     if checkpointing:
-        kept = arch.layers * arch.hidden * dtype_bytes + layer
+        kept = arch.layers * arch.hidden * dtype_bytes + max(layer, logits)
     else:
-        kept = arch.layers * layer + units["outside_layers"] * arch.hidden * dtype_bytes
+        kept = arch.layers * layer + units["outside_layers"] * arch.hidden * dtype_bytes + logits
     return float(tokens * kept)
 
 
@@ -394,10 +398,10 @@ def _memory(arch: Architecture, params: dict[str, Any], work: Workload, dtype_by
         "lora": 0.0 if full else float(sum(tensors) * 4),
         "gradients": float(sum(tensors) * state_bytes),
         "optimizer": optimizer_bytes(tensors, params["optimizer"], state_bytes),
-        "activations": activation_bytes(arch, params, tokens, dtype_bytes, checkpointing),
+        "activations": activation_bytes(arch, params, tokens, dtype_bytes, checkpointing, work.kind),
     }
     parts["margin"] = MARGIN_GIB * GIB + MARGIN_SHARE * sum(parts.values())
-    return parts, activation_bytes(arch, params, tokens, dtype_bytes, not checkpointing)
+    return parts, activation_bytes(arch, params, tokens, dtype_bytes, not checkpointing, work.kind)
 
 
 def make_plan(arch: Architecture, gpus: Hardware, params: dict[str, Any], work: Workload) -> Plan:
