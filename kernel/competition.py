@@ -127,6 +127,9 @@ class Competition:
     notebook_limit_h: ClassVar[float | None] = None
     host_test_rows: ClassVar[int | None] = None
     notebook_hardware: ClassVar[NotebookHardware] = AS_FAST_AS_HERE  # how fast the host's notebook runs
+    # The host's training rows and a row's mean tokens (prompt and answers), for `submit plan`'s time.
+    host_train_rows: ClassVar[int | None] = None
+    host_row_tokens: ClassVar[int | None] = None
     task: ClassVar[TaskType]
     metrics: ClassVar[tuple[Metric, ...]]  # the first is the leaderboard's
     folds_scheme: ClassVar[str]  # stratified | grouped | multilabel

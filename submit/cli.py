@@ -96,6 +96,8 @@ def run(
     executor: Annotated[str | None, typer.Option(help=f"Where the folds run: {', '.join(EXECUTORS)}. Default: the "
                                                       "recipe's `executor`, else local.",
                                                  envvar="SUBMIT_EXECUTOR")] = None,
+    force: Annotated[bool, typer.Option(help="Run an LLM recipe even where its plan says it cannot fit this "
+                                             "GPU (see `submit plan`).")] = False,
     runs: RunsDir = Path("runs"),
     cache: CacheDir = None,
 ) -> None:
@@ -114,7 +116,7 @@ def run(
     try:
         with StageBars(console) as bars, listening(bars):
             outcome = run_competition(competition, data=data, recipe=recipe, overrides=set_ or [], output=output,
-                                      runs_dir=runs, cache_dir=cache, executor=executor,
+                                      runs_dir=runs, cache_dir=cache, executor=executor, force=force,
                                       on_stage=lambda text: bars.progress.console.print(text))
     except KeyboardInterrupt as stop:
         console.print("interrupted: finished folds are kept; run the same command again to resume.")
@@ -268,7 +270,8 @@ def validate(
 
 # Commands kept in their own modules register themselves on `app` when imported.
 import submit.ensemble_cli  # noqa: E402
-import submit.host_cli  # noqa: E402, F401  (predict, download, package, upload)
+import submit.host_cli  # noqa: E402  (predict, download, package, upload)
+import submit.plan  # noqa: E402, F401  (plan)
 
 
 def main() -> None:

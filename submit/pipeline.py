@@ -26,6 +26,7 @@ from submit.kernel.parallel import Executor
 from submit.kernel.plugins import get_competition
 from submit.models.cache import chosen_cache_dir
 from submit.models.progress import StageTimes, listening, stage
+from submit.plan import preflight, write_plan
 from submit.validate import write_submission
 
 
@@ -66,13 +67,15 @@ def cache_location(runs_dir: Path, cache_dir: Path | None = None) -> Path:
 
 def run_competition(name: str, *, data: Path | None = None, recipe: str = "default", overrides: list[str] = (),
                     output: Path | None = None, runs_dir: Path = Path("runs"), cache_dir: Path | None = None,
-                    executor: str | Executor | None = None,
+                    executor: str | Executor | None = None, force: bool = False,
                     on_stage: Callable[[str], None] = lambda _: None) -> Outcome:
     """`executor`: where the folds run, an executor or its name (cv.executor.EXECUTORS); default: the recipe's
     `executor`, else local. Stages (loading, features, folds, ...) report through models.progress: listen
-    there for bars."""
+    there for bars. An LLM recipe is planned first (submit.plan.preflight): refused where it cannot fit this
+    machine's GPU unless `force`, and its plan recorded as the experiment's plan.json."""
     competition = get_competition(name)
     resolved = load_recipe(competition, recipe, list(overrides))
+    planned = preflight(competition, resolved, force=force)
     if executor is None or isinstance(executor, str):
         executor = build_executor(executor or resolved.executor or "local", cpus=resolved.fold_cpus,
                                   gpus=resolved.fold_gpus)
@@ -94,6 +97,8 @@ def run_competition(name: str, *, data: Path | None = None, recipe: str = "defau
                          executor=executor)
     result = run_experiment(competition, dataset, resolved, runs_dir, executor=executor,
                             cache_dir=cache_location(runs_dir, cache_dir), store=store, times=times, lender=lender)
+    if planned:
+        write_plan(result.dir, *planned)
     rank = store.rank(competition.name, result.id)
 
     submission = record_experiment_submission(

@@ -46,6 +46,10 @@ class Lmsys(Competition):
     notebook_limit_h = 9  # CPU or GPU notebook, 9 hours of run time
     host_test_rows = 25_000  # the hidden test set, about 25,000 rows
     notebook_hardware = KAGGLE_CPU_NOTEBOOK
+    host_train_rows = 57_477  # the host's train file
+    # A row's mean tokens (prompt and both responses, cut at 2,000; SmolLM2's tokenizer): 400 real training
+    # rows in ../shared/data
+    host_row_tokens = 770
     task = PREFERENCE
     metrics = (LOG_LOSS, ACCURACY)
     folds_scheme = "grouped"

@@ -54,6 +54,10 @@ class Wsdm(Competition):
     notebook_limit_h = 9  # CPU or GPU notebook, 9 hours of run time
     host_test_rows = 25_000  # the hidden test set, about 25,000 rows
     notebook_hardware = KAGGLE_CPU_NOTEBOOK
+    host_train_rows = 48_439  # the host's train file
+    # A row's mean tokens (prompt and both responses, cut at 2,000; SmolLM2's tokenizer): the real test rows
+    # in ../shared/data, only three of them; WSDM's rows run long
+    host_row_tokens = 1_400
     task = PREFERENCE
     metrics = (ACCURACY, LOG_LOSS)
     folds_scheme = "grouped"

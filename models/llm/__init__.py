@@ -9,6 +9,9 @@
   Trainer with checkpoints that resume an interrupted fold, length-sorted dynamic-padding inference.
 - `curves`: per-step loss, learning rate and eval loss as JSON lines and a PNG.
 - `classifier` (preference) and `generator` (answer_embedding, tagging): the two heads.
+- `plan`: peak GPU memory and time of a recipe on a hardware profile, from the model's config alone
+  (`submit plan`); `hardware.yaml` and `configs/` are its data.
+- `devices`: a saved head's rows split over the visible GPUs, one worker process each.
 
 Everything heavy (torch, transformers, peft, bitsandbytes) is imported inside the functions that need
 it, so the registry and `submit --help` work on the core install; `require_llm` says what to install.

@@ -263,46 +263,7 @@ class LlmHead(Head):
         """Extra Trainer callbacks (a hook for subclasses and tests)."""
         return []
 
-    def _train(self, examples: list[dict[str, list[int]]], *, kind: str, num_labels: int = 0) -> None:
-        """Fine-tune on tokenised examples; leaves model_, tokenizer_ and the training part of stats_."""
-        from submit.models.llm.curves import draw_curves
-        from transformers.trainer_utils import get_last_checkpoint
-
-        model, tokenizer = self._load_model(kind, num_labels)
-        train_set, eval_set = self._split_examples(examples)
-        fingerprint = hashlib.sha256(json.dumps([self.get_params(), kind, num_labels, train_set, eval_set],
-                                                sort_keys=True, default=str).encode()).hexdigest()[:16]
-        with tempfile.TemporaryDirectory() as scratch:
-            work = self._work_dir_for(fingerprint, Path(scratch))
-            args = self._training_arguments(work, evaluating=bool(eval_set))
-            trainer = self._trainer(model, tokenizer, args, kind, train_set, eval_set, work)
-            last = get_last_checkpoint(args.output_dir) if Path(args.output_dir).exists() else None
-            self.resumed_from_ = Path(last).name if last else None
-            start = time.perf_counter()
-            trainer.train(resume_from_checkpoint=last)
-            seconds = time.perf_counter() - start
-            draw_curves(work / "curves.jsonl", work / "curves.png")
-            losses = [r["loss"] for r in trainer.state.log_history if "loss" in r]
-            self.stats_ = {
-                "train_steps": float(trainer.state.global_step),
-                "train_tokens_per_s": trainer.state.num_input_tokens_seen / max(seconds, 1e-9),
-                "train_loss_first": float(losses[0]) if losses else float("nan"),
-                "train_loss_last": float(np.mean(losses[-5:])) if losses else float("nan"),
-                "resumed_from_step": float(last.rsplit("-", 1)[-1]) if last else 0.0,
-            }
-        model.eval()
-        self.model_, self.tokenizer_ = model, tokenizer
-
-    def _split_examples(self, examples: list[dict[str, list[int]]]
-                        ) -> tuple[list[dict[str, list[int]]], list[dict[str, list[int]]]]:
-        """(training, evaluation) examples: a seeded eval_fraction held out when eval_steps asks for evaluation."""
-        rng = np.random.default_rng(self.seed)
-        n_eval = round(len(examples) * self.eval_fraction) if self.eval_steps > 0 else 0
-        order = rng.permutation(len(examples))
-        return [examples[i] for i in sorted(order[n_eval:])], [examples[i] for i in sorted(order[:n_eval])]
-
-    def _training_arguments(self, work: Path, *, evaluating: bool) -> Any:
-        """The Trainer's arguments: checkpoints under the work folder, the head's optimiser and schedule."""
+    def _training_args(self, work: Path, evaluating: bool) -> Any:
         from transformers import TrainingArguments
 
         device, dtype = device_and_dtype(self.dtype)
@@ -324,28 +285,61 @@ class LlmHead(Head):
             include_num_input_tokens_seen="non_padding", save_only_model=False,
         )
 
-    def _trainer(self, model: Any, tokenizer: Any, args: Any, kind: str, train_set: list[dict[str, list[int]]],
-                 eval_set: list[dict[str, list[int]]], work: Path) -> Any:
-        """The Trainer over the examples, its curves written to the work folder and early stopping when asked."""
-        from submit.models.llm.curves import CurvesCallback
-        from transformers import (
-            DataCollatorForSeq2Seq,
-            DataCollatorWithPadding,
-            EarlyStoppingCallback,
-            PrinterCallback,
-            Trainer,
-        )
+    def _split_eval(self, examples: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        """(training, evaluation) examples: a seeded share held out when evaluating, in their order."""
+        rng = np.random.default_rng(self.seed)
+        n_eval = round(len(examples) * self.eval_fraction) if self.eval_steps > 0 else 0
+        order = rng.permutation(len(examples))
+        return [examples[i] for i in sorted(order[n_eval:])], [examples[i] for i in sorted(order[:n_eval])]
 
-        collator = (DataCollatorWithPadding(tokenizer) if kind == "classifier"
-                    else DataCollatorForSeq2Seq(tokenizer, label_pad_token_id=-100))
+    def _train(self, examples: list[dict[str, Any]], *, kind: str, num_labels: int = 0,
+               compute_loss: Any = None) -> None:
+        """Fine-tune on tokenised examples; leaves model_, tokenizer_ and the training part of stats_.
+        `compute_loss`: the Trainer's compute_loss_func (None: the model's own loss)."""
+        from submit.models.llm.curves import draw_curves
+        from transformers import DataCollatorForSeq2Seq, DataCollatorWithPadding, PrinterCallback, Trainer
+        from transformers.trainer_utils import get_last_checkpoint
+
+        model, tokenizer = self._load_model(kind, num_labels)
+        train_set, eval_set = self._split_eval(examples)
+        fingerprint = hashlib.sha256(json.dumps([self.get_params(), kind, num_labels, train_set, eval_set],
+                                                sort_keys=True, default=str).encode()).hexdigest()[:16]
+        with tempfile.TemporaryDirectory() as scratch:
+            work = self._work_dir_for(fingerprint, Path(scratch))
+            args = self._training_args(work, evaluating=bool(eval_set))
+            collator = (DataCollatorWithPadding(tokenizer) if kind == "classifier"
+                        else DataCollatorForSeq2Seq(tokenizer, label_pad_token_id=-100))
+            trainer = Trainer(model=model, args=args, train_dataset=ExampleDataset(train_set),
+                              eval_dataset=ExampleDataset(eval_set) if eval_set else None, data_collator=collator,
+                              callbacks=self._all_callbacks(work, bool(eval_set)), compute_loss_func=compute_loss)
+            trainer.remove_callback(PrinterCallback)  # the curves file and the harness's progress say it
+            last = get_last_checkpoint(args.output_dir) if Path(args.output_dir).exists() else None
+            self.resumed_from_ = Path(last).name if last else None
+            start = time.perf_counter()
+            trainer.train(resume_from_checkpoint=last)
+            self._record_training(trainer, time.perf_counter() - start, last)
+            draw_curves(work / "curves.jsonl", work / "curves.png")
+        model.eval()
+        self.model_, self.tokenizer_ = model, tokenizer
+
+    def _all_callbacks(self, work: Path, evaluating: bool) -> list[Any]:
+        from submit.models.llm.curves import CurvesCallback
+        from transformers import EarlyStoppingCallback
+
         callbacks = [CurvesCallback(work / "curves.jsonl"), *self._callbacks()]
-        if eval_set and self.early_stopping_patience > 0:
+        if evaluating and self.early_stopping_patience > 0:
             callbacks.append(EarlyStoppingCallback(early_stopping_patience=self.early_stopping_patience))
-        trainer = Trainer(model=model, args=args, train_dataset=ExampleDataset(train_set),
-                          eval_dataset=ExampleDataset(eval_set) if eval_set else None,
-                          data_collator=collator, callbacks=callbacks)
-        trainer.remove_callback(PrinterCallback)  # the curves file and the harness's progress say it
-        return trainer
+        return callbacks
+
+    def _record_training(self, trainer: Any, seconds: float, last: str | None) -> None:
+        losses = [r["loss"] for r in trainer.state.log_history if "loss" in r]
+        self.stats_ = {
+            "train_steps": float(trainer.state.global_step),
+            "train_tokens_per_s": trainer.state.num_input_tokens_seen / max(seconds, 1e-9),
+            "train_loss_first": float(losses[0]) if losses else float("nan"),
+            "train_loss_last": float(np.mean(losses[-5:])) if losses else float("nan"),
+            "resumed_from_step": float(last.rsplit("-", 1)[-1]) if last else 0.0,
+        }
 
     # --- inference ------------------------------------------------------------------------------------
     def _inference_model(self) -> Any:
