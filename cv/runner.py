@@ -40,6 +40,7 @@ from submit.curation.steps import CurationError
 from submit.cv.artifacts import FOLD_ABSENT, damage, seal
 from submit.cv.folds import shared_folds
 from submit.cv.io import atomic_write, atomic_write_text
+from submit.cv.noise import record_noise
 from submit.cv.recipe import Recipe
 from submit.cv.store import Store, now
 from submit.kernel.competition import Competition, Dataset
@@ -509,6 +510,7 @@ def _run_experiment(competition: Competition, dataset: Dataset, recipe: Recipe, 
         "leaderboard": row,  # the store's row, so a damaged store can be rebuilt from the folders
     }
     atomic_write_text(exp_dir / "scores.json", json.dumps(summary, indent=2))
+    record_noise(exp_dir, competition, y, competition.decide(oof_final, decision), dataset.groups, folds_id)
     _log(exp_dir, f"{metric.name} {main.mean():.5f} ± {main.std():.5f}")
     if read.stats:
         _log(exp_dir, "head stats " + json.dumps(summary["head_stats"]))

@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 import yaml
 from submit.cv.io import atomic_write, atomic_write_text
+from submit.cv.noise import record_noise
 from submit.cv.runner import fold_scores, git_commit
 from submit.cv.store import Store, now
 from submit.ensembles.members import EnsembleError, Member, check_compatible
@@ -73,8 +74,9 @@ def ensemble_id(members: list[Member], method: str) -> str:
 
 
 def build_ensemble(competition: Competition, members: list[Member], y: np.ndarray, method: str, runs_dir: Path,
-                   store: Store) -> EnsembleResult:
-    """Blend members on their shared folds, score the blend's OOF, write it as an experiment and record it."""
+                   store: Store, groups: np.ndarray | None = None) -> EnsembleResult:
+    """Blend members on their shared folds, score the blend's OOF, write it as an experiment and record it.
+    `groups`: the data's groups (Dataset.groups), so the noise of a grouped CV resamples them as its members'."""
     task = competition.task
     check_compatible(members, task)
     if len(y) != len(members[0].oof):
@@ -125,6 +127,7 @@ def build_ensemble(competition: Competition, members: list[Member], y: np.ndarra
         "leaderboard": row,  # the store's row, so a damaged store can be rebuilt from the folders
     }
     atomic_write_text(exp_dir / "scores.json", json.dumps(summary, indent=2))
+    record_noise(exp_dir, competition, y, competition.decide(oof, decision), groups, first.folds_id)
     atomic_write_text(exp_dir / "ensemble.json", json.dumps({"method": method, "members": summary["members"],
                                                             "combiner": described}, indent=2))
     store.record_ensemble(row, weights)

@@ -30,6 +30,7 @@ from rich.progress import (
 from submit.app import CacheDir, RunsDir, UsageError, app, console, out
 from submit.curation.report import report_renderable
 from submit.cv.executor import EXECUTORS
+from submit.cv.noise import with_noise
 from submit.cv.store import Store, rebuild_store
 from submit.kernel.checks import DataError
 from submit.kernel.plugins import COMPETITIONS, get_competition
@@ -189,7 +190,7 @@ def leaderboard(
         from submit.host_cli import show_sync
 
         show_sync(comp.name, runs, slug, plot)
-    rows = Store(runs / "leaderboard.sqlite", read_only=True).leaderboard(comp.name)
+    rows = with_noise(Store(runs / "leaderboard.sqlite", read_only=True).leaderboard(comp.name), runs)
     if not rows:
         console.print(f"No experiments for {comp.name} in {runs}. Run one: submit {comp.name}")
         raise typer.Exit(1)

@@ -15,18 +15,21 @@ import time
 from pathlib import Path
 from typing import Annotated, Any
 
+import numpy as np
 import pandas as pd
 import typer
 from rich.table import Table
 
 from submit.app import CacheDir, RunsDir, app, console, out
 from submit.budget import notebook_estimate
+from submit.cv.noise import Z, with_noise
 from submit.cv.store import Store
 from submit.dacon import check_scorer_model, dacon_api, manual_steps, upload_to_dacon
 from submit.kaggle_client import KaggleError, KaggleSession, find_credentials
 from submit.kernel.checks import DataError
 from submit.kernel.competition import Competition
 from submit.kernel.plugins import get_competition
+from submit.leaderboard import vs_leader
 from submit.package import build_bundle, set_owner
 from submit.pipeline import resolve_data_dir
 from submit.predict import experiment_dir, predict_submission
@@ -274,9 +277,9 @@ def sync_scores(competition: str, runs: Path, slug: str | None) -> pd.DataFrame:
     board = session.leaderboard(kaggle_slug)
     if board:
         console.print(f"public leaderboard: {len(board)} teams on its first page, top score {board[0][1]:.5f}")
-    rows = store.leaderboard(competition)
+    rows = with_noise(store.leaderboard(competition), runs)
     return pd.DataFrame([{"experiment": r["id"], "cv": r["cv_mean"], "public": r["public_score"],
-                          "private": r["private_score"]} for r in rows])
+                          "private": r["private_score"], "cv_se": r["cv_se"], "vs_leader": vs_leader(r)} for r in rows])
 
 
 def rank_correlation(frame: pd.DataFrame, column: str = "public") -> float | None:
@@ -306,11 +309,19 @@ def plot_cv_vs_public(frame: pd.DataFrame, path: Path, competition: str) -> Path
 
     both = frame.dropna(subset=["cv", "public"])
     fig, ax = plt.subplots(figsize=(6, 4.5))
-    ax.scatter(both["cv"], both["public"])
+    # Each CV's 95% interval (1.96 bootstrap SE); hollow: within noise of the leader, or the leader itself.
+    se = both["cv_se"].astype(float).fillna(0) if "cv_se" in both else np.zeros(len(both))
+    near = both["vs_leader"].isin(["leader", "tied"]).to_numpy() if "vs_leader" in both else np.zeros(len(both), bool)
+    ax.errorbar(both["cv"], both["public"], xerr=Z * np.asarray(se), fmt="none", ecolor="grey", capsize=3)
+    ax.scatter(both["cv"][~near], both["public"][~near], label="worse than the leader")
+    ax.scatter(both["cv"][near], both["public"][near], facecolors="none", edgecolors="C1",
+               label="leader, or tied with it")
+    if near.any():
+        ax.legend(fontsize=7)
     for r in both.itertuples(index=False):
         ax.annotate(r.experiment, (r.cv, r.public), fontsize=7, xytext=(3, 3), textcoords="offset points")
     rho = rank_correlation(frame)
-    ax.set(xlabel="local CV", ylabel="public leaderboard",
+    ax.set(xlabel="local CV (bars: 95% interval)", ylabel="public leaderboard",
            title=f"{competition}: CV vs public" + (f" (Spearman {rho:.2f})" if rho is not None else ""))
     fig.tight_layout()
     atomic_write(path, lambda tmp: fig.savefig(tmp, format="png", dpi=120))
