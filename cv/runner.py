@@ -122,6 +122,14 @@ class FoldOutput:
     model: dict[str, bytes]
 
 
+class OutOfTime(Exception):
+    """A run stopped at a fold boundary by its deadline: the finished folds are kept for the next run."""
+
+    def __init__(self, experiment: str, folds_done: int, n_splits: int) -> None:
+        super().__init__(f"{experiment}: out of time after {folds_done} of {n_splits} folds (kept for the next run)")
+        self.experiment, self.folds_done, self.n_splits = experiment, folds_done, n_splits
+
+
 @dataclass
 class ExperimentResult:
     id: str
@@ -390,7 +398,8 @@ def _read_folds(task: TaskType, jobs: list[FoldJob], n_rows: int, views: list[st
 
 def run_experiment(competition: Competition, dataset: Dataset, recipe: Recipe, runs_dir: Path, *,
                    executor: Executor | None = None, cache_dir: Path | None = None, store: Store | None = None,
-                   times: StageTimes | None = None, lender: Lender | None = None) -> ExperimentResult:
+                   times: StageTimes | None = None, lender: Lender | None = None,
+                   deadline: float | None = None) -> ExperimentResult:
     """Cross-validate recipe's head on dataset; record the experiment; return its scores and test predictions.
 
     `executor` runs the folds (default: here, one after the other) and, through its `rows()`, large batches of
@@ -398,7 +407,8 @@ def run_experiment(competition: Competition, dataset: Dataset, recipe: Recipe, r
     features, each fold's fit and predict, results) is timed through models.progress, so a caller listening
     there can draw bars; `times`: the caller's record of its own stages so far (loading the files), which
     the run continues: scores.json and log.txt keep them all. `lender`: what other experiments lend the
-    folds' training sides (distillation, pseudo-labels; ensembles/transfer.py).
+    folds' training sides (distillation, pseudo-labels; ensembles/transfer.py). `deadline` (time.time()): once
+    past it, the run stops after the fold it is on and raises OutOfTime, its finished folds written.
     """
     runs_dir = Path(runs_dir)
     executor = executor or LocalExecutor()
@@ -407,12 +417,12 @@ def run_experiment(competition: Competition, dataset: Dataset, recipe: Recipe, r
     with listening(times), listening(stage_log), row_executor(executor.rows()), \
             using_cache_dir(cache_dir or runs_dir / "cache") as cache:
         return _run_experiment(competition, dataset, recipe, runs_dir, cache, executor,
-                               store or Store(runs_dir / "leaderboard.sqlite"), times, stage_log, lender)
+                               store or Store(runs_dir / "leaderboard.sqlite"), times, stage_log, lender, deadline)
 
 
 def _run_experiment(competition: Competition, dataset: Dataset, recipe: Recipe, runs_dir: Path, cache_dir: Path,
-                    executor: Executor, store: Store, times: StageTimes, stage_log: _StageLog, lender: Lender | None
-                    ) -> ExperimentResult:
+                    executor: Executor, store: Store, times: StageTimes, stage_log: _StageLog, lender: Lender | None,
+                    deadline: float | None) -> ExperimentResult:
     with stage("fingerprint and folds", total=len(dataset.train)):
         fingerprint = dataset.fingerprint()
         folds_id, folds = shared_folds(competition, dataset, recipe.folds, runs_dir, fingerprint)
@@ -461,6 +471,9 @@ def _run_experiment(competition: Competition, dataset: Dataset, recipe: Recipe, 
             write_fold(output)
             _log(exp_dir, f"finished fold {output.fold}")
             fold_bar.advance()
+            if deadline is not None and time.time() > deadline and fold_bar.done < n_splits:
+                _log(exp_dir, f"out of time after {fold_bar.done} of {n_splits} folds")
+                raise OutOfTime(exp_id, fold_bar.done, n_splits)
 
     with stage("results", total=len(dataset.train)):
         task, metric = competition.task, competition.metric

@@ -37,6 +37,7 @@ from submit.kernel.plugins import COMPETITIONS, get_competition
 from submit.leaderboard import FORMATS, render, rich_table
 from submit.models.progress import Listener, Stage, listening
 from submit.pipeline import resolve_data_dir, run_competition
+from submit.preset_cli import run_preset_command
 from submit.validate import column_order, validate_file
 
 
@@ -98,13 +99,21 @@ def run(
                                                  envvar="SUBMIT_EXECUTOR")] = None,
     runs: RunsDir = Path("runs"),
     cache: CacheDir = None,
+    preset: Annotated[str | None, typer.Option(help="fast | good | best: a portfolio of recipes within a time "
+                                                    "limit, an ensemble, the final pick by the one-SE rule.")] = None,
+    time_limit: Annotated[str | None, typer.Option(help="With --preset: e.g. 90s, 10m, 1h30m. Default: good 10m, "
+                                                        "best 30m, fast none.")] = None,
 ) -> None:
     """Cross-validate a recipe, rank it on the local leaderboard and write a validated submission.
 
     Examples: `submit wsdm`, `submit lmsys --data data/lmsys --recipe longer-wins`,
     `submit law-tags --set params.C=8 --set folds.n_splits=3 --output sub.csv`,
-    `submit law-tags --executor processes` (folds in parallel worker processes).
+    `submit law-tags --executor processes` (folds in parallel worker processes),
+    `submit wsdm --preset best --time-limit 30m`.
     """
+    if preset is not None or time_limit is not None:
+        return run_preset_command(competition, preset, time_limit, recipe, data=data, overrides=set_ or [],
+                                  output=output, runs_dir=runs, cache_dir=cache, executor=executor)
     previous = signal.signal(signal.SIGTERM, _interrupt)  # `kill` and schedulers stop a run the way Ctrl-C does
     try:
         with StageBars(console) as bars, listening(bars):
