@@ -13,9 +13,10 @@ rule and writes its submission:
   (a `portfolio` class attribute: its recipe names in its order). Members whose recipe is the same as an
   earlier one's (the default is often a copy of a named recipe) run once.
 - The order: the default first (the baseline, and the submission if nothing else finishes), then by expected
-  gain per second: the gain is a recipe's CV against the default's on the same folds in the competition's
-  leaderboard history, the seconds come from submit/budget.py (run_estimate). Members without history
-  follow those with a gain, in portfolio order; members with a loss come last.
+  gain per second: finished members first (they cost nothing, so a second run keeps what the first did), then
+  by the gain, a recipe's CV against the default's on the same folds in the competition's leaderboard history,
+  over its seconds from submit/budget.py (run_estimate). Members without history follow those with a gain, in
+  portfolio order; members with a loss come last.
 - The time limit: a member whose estimate does not fit the time left is not started; a member that runs over
   stops at the next fold boundary, its finished folds kept. A second run (with a larger limit) reuses every
   finished member and fold: experiment ids follow from the recipe and the data.
@@ -70,7 +71,7 @@ PRESETS = {"fast": Preset("fast", 1, None), "good": Preset("good", 3, 600.0), "b
 # left out: on CPU they take hours.
 TASK_PORTFOLIOS = {
     "preference": ("default", "linear", "rich", "lgbm", "embed-1000", "bilstm"),
-    "answer_embedding": ("default", "ridge-answers", "knn-answers", "ridge", "retrieval"),
+    "answer_embedding": ("default", "ridge-answers", "knn-answers", "ridge", "knn"),
     "tagging": ("default", "rerank", "knn-minilm", "knn", "tfidf"),
     "generation": ("default", "retrieval", "lead"),
 }
@@ -178,11 +179,14 @@ def _member(competition: Competition, dataset: Dataset, recipe: Recipe, ids: tup
 
 
 def order_members(members: list[Member]) -> list[Member]:
-    """The default first, then by expected gain per second: known gains, unknown (portfolio order), losses."""
+    """The default first, then by expected gain per second: finished members (they cost nothing, so a second run
+    keeps them), known gains, unknown (portfolio order), losses."""
     def key(m: Member) -> tuple[int, float]:
+        if not m.folds_left:
+            return (0, 0.0)
         if m.gain is None:
-            return (1, 0.0)
-        return (0 if m.gain > 0 else 2, -m.gain / max(m.estimate_s, 1.0))
+            return (2, 0.0)
+        return (1 if m.gain > 0 else 3, -m.gain / max(m.estimate_s, 1.0))
 
     first = [m for m in members if m.name == "default"]
     return first + sorted((m for m in members if m.name != "default"), key=key)
@@ -382,21 +386,25 @@ def _submit(run: _Run, final: Final, members: list[Member], ensemble: dict[str, 
 
 
 def report_table(report: PresetReport) -> Table:
-    """The members (time, CV ± SE, weight in the ensemble), the ensemble, and the final choice."""
+    """The members (time, CV ± SE, weight in the ensemble), the ensemble, and the final pick (✓)."""
     metric = get_competition(report.competition).metric
     direction = "higher is better" if metric.higher_is_better else "lower is better"
     table = Table(title=f"{report.competition}: preset {report.preset} ({metric.name}, {direction})")
-    for column, justify in (("member", "left"), ("experiment", "left"), ("status", "left"), ("time s", "right"),
-                            ("CV ± SE", "right"), ("weight", "right"), ("final", "left")):
-        table.add_column(column, justify=justify)
+    ids = [m.experiment for m in report.members] + ([report.ensemble["id"]] if report.ensemble else [])
+    for column, justify in (("experiment", "left"), ("status", "left"), ("time s", "right"), ("CV ± SE", "right"),
+                            ("weight", "right"), ("pick", "left")):
+        # The ids whole (what predict, ensemble and upload take; they open with the recipe's name) and the
+        # scores on one line; the status wraps.
+        table.add_column(column, justify=justify, no_wrap=column != "status",
+                         min_width=max(map(len, ids)) if column == "experiment" else 10 if column == "status" else None)
     final = report.final.experiment if report.final else None
     for m in report.members:
-        table.add_row(m.name, m.experiment, m.status, f"{m.seconds:.0f}", _cv(m.cv, m.cv_se),
-                      "–" if m.weight is None else f"{m.weight:.3f}", "◀ final" if m.experiment == final else "")
+        table.add_row(m.experiment, m.status, f"{m.seconds:.0f}", _cv(m.cv, m.cv_se),
+                      "–" if m.weight is None else f"{m.weight:.3f}", "✓" if m.experiment == final else "")
     e = report.ensemble
     if e is not None:
-        table.add_row(f"ensemble ({e['method']})", e["id"], "done", f"{e['seconds']:.0f}", _cv(e["cv"], e["cv_se"]),
-                      "", "◀ final" if e["id"] == final else "")
+        table.add_row(e["id"], f"done ({e['method']})", f"{e['seconds']:.0f}", _cv(e["cv"], e["cv_se"]), "",
+                      "✓" if e["id"] == final else "")
     return table
 
 

@@ -13,11 +13,12 @@ from submit.cv.noise import (
     bootstrap_scores,
     read_noise,
     record_noise,
-    resampling_units,
     resamples,
+    resampling_units,
     with_noise,
 )
 from submit.kernel.plugins import get_competition
+
 from submit.leaderboard import leaderboard_frame, render, rich_table
 
 N = 2000

@@ -56,10 +56,12 @@ def _member(name: str, estimate: float, gain: float | None, folds_left: int = 5)
 
 def test_members_are_ordered_by_expected_gain_per_second():
     members = [_member("slow-gain", 100, 0.02), _member("loss", 5, -0.01), _member("unknown-a", 10, None),
-               _member("default", 20, None), _member("quick-gain", 10, 0.01), _member("unknown-b", 1, None)]
-    # default first; gains per second 1e-3 (quick) before 2e-4 (slow); unknowns in portfolio order; losses last
+               _member("default", 20, None), _member("quick-gain", 10, 0.01), _member("unknown-b", 1, None),
+               _member("finished-loss", 0, -0.02, folds_left=0)]
+    # default first; finished (free); gains per second 1e-3 (quick) before 2e-4 (slow); unknowns in portfolio
+    # order; losses last
     assert [m.name for m in order_members(members)] == [
-        "default", "quick-gain", "slow-gain", "unknown-a", "unknown-b", "loss"]
+        "default", "finished-loss", "quick-gain", "slow-gain", "unknown-a", "unknown-b", "loss"]
 
 
 def test_a_limit_below_the_cheapest_estimate_gives_the_minimum():
@@ -89,7 +91,7 @@ def test_portfolios_start_with_the_default_and_fast_is_the_default_alone():
 def test_the_runner_stops_at_a_fold_boundary_and_a_rerun_fits_only_the_rest(tmp_path):
     comp = get_competition("wsdm")
     dataset = comp.load(comp.sample_dir)
-    recipe = load_recipe(comp, "default", [*QUICK, "params.n_estimators=20"])
+    recipe = load_recipe(comp, "lgbm", [*QUICK, "params.n_estimators=20"])
     with pytest.raises(OutOfTime) as stopped:
         run_experiment(comp, dataset, recipe, tmp_path, deadline=time.time())  # past already: one fold, then stop
     assert stopped.value.folds_done == 1
