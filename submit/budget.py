@@ -60,12 +60,13 @@ class NotebookEstimate:
                 f"to install and start){limit}")
 
 
-# A cold 5-fold CV run of a head (embedding and features included), seconds per 1,000 training rows on 2 cores,
-# measured on the real rows in ../shared/data (BENCHMARKS.md, "Defaults worth running"): the estimate of a
-# recipe that has not run on the competition yet. LLM heads are not in presets' CPU portfolios.
+# A cold 5-fold CV run of a head (embedding and features included), CPU seconds per 1,000 training rows on 2
+# cores, measured on the real rows in ../shared/data (BENCHMARKS.md, "Defaults worth running"; the slowest
+# recipe of each head): the estimate of a recipe that has not run on the competition yet. On a busy machine the
+# wall time is longer. Heads not listed (bilstm, the LLM heads) take UNKNOWN_HEAD_S_PER_1K.
 HEAD_SECONDS_PER_1K = {
-    "lgbm-pairwise": 25.0, "linear-pairwise": 35.0, "bilstm": 120.0, "longer-wins": 2.0, "prior": 1.0,
-    "retrieval": 60.0, "ridge-map": 60.0, "tfidf-ovr": 10.0, "tag-rerank": 60.0, "lead": 10.0,
+    "lgbm-pairwise": 25.0, "linear-pairwise": 35.0, "ridge-map": 70.0, "retrieval": 30.0, "tfidf-ovr": 16.0,
+    "tag-rerank": 65.0, "lead": 60.0, "longer-wins": 2.0, "prior": 1.0,
 }
 UNKNOWN_HEAD_S_PER_1K = 120.0
 RUN_FIXED_S = 3.0  # any run: the folds file, the targets, the results and their noise

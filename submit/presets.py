@@ -72,7 +72,7 @@ PRESETS = {"fast": Preset("fast", 1, None), "good": Preset("good", 3, 600.0), "b
 TASK_PORTFOLIOS = {
     "preference": ("default", "linear", "rich", "lgbm", "embed-1000", "bilstm"),
     "answer_embedding": ("default", "ridge-answers", "knn-answers", "ridge", "knn"),
-    "tagging": ("default", "rerank", "knn-minilm", "knn", "tfidf"),
+    "tagging": ("default", "rerank", "knn-minilm", "knn"),
     "generation": ("default", "retrieval", "lead"),
 }
 MEASURE_ROWS = 50  # rows timed per candidate for the cheapest-to-predict choice
@@ -270,6 +270,8 @@ def run_members(run: _Run, members: list[Member], deadline: float | None) -> Non
                                     cache_dir=run.cache_dir, store=run.store, deadline=deadline)
         except OutOfTime as stop:
             m.status = f"stopped after {stop.folds_done} of {stop.n_splits} folds (kept)"
+        except UserError as err:  # a model or extra not installed here: the other members still run
+            m.status = f"failed: {err}"
         else:
             m.status = "reused" if not m.folds_left else "done"
             m.cv, m.test_decided = result.cv_mean, result.test_decided

@@ -155,3 +155,11 @@ def test_kill_9_mid_portfolio_then_the_same_command_reuses_members_and_folds(tmp
     models = pd.Series([r["recipe"] for r in rows if r["kind"] == "model"])
     assert len(models) == 3 and models.is_unique  # each member once
     assert "reused" in resumed.stdout  # the default, finished before the kill
+
+
+def test_run_estimates_scale_earlier_runs_else_use_the_heads_rate():
+    from submit.budget import HEAD_SECONDS_PER_1K, RUN_FIXED_S, UNKNOWN_HEAD_S_PER_1K, run_estimate
+
+    assert run_estimate("ridge-map", 2000, [(30.0, 1000), (50.0, 1000)]) == RUN_FIXED_S + 100.0  # the slowest, x2
+    assert run_estimate("ridge-map", 1000) == RUN_FIXED_S + HEAD_SECONDS_PER_1K["ridge-map"]
+    assert run_estimate("no-such-head", 500) == RUN_FIXED_S + UNKNOWN_HEAD_S_PER_1K / 2
