@@ -111,11 +111,12 @@ def run(
     `submit law-tags --executor processes` (folds in parallel worker processes),
     `submit wsdm --preset best --time-limit 30m`.
     """
-    if preset is not None or time_limit is not None:
-        return run_preset_command(competition, preset, time_limit, recipe, data=data, overrides=set_ or [],
-                                  output=output, runs_dir=runs, cache_dir=cache, executor=executor)
     previous = signal.signal(signal.SIGTERM, _interrupt)  # `kill` and schedulers stop a run the way Ctrl-C does
     try:
+        if preset is not None or time_limit is not None:
+            return run_preset_command(competition, preset, time_limit, recipe, StageBars(console), data=data,
+                                      overrides=set_ or [], output=output, runs_dir=runs, cache_dir=cache,
+                                      executor=executor)
         with StageBars(console) as bars, listening(bars):
             outcome = run_competition(competition, data=data, recipe=recipe, overrides=set_ or [], output=output,
                                       runs_dir=runs, cache_dir=cache, executor=executor,

@@ -1,4 +1,5 @@
 """`submit COMP --preset fast|good|best [--time-limit 30m]`: the run command's preset path (submit/presets.py).
+Ctrl-C and SIGTERM are met by the run command: finished members and folds are kept.
 
     submit wsdm --preset best --time-limit 30m --data ../shared/data/wsdm --set data.extra_train=../shared/data/lmsys
     submit hansol --preset good --data ../shared/data/hansol      # 10 minutes; a second run reuses the first's work
@@ -6,37 +7,28 @@
 
 from __future__ import annotations
 
-import signal
+from contextlib import AbstractContextManager
 from pathlib import Path
 
 import typer
 
 from submit.app import UsageError, console, out
-from submit.models.progress import listening
+from submit.models.progress import Listener, listening
 from submit.presets import PresetReport, report_table, run_preset
 
 
-def run_preset_command(competition: str, preset: str | None, time_limit: str | None, recipe: str, *,
-                       data: Path | None, overrides: list[str], output: Path | None, runs_dir: Path,
-                       cache_dir: Path | None, executor: str | None) -> None:
-    """Run the preset with progress bars and print its plan, report and submission; Ctrl-C or SIGTERM keeps
-    what is finished, as a plain run does."""
-    from submit.cli import StageBars, Terminated, _interrupt  # the run command's own bars and signal handling
-
+def run_preset_command(competition: str, preset: str | None, time_limit: str | None, recipe: str,
+                       bars: AbstractContextManager[Listener], *, data: Path | None, overrides: list[str],
+                       output: Path | None, runs_dir: Path, cache_dir: Path | None, executor: str | None) -> None:
+    """Run the preset, drawing its stages on `bars` (the run command's progress bars), and print its plan,
+    report and submission. The run command's own signal handling keeps what is finished on Ctrl-C or SIGTERM."""
     if recipe != "default":
         raise UsageError("--recipe and --preset do not go together: a preset chooses its recipes "
                          "(submit/presets.py); drop one of them")
-    previous = signal.signal(signal.SIGTERM, _interrupt)
-    try:
-        with StageBars(console) as bars, listening(bars):
-            report = run_preset(competition, preset=preset or "good", time_limit=time_limit, data=data,
-                                overrides=overrides, output=output, runs_dir=runs_dir, cache_dir=cache_dir,
-                                executor=executor, on_stage=lambda text: bars.progress.console.print(text))
-    except KeyboardInterrupt as stop:
-        console.print("interrupted: finished members and folds are kept; run the same command again to resume.")
-        raise typer.Exit(143 if isinstance(stop, Terminated) else 130) from None
-    finally:
-        signal.signal(signal.SIGTERM, previous)
+    with bars as listener, listening(listener):
+        report = run_preset(competition, preset=preset or "good", time_limit=time_limit, data=data,
+                            overrides=overrides, output=output, runs_dir=runs_dir, cache_dir=cache_dir,
+                            executor=executor, on_stage=console.print)  # the bars' console: lines above them
     show_report(report)
 
 
