@@ -91,7 +91,7 @@ def run(
                                                     "if downloaded, else the bundled sample.")] = None,
     recipe: Annotated[str, typer.Option(help="Recipe name of the competition, or a path to a YAML file.")] = "default",
     set_: Annotated[list[str] | None, typer.Option("--set", help="Override a recipe key: key=value "
-                                                                 "(e.g. params.n_estimators=100).")] = None,
+                                                                 "(e.g. params.C=0.1).")] = None,
     output: Annotated[Path | None, typer.Option(help="Where to write the submission. Default: in the "
                                                      "experiment's folder (printed).")] = None,
     executor: Annotated[str | None, typer.Option(help=f"Where the folds run: {', '.join(EXECUTORS)}. Default: the "
