@@ -57,6 +57,7 @@ T = TypeVar("T")
 RECIPE, SCORES, ENSEMBLE, CURATION = "recipe.yaml", "scores.json", "ensemble.json", "curation.json"
 OOF, TEST, LOG, SUBMISSION = "oof.parquet", "test.parquet", "log.txt", "submission.csv"
 FOLDS, NESTED, MEMBERS, UPLOADS = "folds", "nested", "members", "uploads"
+NOISE = "noise.json"  # the CV's bootstrap replicates (cv/noise.py)
 RESULT, MODEL, WORK, MANIFEST = "result.npz", "model", "work", "manifest.json"
 FOLD_ABSENT = "not run yet"
 PLAIN = "plain"  # the view of the rows as they are (no test-time transform)
@@ -394,6 +395,13 @@ class Experiment:
                    "folds_id": record.folds_id, "git_commit": record.git_commit, **details,
                    "leaderboard": record.row()}
         atomic_write_text(self.dir / SCORES, json.dumps(summary, indent=2))
+
+    def write_noise(self, noise: dict[str, Any]) -> None:
+        atomic_write_text(self.dir / NOISE, json.dumps(noise))
+
+    def read_noise(self) -> dict[str, Any]:
+        """noise.json as written (an OSError or ValueError where it is missing or damaged: the caller decides)."""
+        return json.loads((self.dir / NOISE).read_text(encoding="utf-8"))
 
     def write_ensemble(self, description: dict[str, Any]) -> None:
         atomic_write_text(self.dir / ENSEMBLE, json.dumps(description, indent=2))

@@ -49,6 +49,7 @@ from submit.cv.experiment import (
     write_fold,
 )
 from submit.cv.folds import shared_folds
+from submit.cv.noise import record_noise
 from submit.cv.recipe import Recipe
 from submit.cv.store import Store, now
 from submit.kernel.competition import Competition, Dataset
@@ -339,9 +340,18 @@ def _read_folds(task: TaskType, jobs: list[FoldJob], n_rows: int, views: list[st
     return out
 
 
+class OutOfTime(Exception):
+    """A run stopped at a fold boundary by its deadline: the finished folds are kept for the next run."""
+
+    def __init__(self, experiment: str, folds_done: int, n_splits: int) -> None:
+        super().__init__(f"{experiment}: out of time after {folds_done} of {n_splits} folds (kept for the next run)")
+        self.experiment, self.folds_done, self.n_splits = experiment, folds_done, n_splits
+
+
 def run_experiment(competition: Competition, dataset: Dataset, recipe: Recipe, runs_dir: Path, *,
                    executor: Executor | None = None, cache_dir: Path | None = None, store: Store | None = None,
-                   times: StageTimes | None = None, lender: Lender | None = None) -> ExperimentResult:
+                   times: StageTimes | None = None, lender: Lender | None = None,
+                   deadline: float | None = None) -> ExperimentResult:
     """Cross-validate recipe's head on dataset; record the experiment; return its scores and test predictions.
 
     `executor` runs the folds (default: here, one after the other) and, through its `rows()`, large batches of
@@ -349,7 +359,8 @@ def run_experiment(competition: Competition, dataset: Dataset, recipe: Recipe, r
     features, each fold's fit and predict, results) is timed through models.progress, so a caller listening
     there can draw bars; `times`: the caller's record of its own stages so far (loading the files), which
     the run continues: scores.json and log.txt keep them all. `lender`: what other experiments lend the
-    folds' training sides (distillation, pseudo-labels; ensembles/transfer.py).
+    folds' training sides (distillation, pseudo-labels; ensembles/transfer.py). `deadline` (time.time()): once
+    past it, the run stops after the fold it is on and raises OutOfTime, its finished folds written.
     """
     runs_dir = Path(runs_dir)
     executor = executor or LocalExecutor()
@@ -358,7 +369,7 @@ def run_experiment(competition: Competition, dataset: Dataset, recipe: Recipe, r
     with listening(times), listening(stage_log), row_executor(executor.rows()), \
             using_cache_dir(cache_dir or runs_dir / "cache") as cache:
         return _run_experiment(competition, dataset, recipe, runs_dir, cache, executor,
-                               store or Store(runs_dir / "leaderboard.sqlite"), times, stage_log, lender)
+                               store or Store(runs_dir / "leaderboard.sqlite"), times, stage_log, lender, deadline)
 
 
 @dataclass
@@ -391,8 +402,8 @@ class _Scores:
 
 
 def _run_experiment(competition: Competition, dataset: Dataset, recipe: Recipe, runs_dir: Path, cache_dir: Path,
-                    executor: Executor, store: Store, times: StageTimes, stage_log: _StageLog, lender: Lender | None
-                    ) -> ExperimentResult:
+                    executor: Executor, store: Store, times: StageTimes, stage_log: _StageLog, lender: Lender | None,
+                    deadline: float | None) -> ExperimentResult:
     run = _open(competition, dataset, recipe, runs_dir, stage_log)
     _curate(run)
     with stage("targets", total=len(run.dataset.train)):
@@ -408,12 +419,14 @@ def _run_experiment(competition: Competition, dataset: Dataset, recipe: Recipe, 
     if todo:
         _prepare(run, context)
     fit_folds([lent(job, transfer) for job in todo], context, executor, done=len(jobs) - len(todo),
-              on_written=lambda output: run.experiment.log(f"finished fold {output.fold}"))
+              on_written=_fold_written(run, len(jobs) - len(todo), deadline))
     with stage("results", total=len(run.dataset.train)):
         scores = _score(run, jobs)
         _write_predictions(run, scores)
     record = _record(run, scores)
     _write_summary(run, scores, record, times)
+    record_noise(run.experiment, competition, run.y, competition.decide(scores.oof, scores.decision),
+                 run.dataset.groups, run.folds_id)
     store.record_experiment(record.row())
     return ExperimentResult(
         id=record.id, dir=run.experiment.dir, metric=record.metric, higher_is_better=bool(record.higher_is_better),
@@ -422,6 +435,19 @@ def _run_experiment(competition: Competition, dataset: Dataset, recipe: Recipe, 
         test_decided=competition.decide(scores.test, scores.decision) if len(scores.test) else scores.test,
         folds_run=len(todo), curation=run.curation, repaired=repaired,
     )
+
+
+def _fold_written(run: _Run, done: int, deadline: float | None) -> Callable[[FoldOutput], None]:
+    """Logs each finished fold; past the deadline, stops the run there (OutOfTime), the folds written so far kept."""
+    n_splits, finished = run.recipe.folds.n_splits, [done]
+
+    def written(output: FoldOutput) -> None:
+        run.experiment.log(f"finished fold {output.fold}")
+        finished[0] += 1
+        if deadline is not None and time.time() > deadline and finished[0] < n_splits:
+            run.experiment.log(f"out of time after {finished[0]} of {n_splits} folds")
+            raise OutOfTime(run.experiment.id, finished[0], n_splits)
+    return written
 
 
 def _open(competition: Competition, dataset: Dataset, recipe: Recipe, runs_dir: Path, stage_log: _StageLog) -> _Run:

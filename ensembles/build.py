@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 from submit.cv.experiment import Experiment, Record, git_commit
+from submit.cv.noise import record_noise
 from submit.cv.runner import fold_scores
 from submit.cv.store import Store, now
 from submit.ensembles.members import EnsembleError, Member, check_compatible
@@ -91,8 +92,9 @@ def _blend(method: str, task: TaskType, members: list[Member], y: np.ndarray) ->
 
 
 def build_ensemble(competition: Competition, members: list[Member], y: np.ndarray, method: str, runs_dir: Path,
-                   store: Store) -> EnsembleResult:
-    """Blend members on their shared folds, score the blend's OOF, write it as an experiment and record it."""
+                   store: Store, groups: np.ndarray | None = None) -> EnsembleResult:
+    """Blend members on their shared folds, score the blend's OOF, write it as an experiment and record it.
+    `groups`: the data's groups (Dataset.groups), so the noise of a grouped CV resamples them as its members'."""
     task, metric = competition.task, competition.metric
     check_compatible(members, task)
     if len(y) != len(members[0].oof):
@@ -106,6 +108,7 @@ def build_ensemble(competition: Competition, members: list[Member], y: np.ndarra
     experiment = Experiment.at(runs_dir, competition.name, ensemble_id(members, method))
     record = _record(competition, experiment, method, first, scores, blend.fit_s, len(y))
     _write(experiment, task, members, blend, record, scores, decision, weights)
+    record_noise(experiment, competition, y, competition.decide(blend.oof, decision), groups, first.folds_id)
     store.record_ensemble(record.row(), weights)
     return EnsembleResult(
         id=record.id, dir=experiment.dir, method=method, metric=metric.name, higher_is_better=metric.higher_is_better,

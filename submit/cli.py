@@ -90,7 +90,7 @@ def run(
                                                     "if downloaded, else the bundled sample.")] = None,
     recipe: Annotated[str, typer.Option(help="Recipe name of the competition, or a path to a YAML file.")] = "default",
     set_: Annotated[list[str] | None, typer.Option("--set", help="Override a recipe key: key=value "
-                                                                 "(e.g. params.n_estimators=100).")] = None,
+                                                                 "(e.g. params.C=0.1).")] = None,
     output: Annotated[Path | None, typer.Option(help="Where to write the submission. Default: in the "
                                                      "experiment's folder (printed).")] = None,
     executor: Annotated[str | None, typer.Option(help=f"Where the folds run: {', '.join(EXECUTORS)}. Default: the "
@@ -100,6 +100,10 @@ def run(
                                              "GPU (see `submit plan`).")] = False,
     runs: RunsDir = Path("runs"),
     cache: CacheDir = None,
+    preset: Annotated[str | None, typer.Option(help="fast | good | best: a portfolio of recipes within a time "
+                                                    "limit, an ensemble, the final pick by the one-SE rule.")] = None,
+    time_limit: Annotated[str | None, typer.Option(help="With --preset: e.g. 90s, 10m, 1h30m. Default: good 10m, "
+                                                        "best 30m, fast none.")] = None,
 ) -> None:
     """Cross-validate a recipe, rank it on the local leaderboard and write a validated submission.
 
@@ -109,11 +113,17 @@ def run(
       submit lmsys --data data/lmsys --recipe longer-wins
       submit law-tags --set params.C=8 --set folds.n_splits=3 --output sub.csv
       submit law-tags --executor processes      (folds in parallel worker processes)
+      submit wsdm --preset best --time-limit 30m   (a portfolio of recipes, then the best pick)
     """
     from submit.pipeline import run_competition
+    from submit.preset_cli import run_preset_command
 
     previous = signal.signal(signal.SIGTERM, _interrupt)  # `kill` and schedulers stop a run the way Ctrl-C does
     try:
+        if preset is not None or time_limit is not None:
+            return run_preset_command(competition, preset, time_limit, recipe, StageBars(console), data=data,
+                                      overrides=set_ or [], output=output, runs_dir=runs, cache_dir=cache,
+                                      executor=executor)
         with StageBars(console) as bars, listening(bars):
             outcome = run_competition(competition, data=data, recipe=recipe, overrides=set_ or [], output=output,
                                       runs_dir=runs, cache_dir=cache, executor=executor, force=force,
@@ -196,6 +206,7 @@ def leaderboard(
       submit leaderboard wsdm --sync --plot cv.png   (and CV against the public scores)
       submit leaderboard wsdm --rebuild
     """
+    from submit.cv.noise import with_noise
     from submit.cv.store import Store
     from submit.kernel.plugins import get_competition
 
@@ -208,7 +219,7 @@ def leaderboard(
         from submit.host_cli import show_sync
 
         show_sync(comp.name, runs, slug)
-    rows = Store(runs / "leaderboard.sqlite", read_only=True).leaderboard(comp.name)
+    rows = with_noise(Store(runs / "leaderboard.sqlite", read_only=True).leaderboard(comp.name), runs)
     if not rows:
         console.print(f"No experiments for {comp.name} in {runs}. Run one: submit {comp.name}")
         raise typer.Exit(1)

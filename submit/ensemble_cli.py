@@ -70,7 +70,7 @@ def _ensemble_competition(name: str, experiments: list[str] | None, method: str,
         raise EnsembleError(f"the data in {data_dir} (fingerprint {dataset.fingerprint()}) is not the data experiment "
                             f"{first.id} was fitted on ({first.fingerprint}); pass the same --data it ran with")
     y = competition.targets(dataset, first.recipe.get("embedder"))
-    result = build_ensemble(competition, members, y, method, runs_dir, store)
+    result = build_ensemble(competition, members, y, method, runs_dir, store, groups=dataset.groups)
     submission = record_experiment_submission(
         competition, dataset, result.test_decided, output or Experiment(result.dir).submission_path, store,
         experiment=result.id, metric=result.metric, cv_mean=result.cv_mean, embedder=first.recipe.get("embedder"))

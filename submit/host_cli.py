@@ -325,7 +325,9 @@ def sync_scores(competition: str, runs: Path, slug: str | None) -> pd.DataFrame:
     comp = get_competition(competition)
     kaggle_slug = _kaggle_slug(comp, slug)
     session = _session()
+    from submit.cv.noise import with_noise
     from submit.cv.store import Store
+    from submit.leaderboard import vs_leader
 
     store = Store(runs / "leaderboard.sqlite")
     remote = {s.ref: s for s in session.submissions(kaggle_slug)}
@@ -341,9 +343,9 @@ def sync_scores(competition: str, runs: Path, slug: str | None) -> pd.DataFrame:
     board = session.leaderboard(kaggle_slug)
     if board:
         console.print(f"public leaderboard: {len(board)} teams on its first page, top score {board[0][1]:.5f}")
-    rows = store.leaderboard(competition)
+    rows = with_noise(store.leaderboard(competition), runs)
     return pd.DataFrame([{"experiment": r["id"], "cv": r["cv_mean"], "public": r["public_score"],
-                          "private": r["private_score"]} for r in rows])
+                          "private": r["private_score"], "cv_se": r["cv_se"], "vs_leader": vs_leader(r)} for r in rows])
 
 
 def rank_correlation(frame: pd.DataFrame, column: str = "public") -> float | None:

@@ -47,12 +47,13 @@ def shared_data(*parts: str) -> Path:
 
 @pytest.fixture(scope="session")
 def wsdm_experiment(tmp_path_factory):
-    """One quick WSDM experiment on the bundled sample, shared read-only: (runs folder, experiment id).
+    """One quick WSDM experiment (LightGBM, `lgbm`) on the bundled sample, shared read-only: (runs folder, id).
     Tests that write to its store copy the folder first."""
     from submit.pipeline import run_competition
 
     runs = tmp_path_factory.mktemp("wsdm-runs")
-    outcome = run_competition("wsdm", overrides=["params.n_estimators=40", "params.encoder=null"], runs_dir=runs)
+    outcome = run_competition("wsdm", recipe="lgbm", overrides=["params.n_estimators=40", "params.encoder=null"],
+                              runs_dir=runs)
     return runs, outcome.result.id
 
 

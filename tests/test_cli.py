@@ -18,7 +18,7 @@ from typer.testing import CliRunner
 from submit.cli import app
 
 runner = CliRunner()
-FAST = {"wsdm": ["--set", "params.n_estimators=40"], "lmsys": ["--set", "params.n_estimators=40"],
+FAST = {"wsdm": ["--set", "params.encoder=null"], "lmsys": ["--set", "params.encoder=null"],
         "hansol": [], "law-tags": []}
 
 
@@ -110,7 +110,7 @@ def test_the_installed_command_takes_the_competition_as_first_word(tmp_path):
 def test_a_killed_run_resumes_where_it_stopped(tmp_path):
     """SIGKILL after the first finished fold, then the same command: the rest run, the result is the same."""
     exe = Path(sys.executable).with_name("submit")
-    slow = ["--set", "params.early_stopping_rounds=0", "--set", "params.n_estimators=400"]
+    slow = ["--recipe", "lgbm", "--set", "params.early_stopping_rounds=0", "--set", "params.n_estimators=400"]
     args = [exe, "lmsys", "--runs", str(tmp_path / "runs"), *slow]
     proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 120

@@ -49,8 +49,8 @@ def test_a_fold_in_another_process_returns_data_and_uses_the_cache_its_context_n
 
 def test_folds_in_worker_processes_give_the_local_experiment_byte_for_byte(tmp_path):
     fast = ["params.encoder=null", "params.n_estimators=30", "folds.n_splits=3"]
-    local = run_competition("lmsys", overrides=fast, runs_dir=tmp_path / "local")
-    spread = run_competition("lmsys", overrides=fast, runs_dir=tmp_path / "spread", executor="processes")
+    local = run_competition("lmsys", recipe="lgbm", overrides=fast, runs_dir=tmp_path / "local")
+    spread = run_competition("lmsys", recipe="lgbm", overrides=fast, runs_dir=tmp_path / "spread", executor="processes")
     assert spread.result.id == local.result.id and spread.result.folds_run == 3
     for name in ("oof.parquet", "test.parquet"):
         assert (spread.result.dir / name).read_bytes() == (local.result.dir / name).read_bytes()

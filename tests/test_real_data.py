@@ -61,7 +61,7 @@ def test_wsdm_shaped_lmsys_rows_beat_majority_and_length_rule(runs):
 def test_hansol_retrieval_beats_the_constant_mean_answer(runs):
     data = shared_data("hansol")
     model, mean_answer = cv("hansol", data, "default", runs), cv("hansol", data, "prior", runs)
-    print(f"hansol cosine: retrieval {model:.4f}, mean answer {mean_answer:.4f}")
+    print(f"hansol cosine: default {model:.4f}, mean answer {mean_answer:.4f}")
     assert model > mean_answer + 0.02
 
 
@@ -73,7 +73,7 @@ def test_law_tags_beat_the_most_frequent_tag(runs):
     assert np.isfinite(model)
 
 
-@pytest.mark.parametrize(("name", "folder", "second"), [("hansol", "hansol", "ridge"), ("law-tags", "law", "knn")])
+@pytest.mark.parametrize(("name", "folder", "second"), [("hansol", "hansol", "knn"), ("law-tags", "law", "knn")])
 def test_an_ensemble_of_two_heads_scores_at_least_the_best_member(runs, name, folder, second):
     data = shared_data(folder)
     members = [experiment(name, data, "default", runs), experiment(name, data, second, runs)]

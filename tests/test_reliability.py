@@ -223,6 +223,7 @@ def missing_extra(extra: str | None) -> str | None:
 
 
 RUN = ("run", "wsdm", "--runs", "{runs}")
+LGBM = ("--recipe", "lgbm")  # LightGBM's parameters: the default before the linear head
 CASES = {
     # user errors that ended in a traceback
     "empty train wsdm": Case(("run", "wsdm", "--data", "{data}", "--runs", "{runs}", *QUICK), 2,
@@ -232,9 +233,9 @@ CASES = {
                               ("train.csv", "0 data rows"), "lmsys", edit_table("train.csv", lambda f: f.iloc[:0])),
     "empty train hansol": Case(("run", "hansol", "--data", "{data}", "--runs", "{runs}", "--recipe", "prior"), 2,
                                ("train.csv", "0 data rows"), "hansol", edit_table("train.csv", lambda f: f.iloc[:0])),
-    "n_estimators null": Case((*RUN, "--set", "params.n_estimators=null"), 2,
+    "n_estimators null": Case((*RUN, *LGBM, "--set", "params.n_estimators=null"), 2,
                               ("params.n_estimators", "null", "expected a value")),
-    "learning_rate -1": Case((*RUN, "--set", "params.learning_rate=-1"), 2,
+    "learning_rate -1": Case((*RUN, *LGBM, "--set", "params.learning_rate=-1"), 2,
                              ("params.learning_rate", "-1", "expected a number above 0")),
     "n_splits above rows": Case((*RUN, *QUICK, "--set", "folds.n_splits=10000"), 2,
                                 ("folds.n_splits=10000", "600 training rows", "train.parquet", "at most")),
@@ -305,14 +306,14 @@ CASES = {
     "law-tags Train.csv": Case(("run", "law-tags", "--data", "{data}", "--runs", "{runs}"), 2,
                                ("Train.csv", "case-sensitive", "train.csv"), "law-tags", upper_case_train),
     # corrupt artifacts
-    "truncated result.npz": Case((*RUN, "--set", "params.n_estimators=40", "--set", "params.encoder=null"), 0,
+    "truncated result.npz": Case((*RUN, *LGBM, "--set", "params.n_estimators=40", "--set", "params.encoder=null"), 0,
                                  ("fold 0: result.npz", "refitted", "4 finished fold(s) reused"),
                                  setup=experiment_file("folds/0/result.npz", truncate), experiment=True),
     "edited model.txt": Case(("predict", "wsdm", "-e", "{experiment}", "--runs", "{runs}"), 2,
                              ("folds/1", "model/model.txt", "checksum differs", "run the experiment again"),
                              setup=experiment_file("folds/1/model/model.txt", garbage), experiment=True),
     "garbage scores.json": Case(("predict", "wsdm", "-e", "{experiment}", "--runs", "{runs}"), 2,
-                                ("scores.json", "damaged", "submit wsdm --recipe default"),
+                                ("scores.json", "damaged", "submit wsdm --recipe lgbm"),
                                 setup=experiment_file("scores.json", garbage), experiment=True),
     "scores.json without decision": Case(("predict", "wsdm", "-e", "{experiment}", "--runs", "{runs}"), 2,
                                          ("scores.json", "decision", "run the experiment again"),
@@ -413,7 +414,7 @@ def test_a_damaged_fold_is_refitted_alone_and_gives_the_same_cv(tmp_path, wsdm_e
     before = json.loads((exp / "scores.json").read_text())
     stamps = {k: (exp / "folds" / str(k) / "result.npz").stat().st_mtime_ns for k in range(5)}
     truncate(exp / "folds" / "2" / "result.npz")  # `truncate -s 50`
-    code, text = submit("run", "wsdm", "--runs", runs, "--set", "params.n_estimators=40", "--set",
+    code, text = submit("run", "wsdm", "--runs", runs, *LGBM, "--set", "params.n_estimators=40", "--set",
                         "params.encoder=null")
     assert code == 0 and "fold 2: result.npz is not as written" in text and "4 finished fold(s) reused" in text
     after = json.loads((exp / "scores.json").read_text())
@@ -565,7 +566,7 @@ def test_sigterm_stops_a_run_like_ctrl_c(tmp_path):
     import time
 
     exe = Path(sys.executable).with_name("submit")
-    slow = ["--set", "params.encoder=null", "--set", "params.early_stopping_rounds=0", "--set",
+    slow = [*LGBM, "--set", "params.encoder=null", "--set", "params.early_stopping_rounds=0", "--set",
             "params.n_estimators=5000"]
     proc = subprocess.Popen([exe, "lmsys", "--runs", str(tmp_path), *slow], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)

@@ -8,6 +8,7 @@ import io
 import json
 import shutil
 import zipfile
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -29,6 +30,7 @@ from submit.pipeline import run_competition
 from tests import toy  # noqa: F401  (registers the toy competition)
 
 FAST = ["params.n_estimators=40", "params.encoder=null"]
+wsdm_lgbm = partial(run_competition, "wsdm", recipe="lgbm")  # the session's WSDM experiment's recipe
 TEACHER_RECIPE = {"name": "teacher", "head": "lgbm-pairwise", "params": {"n_estimators": 30, "encoder": None,
                                                                           "min_child_samples": 5}}
 
@@ -87,16 +89,16 @@ def taught(wsdm_experiment, tmp_path_factory):
     """The session's WSDM experiment as a teacher, in a copy of its runs folder, and a distilled student."""
     runs = tmp_path_factory.mktemp("taught") / "runs"
     shutil.copytree(wsdm_experiment[0], runs)
-    teacher = run_competition("wsdm", overrides=FAST, runs_dir=runs).result.id  # its finished folds, recorded here
+    teacher = wsdm_lgbm(overrides=FAST, runs_dir=runs).result.id  # its finished folds, recorded here
     assert teacher == wsdm_experiment[1]
-    student = run_competition("wsdm", overrides=[*FAST, f"distill_from={teacher}", "distill_alpha=0.7"],
+    student = wsdm_lgbm(overrides=[*FAST, f"distill_from={teacher}", "distill_alpha=0.7"],
                               runs_dir=runs)
     return runs, teacher, student
 
 
 def test_a_distilled_student_is_its_own_experiment_linked_to_its_teacher(taught):
     runs, teacher, student = taught
-    plain = run_competition("wsdm", overrides=FAST, runs_dir=runs).result
+    plain = wsdm_lgbm(overrides=FAST, runs_dir=runs).result
     assert student.result.id not in (teacher, plain.id)  # the id depends on the teacher and alpha
     assert (runs / "wsdm" / teacher / "nested" / "0-1" / "result.npz").is_file()  # refits kept with the teacher
     assert len(list((runs / "wsdm" / teacher / "nested").iterdir())) == 10  # one per pair of five folds
@@ -131,7 +133,7 @@ def test_a_distilled_student_predicts_and_packages_without_its_teacher(taught, t
 def test_pseudo_labels_are_the_teachers_fold_fits_on_the_test_rows_and_never_scored(taught):
     runs, teacher, _ = taught
     comp = get_competition("wsdm")
-    recipe = load_recipe(comp, "default", [*FAST, f"pseudo_labels={{from: {teacher}, threshold: 0.3, weight: 0.5}}"])
+    recipe = load_recipe(comp, "lgbm", [*FAST, f"pseudo_labels={{from: {teacher}, threshold: 0.3, weight: 0.5}}"])
     dataset = comp.load(comp.sample_dir)
     oof = pd.read_parquet(runs / "wsdm" / teacher / "oof.parquet")
     transfer = make_lender(comp, dataset, recipe, Store(runs / "leaderboard.sqlite"))(dataset.y, oof["fold"].to_numpy())
@@ -142,7 +144,7 @@ def test_pseudo_labels_are_the_teachers_fold_fits_on_the_test_rows_and_never_sco
         sure = np.flatnonzero(np.abs(teacher_pred[:, 0] - teacher_pred[:, 1]) >= 0.3)
         np.testing.assert_array_equal(rows, sure)
         np.testing.assert_allclose(targets, teacher_pred[sure])
-    result = run_competition("wsdm", overrides=[*FAST, f"pseudo_labels={{from: {teacher}, weight: 0.5}}"],
+    result = wsdm_lgbm(overrides=[*FAST, f"pseudo_labels={{from: {teacher}, weight: 0.5}}"],
                              runs_dir=runs).result
     scored = pd.read_parquet(result.dir / "oof.parquet")
     assert list(scored["id"]) == list(dataset.train["id"])  # the pseudo rows are in no fold
@@ -154,7 +156,7 @@ def test_unlabelled_rows_from_a_folder_in_the_hosts_test_layout(taught, tmp_path
     unlabeled = tmp_path / "unlabeled"
     unlabeled.mkdir()
     shutil.copy(get_competition("wsdm").sample_dir / "test.parquet", unlabeled / "test.parquet")
-    result = run_competition("wsdm", overrides=[*FAST, f"pseudo_labels={{from: {teacher}}}",
+    result = wsdm_lgbm(overrides=[*FAST, f"pseudo_labels={{from: {teacher}}}",
                                                 f"data.unlabeled={unlabeled}"], runs_dir=runs).result
     assert Store(runs / "leaderboard.sqlite").experiment(result.id)["learned_from"] == \
         {"pseudo": teacher, "unlabeled": str(unlabeled)}
@@ -163,11 +165,11 @@ def test_unlabelled_rows_from_a_folder_in_the_hosts_test_layout(taught, tmp_path
 def test_a_teacher_on_other_data_or_itself_taught_is_refused(taught):
     runs, teacher, student = taught
     with pytest.raises(TransferError, match="itself learnt from another"):
-        run_competition("wsdm", overrides=[*FAST, f"distill_from={student.result.id}"], runs_dir=runs)
+        wsdm_lgbm(overrides=[*FAST, f"distill_from={student.result.id}"], runs_dir=runs)
     with pytest.raises(TransferError, match="other training rows or folds"):
-        run_competition("wsdm", overrides=[*FAST, f"distill_from={teacher}", "folds.seed=7"], runs_dir=runs)
+        wsdm_lgbm(overrides=[*FAST, f"distill_from={teacher}", "folds.seed=7"], runs_dir=runs)
     with pytest.raises(TransferError, match="no experiment nope-1"):
-        run_competition("wsdm", overrides=[*FAST, "distill_from=nope-1"], runs_dir=runs)
+        wsdm_lgbm(overrides=[*FAST, "distill_from=nope-1"], runs_dir=runs)
 
 
 @pytest.mark.parametrize(("competition", "raw", "message"), [
