@@ -58,6 +58,7 @@ RECIPE, SCORES, ENSEMBLE, CURATION = "recipe.yaml", "scores.json", "ensemble.jso
 OOF, TEST, LOG, SUBMISSION = "oof.parquet", "test.parquet", "log.txt", "submission.csv"
 FOLDS, NESTED, MEMBERS, UPLOADS = "folds", "nested", "members", "uploads"
 NOISE = "noise.json"  # the CV's bootstrap replicates (cv/noise.py)
+PLAN = "plan.json"  # an LLM recipe's memory and time plan (submit plan)
 RESULT, MODEL, WORK, MANIFEST = "result.npz", "model", "work", "manifest.json"
 FOLD_ABSENT = "not run yet"
 PLAIN = "plain"  # the view of the rows as they are (no test-time transform)
@@ -402,6 +403,10 @@ class Experiment:
     def read_noise(self) -> dict[str, Any]:
         """noise.json as written (an OSError or ValueError where it is missing or damaged: the caller decides)."""
         return json.loads((self.dir / NOISE).read_text(encoding="utf-8"))
+
+    def write_plan(self, plan: dict[str, Any]) -> Path:
+        atomic_write_text(self.dir / PLAN, json.dumps(plan, indent=2))
+        return self.dir / PLAN
 
     def write_ensemble(self, description: dict[str, Any]) -> None:
         atomic_write_text(self.dir / ENSEMBLE, json.dumps(description, indent=2))

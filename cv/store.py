@@ -271,7 +271,9 @@ class Store:
                    FROM experiments e WHERE e.competition = ?""", (competition,)).fetchall()
         decoded = [_decode(r) for r in rows]
         # Each row carries its metric's direction; a competition has one primary metric, so one sort fits all.
-        return sorted(decoded, key=lambda r: (-r["cv_mean"] if r["higher_is_better"] else r["cv_mean"], r["created"]))
+        # Ties (an ensemble that keeps one member) fall to the older, then by id: the same order after --rebuild.
+        return sorted(decoded, key=lambda r: (-r["cv_mean"] if r["higher_is_better"] else r["cv_mean"], r["created"],
+                                              r["id"]))
 
     def rank(self, competition: str, experiment_id: str) -> tuple[int, int]:
         board = self.leaderboard(competition)

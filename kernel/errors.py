@@ -22,6 +22,10 @@ class UserError(Exception):
     """Something the user can fix: the message names the file, setting or install and what was expected."""
 
 
+class HeadUnavailable(UserError, RuntimeError):
+    """A head whose optional packages are not installed; the message gives the install command."""
+
+
 class WriteError(UserError, OSError):
     """A file that cannot be written for a reason outside the code: a full disk, a read-only place."""
 

@@ -45,10 +45,6 @@ class NotFittedError(RuntimeError):
     pass
 
 
-class HeadUnavailable(UserError, RuntimeError):
-    """A head whose optional packages are not installed; the message gives the install command."""
-
-
 class HeadSettingError(UserError, ValueError):
     """A head's parameters out of their range, or settings that do not go together."""
 

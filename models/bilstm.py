@@ -25,7 +25,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from submit.models.base import Head, HeadUnavailable, above, at_least, between, held_out_mask, limits_of
+from submit.kernel.errors import HeadUnavailable
+from submit.models.base import Head, above, at_least, between, held_out_mask, limits_of
 from submit.models.bpe import train_byte_bpe
 
 PAD, UNK = "[PAD]", "[UNK]"

@@ -227,13 +227,15 @@ def leaderboard(
         from submit.leaderboard import plot_folds
 
         out.print(f"Plot written: {plot_folds(rows, plot, comp.name)}", markup=False)
+    _print_board(rows, comp.name, format_)
+
+
+def _print_board(rows: list[dict], competition: str, format_: str) -> None:
+    from submit.leaderboard import render, rich_table
+
     if format_ == "table":
-        from submit.leaderboard import rich_table
-
-        out.print(rich_table(rows, comp.name, out.width))
+        out.print(rich_table(rows, competition, out.width))
     else:
-        from submit.leaderboard import render
-
         sys.stdout.write(render(rows, format_))
 
 

@@ -288,14 +288,10 @@ def upload(
     if comp.host == "dacon":
         _upload_dacon(comp, submission, exp_id, message, team, force, store)
         return
-    kaggle_slug = _kaggle_slug(comp, slug)
-    session = _session()
+    kaggle_slug, session = _kaggle_slug(comp, slug), _session()
     _check_submissions_left(session, kaggle_slug)
-    if comp.code_competition:
-        ref = _upload_code(session, comp, kaggle_slug, exp_id, message, runs, Path("bundles"), wheels, gpu,
-                           timeout, poll)
-    else:
-        ref = session.submit_file(kaggle_slug, submission, message)
+    ref = (_upload_code(session, comp, kaggle_slug, exp_id, message, runs, Path("bundles"), wheels, gpu, timeout, poll)
+           if comp.code_competition else session.submit_file(kaggle_slug, submission, message))
     store.record_submission(exp_id, competition, submission.resolve(), None, message, host_ref=ref,
                             status="pending")
     out.print(f"Submitted {exp_id} to {kaggle_slug}: submission {ref}")

@@ -16,17 +16,13 @@ returns the plan, which the run records as plan.json beside scores.json.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
 
 from submit.app import app, out
-from submit.cv.io import atomic_write_text
-from submit.cv.recipe import Recipe, load_recipe
-from submit.kernel.competition import Competition
 from submit.kernel.errors import UserError
 from submit.kernel.plugins import get_competition
 from submit.models.llm.plan import (
@@ -43,9 +39,11 @@ from submit.models.llm.plan import (
     make_plan,
     suggest,
 )
-from submit.models.registry import HEADS
 
-PLAN_FILE = "plan.json"  # beside scores.json in the experiment's folder
+if TYPE_CHECKING:
+    from submit.cv.recipe import Recipe
+    from submit.kernel.competition import Competition
+
 HOST_HARDWARE = {"kaggle": "kaggle-t4x2"}  # what a host's GPU notebook has, the default of --hardware
 
 
@@ -55,6 +53,7 @@ class PlanRefused(UserError, RuntimeError):
 
 def is_llm(recipe: Recipe) -> bool:
     from submit.models.llm.core import LlmHead
+    from submit.models.registry import HEADS
 
     return issubclass(HEADS.get(recipe.head), LlmHead)
 
@@ -63,6 +62,7 @@ def workload(competition: Competition, recipe: Recipe, *, train_rows: int | None
              test_rows: int | None = None, row_tokens: int | None = None) -> Workload:
     """The recipe's demands on the host: its folds and views, the host's rows, the notebook's limit."""
     from submit.models.llm.classifier import LlmClassifier
+    from submit.models.registry import HEADS
 
     classifier = issubclass(HEADS.get(recipe.head), LlmClassifier)
     return Workload(kind="classifier" if classifier else "causal", n_splits=recipe.folds.n_splits,
@@ -146,7 +146,10 @@ def show(plan: Plan) -> None:
 
 
 def write_plan(folder: Path, plan: Plan, enforced: bool) -> Path:
-    return atomic_write_text(Path(folder) / PLAN_FILE, json.dumps({**plan.to_dict(), "enforced": enforced}, indent=2))
+    """plan.json in the experiment's folder, beside scores.json."""
+    from submit.cv.experiment import Experiment
+
+    return Experiment(Path(folder)).write_plan({**plan.to_dict(), "enforced": enforced})
 
 
 # --- before a run ----------------------------------------------------------------------------------------
@@ -209,6 +212,8 @@ def plan_command(
     Examples: `submit plan wsdm --recipe gemma2-9b-qlora --hardware kaggle-t4x2`,
     `submit plan lmsys --recipe qwen2.5-14b-qlora --hardware a100-80 --set params.max_length=1024`.
     """
+    from submit.cv.recipe import load_recipe
+
     comp = get_competition(competition)
     resolved = load_recipe(comp, recipe, list(set_ or []))
     if not is_llm(resolved):

@@ -37,8 +37,8 @@ from typing import Any
 from rich.table import Table
 
 from submit.budget import notebook_estimate, run_estimate
-from submit.cv.artifacts import damage, read_mapping
 from submit.cv.executor import build_executor
+from submit.cv.experiment import Experiment, damage
 from submit.cv.folds import shared_folds
 from submit.cv.noise import with_noise
 from submit.cv.recipe import Recipe, load_options, load_recipe
@@ -156,9 +156,9 @@ def _earlier_seconds(history: list[dict[str, Any]], name: str, runs_dir: Path) -
     for row in history:
         if row["recipe"] != name:
             continue
-        folder = runs_dir / row["competition"] / row["id"]
+        folder = Experiment.at(runs_dir, row["competition"], row["id"]).dir
         try:
-            stages = read_mapping(folder if folder.is_dir() else Path(row["path"]), "scores.json").get("stages") or {}
+            stages = Experiment(folder if folder.is_dir() else Path(row["path"])).read_summary().get("stages") or {}
         except UserError:
             continue
         if "folds" in stages:
@@ -170,9 +170,9 @@ def _member(competition: Competition, dataset: Dataset, recipe: Recipe, ids: tup
             history: list[dict[str, Any]]) -> Member:
     fingerprint, folds_id = ids
     exp_id = experiment_id(recipe, fingerprint, folds_id)
-    exp_dir = runs_dir / competition.name / exp_id
+    experiment = Experiment.at(runs_dir, competition.name, exp_id)
     n = recipe.folds.n_splits
-    left = sum(damage(exp_dir / "folds" / str(k)) is not None for k in range(n))
+    left = sum(damage(experiment.fold_dir(k)) is not None for k in range(n))
     full = run_estimate(recipe.head, len(dataset.train), _earlier_seconds(history, recipe.name, runs_dir))
     # A finished member costs its results stage again; a part-finished one its missing folds' share.
     estimate = full * left / n if left else min(full, 5.0)

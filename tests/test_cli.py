@@ -133,7 +133,7 @@ def test_a_killed_run_resumes_where_it_stopped(tmp_path):
 
 
 @pytest.mark.parametrize("error", ["submit.models.llm:LlmUnavailable", "submit.models.llm.zoo:ModelUnavailable",
-                                   "submit.models.base:HeadUnavailable", "submit.ensembles.members:EnsembleError"])
+                                   "submit.kernel.errors:HeadUnavailable", "submit.ensembles.members:EnsembleError"])
 def test_every_user_error_ends_with_its_message_and_exit_2(error, monkeypatch, tmp_path):
     """One base class (competitions.errors.UserError): no command keeps a list of the errors it expects."""
     import importlib

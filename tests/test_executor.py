@@ -5,6 +5,7 @@ experiment, byte for byte."""
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -12,6 +13,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 from submit.cv.executor import EXECUTORS, ExecutorError, build_executor
 from submit.cv.experiment import PLAIN, FoldOutput, read_fold, write_fold
@@ -106,10 +108,24 @@ def busy_workers(run: subprocess.Popen, settled_s: float = 2.0) -> list[int]:
     raise AssertionError("the run ended before its worker processes had settled")
 
 
+def _law_tags_many_times(folder: Path, copies: int) -> Path:
+    """The bundled law-tags sample with its training rows repeated under new ids (and distinct titles)."""
+    sample = get_competition("law-tags").sample_dir
+    folder.mkdir(parents=True)
+    train = pd.read_csv(sample / "train.csv")
+    many = pd.concat([train.assign(id=train["id"] + k * 100_000, title=train["title"] + f" ({k})")
+                      for k in range(copies)], ignore_index=True)
+    many.to_csv(folder / "train.csv", index=False)
+    for name in ("test.csv", "sample_submission.csv"):
+        shutil.copy(sample / name, folder / name)
+    return folder
+
+
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads the process tree from /proc")
 def test_a_processes_run_killed_by_sigkill_leaves_no_worker_behind(tmp_path):
-    run = subprocess.Popen([sys.executable, "-m", "submit", "law-tags", "--executor", "processes", "--runs",
-                            str(tmp_path)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    data = _law_tags_many_times(tmp_path / "data", copies=40)  # folds slow enough to be caught mid-fit
+    run = subprocess.Popen([sys.executable, "-m", "submit", "law-tags", "--executor", "processes", "--data", str(data),
+                            "--runs", str(tmp_path / "runs")], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     workers = busy_workers(run)
     os.kill(run.pid, signal.SIGKILL)
     run.wait()

@@ -99,3 +99,16 @@ def test_no_import_cycles():
         if name not in state:
             visit(name, [name])
     assert not cycles, "import cycles:\n" + "\n".join(cycles)
+
+
+def test_no_function_outside_tests_is_longer_than_50_lines():
+    """A function that fits on a screen; ruff holds complexity (C90) and statements (PLR0915) beside this."""
+    long = []
+    for path in ROOT.rglob("*.py"):
+        parts = path.relative_to(ROOT).parts
+        if parts[0] in {"tests", ".venv", "build"} or any(part.startswith(".") for part in parts):
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.end_lineno - node.lineno >= 50:
+                long.append(f"{path.relative_to(ROOT)}:{node.lineno} {node.name} ({node.end_lineno - node.lineno + 1})")
+    assert not long, "functions over 50 lines:\n" + "\n".join(long)

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import importlib.util
 
-from submit.models.base import HeadUnavailable
+from submit.kernel.errors import HeadUnavailable
 
 LLM_PACKAGES = ("torch", "transformers", "peft", "accelerate", "bitsandbytes")
 
