@@ -103,6 +103,9 @@ class Competition:
     task: ClassVar[TaskType]
     metrics: ClassVar[tuple[Metric, ...]]  # the first is the leaderboard's
     folds_scheme: ClassVar[str]  # stratified | grouped | multilabel
+    # The folder `sample_dir` names is a synthetic sample shipped with the plugin (a described competition's
+    # is the user's own files instead): said so when a run falls back to it.
+    synthetic_sample: ClassVar[bool] = True
 
     @property
     def metric(self) -> Metric:

@@ -22,4 +22,5 @@ HEADS = Registry("head", "submit.heads", {
     "bilstm": "submit.models.bilstm:SiameseBilstm",  # imports torch only when fitted or loaded
     "llm-classifier": "submit.models.llm.classifier:LlmClassifier",
     "llm-generator": "submit.models.llm.generator:LlmGenerator",
+    "tabular-lgbm": "submit.models.tabular:TabularLgbm",
 }, check=check_head_class)

@@ -32,7 +32,7 @@ from submit.curation.report import report_renderable
 from submit.cv.executor import EXECUTORS
 from submit.cv.store import Store, rebuild_store
 from submit.kernel.checks import DataError
-from submit.kernel.plugins import COMPETITIONS, get_competition
+from submit.kernel.plugins import competition_names, get_competition
 from submit.leaderboard import FORMATS, render, rich_table
 from submit.models.progress import Listener, Stage, listening
 from submit.pipeline import resolve_data_dir, run_competition
@@ -145,8 +145,9 @@ def run(
 
 @app.command("list")
 def list_competitions() -> None:
-    """The installed competitions, their tasks, metrics and recipes. Example: `submit list`."""
-    for name in COMPETITIONS.names():
+    """The installed competitions (and those set up by `submit init`), their tasks, metrics and recipes.
+    Example: `submit list`."""
+    for name in competition_names():
         try:
             comp = get_competition(name)
         except Exception as err:  # a broken plugin is reported, not fatal

@@ -50,7 +50,7 @@ def resolve_data_dir(competition: Competition, data: Path | None, downloads: Pat
     downloaded = downloads / competition.name
     if downloaded.is_dir() and any(downloaded.iterdir()):
         return downloaded, "downloaded"
-    return competition.sample_dir, "bundled sample"
+    return competition.sample_dir, "bundled sample" if competition.synthetic_sample else "its folder"
 
 
 def cache_location(runs_dir: Path, cache_dir: Path | None = None) -> Path:
