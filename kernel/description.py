@@ -35,6 +35,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import pandas as pd
 import yaml
 from submit.kernel.errors import UserError, writing
 from submit.kernel.metrics import get_metric
@@ -45,6 +47,14 @@ ROLES = ("numeric", "categorical", "text", "datetime")
 SUBMISSIONS = ("values", "labels", "probabilities", "ranked")
 _SUBMISSIONS_OF = {"regression": ("values",), "binary": ("labels", "probabilities"),
                    "multiclass": ("labels", "probabilities", "ranked"), "multilabel": ("probabilities", "ranked")}
+
+
+def label_text(values: pd.Series) -> pd.Series:
+    """Class labels as text, one spelling per value: 1.0 and 1 both read '1' (a CSV and a Parquet agree)."""
+    numbers = pd.to_numeric(values, errors="coerce")
+    if numbers.notna().all() and len(values) and (numbers == numbers.round()).all():
+        return numbers.astype(np.int64).astype(str)
+    return values.astype(str).str.strip()
 
 
 class DescriptionError(UserError, ValueError):
@@ -71,9 +81,12 @@ class Description:
 
     def problems(self) -> list[str]:
         """What is wrong with the description, each as 'key: found, expected ...'; [] when valid."""
-        out = []
         if self.task not in TASK_NAMES:
             return [f"task: '{self.task}', expected one of {', '.join(TASK_NAMES)}"]
+        return self._target_problems() + self._column_problems()
+
+    def _target_problems(self) -> list[str]:
+        out = []
         try:
             spec = get_metric(self.metric, self.task)
             if spec.higher_is_better != bool(self.higher_is_better):
@@ -91,6 +104,10 @@ class Description:
             wanted = "two classes" if self.task == "binary" else "at least two classes"
             if (self.task == "binary") != (len(self.classes) == 2) or len(self.classes) < 2:
                 out.append(f"classes: {list(self.classes)}, expected {wanted}")
+        return out
+
+    def _column_problems(self) -> list[str]:
+        out = []
         bad_roles = {c: r for c, r in self.features.items() if r not in ROLES}
         if bad_roles:
             out.append(f"features: roles {bad_roles}, expected each one of {', '.join(ROLES)}")

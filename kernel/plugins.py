@@ -14,7 +14,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from submit.kernel.competition import Competition, check_competition_class
-from submit.kernel.description import described
+from submit.kernel.description import Description, described
 from submit.kernel.registry import Registry, UnknownName, _import
 
 COMPETITIONS = Registry("competition", "submit.competitions", {
@@ -34,8 +34,9 @@ def competition_names() -> list[str]:
     return registered + sorted(set(described()) - set(registered))
 
 
-def described_competition(name: str, folder: Path) -> type[Competition]:
-    cls = _import(DESCRIBED_CLASS)(name, Path(folder))
+def described_competition(name: str, folder: Path, description: Description | None = None) -> type[Competition]:
+    """The class of a described competition: its folder's competition.yaml, or `description` (before it is written)."""
+    cls = _import(DESCRIBED_CLASS)(name, Path(folder), description)
     check_competition_class(name, cls)
     return cls
 

@@ -227,7 +227,8 @@ def validate(
 
 # Commands kept in their own modules register themselves on `app` when imported.
 import submit.ensemble_cli  # noqa: E402
-import submit.host_cli  # noqa: E402, F401  (predict, download, package, upload)
+import submit.host_cli  # noqa: E402  (predict, download, package, upload)
+import submit.init  # noqa: E402, F401  (init)
 
 
 def main() -> None:

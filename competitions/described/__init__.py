@@ -23,20 +23,12 @@ import numpy as np
 import pandas as pd
 from submit.kernel.checks import DataError, check_ids_covered, find_table, read_any
 from submit.kernel.competition import Competition, Dataset, subset_rows
-from submit.kernel.description import FILE, Description, read_description
+from submit.kernel.description import FILE, Description, label_text, read_description
 from submit.kernel.metrics import metric_for
 from submit.kernel.submissions import COLUMN_PROBABILITIES, LABELS, NUMBERS, PROBABILITIES, TAGS, SubmissionSpec
 from submit.kernel.tasks import tabular_task
 
 MISSING = ("", "NA", "N/A", "NaN", "nan", "null", "NULL", "None")  # cells read as missing in numbers and dates
-
-
-def label_text(values: pd.Series) -> pd.Series:
-    """Class labels as text, one spelling per value: 1.0 and 1 both read '1' (a CSV and a Parquet agree)."""
-    numbers = pd.to_numeric(values, errors="coerce")
-    if numbers.notna().all() and len(values) and (numbers == numbers.round()).all():
-        return numbers.astype(np.int64).astype(str)
-    return values.astype(str).str.strip()
 
 
 def _missing(values: pd.Series) -> pd.Series:
@@ -201,9 +193,11 @@ def _scheme(desc: Description) -> str:
     return "multilabel" if desc.task == "multilabel" else "stratified"  # regression: no stratify -> KFold
 
 
-def described_class(name: str, folder: Path, base: type[Described] = Described) -> type[Described]:
-    """The Competition subclass of folder/competition.yaml under `name` (a class: the registry's contract)."""
-    desc = read_description(Path(folder) / FILE)
+def described_class(name: str, folder: Path, description: Description | None = None,
+                    base: type[Described] = Described) -> type[Described]:
+    """The Competition subclass of folder/competition.yaml (or of `description`, not yet written) under `name`:
+    a class, as the registry's contract asks."""
+    desc = description or read_description(Path(folder) / FILE)
     task = tabular_task(desc.task, desc.metric)
     attributes = {"name": name, "title": desc.title or f"{name} ({desc.task}, {desc.metric})",
                   "host": "kaggle" if desc.kaggle else "local", "slug": desc.kaggle, "description": desc,
