@@ -31,7 +31,7 @@ from sklearn.linear_model import Ridge
 from sklearn.model_selection import KFold
 from submit.models.tfidf_ovr import restore_vectorizer, vectorizer_state
 
-DATE_PARTS = ("year", "month", "day", "dayofweek", "hour")
+DATE_PARTS = ("year", "month", "day", "day_of_week", "hour")
 
 
 def column_roles(X: pd.DataFrame) -> dict[str, str]:
