@@ -23,4 +23,5 @@ HEADS = Registry("head", "submit.heads", {
     "llm-classifier": "submit.models.llm.classifier:LlmClassifier",
     "llm-generator": "submit.models.llm.generator:LlmGenerator",
     "tabular-lgbm": "submit.models.tabular:TabularLgbm",
+    "tfidf-linear": "submit.models.tabular_linear:TfidfLinear",
 }, check=check_head_class)
