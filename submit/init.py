@@ -19,6 +19,7 @@ whether the sample holds labels or probabilities from its values. Each option ov
 
 from __future__ import annotations
 
+import re
 import zipfile
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -369,9 +370,12 @@ def init(
     if task is not None and task not in TASK_NAMES:
         raise InitError(f"--task {task}: expected one of {', '.join(TASK_NAMES)}")
     folder = Path(data) if data is not None else Path("data") / name
-    if kaggle:
-        download(kaggle, folder)
-    inference = infer(read_tables(folder), Options(metric, id_, list(target or []), group, task), name)
+    from_kaggle = download(kaggle, folder) if kaggle else None
+    options = Options(metric or from_kaggle, id_, list(target or []), group, task)
+    inference = infer(read_tables(folder), options, name)
+    if from_kaggle and not metric:
+        inference.notes = [(w, "the competition's metadata on Kaggle" if w.startswith("metric:") else why)
+                           for w, why in inference.notes]
     if kaggle:
         inference.description = replace(inference.description, kaggle=kaggle)
     for what, why in inference.notes:
@@ -380,9 +384,33 @@ def init(
     out.print(f"Wrote {path}. Next: submit {name}" + (f" --data {folder}" if data is not None else ""))
 
 
-def download(slug: str, folder: Path) -> None:
-    """The competition's files through the Kaggle client (its archive checked before anything is unpacked)."""
+# Kaggle's metric names (its metadata, letters and digits only, lowercased) -> the harness's metrics.
+KAGGLE_METRICS = {"categorizationaccuracy": "accuracy", "accuracy": "accuracy", "rmse": "rmse",
+                  "rootmeansquarederror": "rmse", "rmsle": "rmsle", "rootmeansquaredlogarithmicerror": "rmsle",
+                  "auc": "auc", "areaunderroccurve": "auc", "rocauc": "auc", "logloss": "logloss",
+                  "multiclassloss": "logloss", "meancolumnwiselogloss": "logloss", "mae": "mae",
+                  "meanabsoluteerror": "mae", "quadraticweightedkappa": "qwk", "qwk": "qwk", "meanfscore": "f1",
+                  "f1": "f1", "fscore": "f1", "macrof1": "macro-f1", "microf1": "micro-f1", "r2": "r2",
+                  "meancolumnwiseauc": "auc", "meancolumnwiserocauc": "auc", "balancedaccuracy": "balanced-accuracy"}
+
+
+def kaggle_metric(name: str | None) -> str | None:
+    """The harness's name for a metric as Kaggle's metadata names it, or None when it has none."""
+    key = re.sub(r"[^a-z0-9@]", "", str(name or "").lower())
+    map_at = re.fullmatch(r"(?:map|meanaverageprecision)@?(\d+)", key)
+    return f"map@{map_at.group(1)}" if map_at else KAGGLE_METRICS.get(key)
+
+
+def download(slug: str, folder: Path) -> str | None:
+    """The competition's files through the Kaggle client (its archive checked before anything is unpacked), and
+    its metric from the competition's metadata where the client gives one that the harness knows."""
     from submit.host_cli import _session
 
-    files = _session().download(slug, folder)
+    session = _session()
+    files = session.download(slug, folder)
     out.print(f"Downloaded {len(files)} file(s) of {slug} into {folder}")
+    named = session.evaluation_metric(slug)
+    metric = kaggle_metric(named)
+    if named and metric is None:
+        out.print(f"  Kaggle's metric '{named}' is not one the harness computes; pass --metric (see kernel/metrics.py)")
+    return metric

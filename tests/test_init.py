@@ -268,3 +268,35 @@ def test_an_edited_description_is_checked_on_read(tmp_path):
     (folder / "competition.yaml").write_text(text)
     code, text = submit("run", "dia", "--runs", str(tmp_path / "runs"))
     assert code == 2 and "higher_is_better: True, but rmse is better lower" in text
+
+
+def test_kaggle_downloads_the_files_and_takes_the_metric_from_the_metadata(tmp_path, monkeypatch):
+    from kagglesdk.kaggle_env import KaggleEnv, _env_to_endpoint
+
+    from tests.kaggle_server import FakeKaggle
+    from tests.test_kaggle import SECRET, USER
+
+    files = regression_files(tmp_path / "files")
+    for key, value in {"HOME": str(tmp_path), "KAGGLE_CONFIG_DIR": str(tmp_path / "kc"), "KAGGLE_USERNAME": USER,
+                       "KAGGLE_KEY": SECRET, "KAGGLE_API_ENVIRONMENT": "LOCALHOST"}.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.delenv("KAGGLE_API_TOKEN", raising=False)
+    zipped = {p.name: p.read_bytes() for p in files.iterdir()}
+    with FakeKaggle(zip_files=zipped, metrics={"house-prices": "Root Mean Squared Logarithmic Error"}) as server:
+        monkeypatch.setitem(_env_to_endpoint, KaggleEnv.LOCAL, server.url)
+        code, text = submit("init", "house", "--kaggle", "house-prices", "--data", str(tmp_path / "house"))
+        assert code == 0, text
+        assert server.calls("DownloadDataFiles") and server.calls("ListCompetitions")
+    desc = described(tmp_path / "house")
+    assert desc["metric"] == "rmsle" and desc["kaggle"] == "house-prices"
+    assert "the competition's metadata on Kaggle" in text
+    assert SECRET not in text
+
+
+@pytest.mark.parametrize(("named", "ours"), [("CategorizationAccuracy", "accuracy"), ("RMSE", "rmse"),
+                                             ("Quadratic Weighted Kappa", "qwk"), ("MAP@3", "map@3"),
+                                             ("Some Custom Metric", None)])
+def test_kaggle_metric_names_map_to_the_harness(named, ours):
+    from submit.init import kaggle_metric
+
+    assert kaggle_metric(named) == ours
