@@ -24,4 +24,5 @@ HEADS = Registry("head", "submit.heads", {
     "llm-generator": "submit.models.llm.generator:LlmGenerator",
     "tabular-lgbm": "submit.models.tabular:TabularLgbm",
     "tfidf-linear": "submit.models.tabular_linear:TfidfLinear",
+    "llm-text-classifier": "submit.models.tabular_llm:LlmTextClassifier",  # imports torch only when fitted
 }, check=check_head_class)

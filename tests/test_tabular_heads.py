@@ -97,3 +97,19 @@ def test_nested_text_predictions_never_saw_their_rows_labels():
     memorised = model.transform(texts)[:, -1]
     assert abs(np.corrcoef(oof, y[:, 0])[0, 1]) < 0.2
     assert np.corrcoef(memorised, y[:, 0])[0, 1] > 0.8
+
+
+def test_the_llm_classifier_reads_the_text_columns_of_a_table(tmp_path):
+    pytest.importorskip("peft")
+    from submit.models.tabular_llm import LlmTextClassifier
+
+    X, signal = table(40)
+    task = tabular_task("multiclass", "logloss")
+    head = LlmTextClassifier(model="tiny-llama", quantization="lora", micro_batch_size=4, grad_accum=1,
+                             gradient_checkpointing=False, max_length=128, save_steps=1000, max_steps=2)
+    head.fit(X.iloc[:32], targets("multiclass", signal)[:32], task=task)
+    assert head.columns_ == ["note"]
+    pred = head.predict(X.iloc[32:])
+    assert pred.shape == (8, 3) and np.allclose(pred.sum(axis=1), 1)
+    head.save(tmp_path / "m")
+    assert np.allclose(LlmTextClassifier.load(tmp_path / "m").predict(X.iloc[32:]), pred, atol=1e-5)
