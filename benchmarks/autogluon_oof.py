@@ -6,9 +6,9 @@ Run with the Python of a separate environment that has AutoGluon (it is not a de
     /tmp/ag/bin/python benchmarks/autogluon_oof.py DATA_DIR FOLDS.parquet OUT.csv --time-limit 120
 
 It reads DATA_DIR/competition.yaml and train.csv, fits `TabularPredictor(label).fit(train, time_limit=...)` on
-each fold's training rows (one predictor per column for several targets) and writes the held-out rows'
-predictions in the harness's arrays (regression values; class probabilities in the description's class order;
-multilabel per-column probabilities). RMSLE targets are fitted as log1p, as the harness does.
+each fold's training rows (one predictor per column for several targets, sharing the time limit) and writes
+the held-out rows' predictions in the harness's arrays (regression values; class probabilities in the
+description's class order; multilabel per-column probabilities). RMSLE targets are fitted as log1p, as the harness does.
 """
 
 from __future__ import annotations
@@ -52,6 +52,7 @@ def main() -> None:
     folds = pd.read_parquet(args.folds)["fold"].to_numpy()
     features = list(desc["features"])
     out = np.zeros((len(train), len(desc["classes"]) or len(desc["targets"])))
+    limit = args.time_limit / len(desc["targets"])  # one predictor per target column share one fit's time
     for k in np.unique(folds):
         fit_rows, held = train[folds != k], train[folds == k][features]
         for j, target in enumerate(desc["targets"]):
@@ -59,15 +60,15 @@ def main() -> None:
             if desc["task"] == "regression":
                 if desc["metric"] == "rmsle":
                     frame[target] = np.log1p(frame[target].clip(lower=0))
-                pred = _fit_predict(frame, held, target, "regression", args.time_limit)
+                pred = _fit_predict(frame, held, target, "regression", limit)
                 out[folds == k, j] = np.expm1(pred) if desc["metric"] == "rmsle" else pred
             elif desc["task"] == "multilabel":
-                proba = _fit_predict(frame, held, target, "binary", args.time_limit)
+                proba = _fit_predict(frame, held, target, "binary", limit)
                 out[folds == k, j] = proba[1].to_numpy() if 1 in proba.columns else 0.0
             else:
                 frame[target] = _label_text(frame[target])
                 problem = "binary" if desc["task"] == "binary" else "multiclass"
-                proba = _fit_predict(frame, held, target, problem, args.time_limit)
+                proba = _fit_predict(frame, held, target, problem, limit)
                 proba.columns = [str(c) for c in proba.columns]
                 out[folds == k] = proba.reindex(columns=desc["classes"], fill_value=0.0).to_numpy()
         print(f"fold {k + 1} done", flush=True)
