@@ -46,6 +46,16 @@ def numeric_column(path: Path, name: str, values: pd.Series) -> pd.Series:
     return numbers
 
 
+def dates(values: pd.Series) -> pd.Series:
+    """datetime64 of a column of dates: in the format of its first value (fast), else each value parsed alone."""
+    if pd.api.types.is_datetime64_any_dtype(values):
+        return values
+    parsed = pd.to_datetime(values, errors="coerce")
+    if parsed.isna().sum() > values.isna().sum():  # several formats: parse each value on its own (slow)
+        parsed = pd.to_datetime(values, errors="coerce", format="mixed")
+    return parsed
+
+
 def typed_features(path: Path, frame: pd.DataFrame, roles: dict[str, str]) -> pd.DataFrame:
     """The feature columns of one table, each typed by its role (categories are set later, over both tables)."""
     missing = [c for c in roles if c not in frame.columns]
@@ -57,7 +67,7 @@ def typed_features(path: Path, frame: pd.DataFrame, roles: dict[str, str]) -> pd
         if role == "numeric":
             out[name] = numeric_column(path, name, values)
         elif role == "datetime":
-            out[name] = pd.to_datetime(values.where(~_missing(values)), errors="coerce", format="mixed")
+            out[name] = dates(values.where(~_missing(values)))
         elif role == "categorical":
             out[name] = label_text(values.where(~_missing(values))).where(~_missing(values))
         else:
