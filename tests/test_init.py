@@ -121,6 +121,9 @@ def test_multiclass_probabilities_by_class_columns_run_ensemble_and_predict(tmp_
     for recipe in ("default", "baseline"):
         code, text = submit("run", "wine", "--runs", runs, "--recipe", recipe, *FAST)
         assert code == 0, text
+    for method in ("caruana", "stack", "rank"):
+        code, text = submit("ensemble", "wine", "--runs", runs, "--method", method)
+        assert code == 0, (method, text)
     code, text = submit("ensemble", "wine", "--runs", runs)
     assert code == 0, text
     sub = pd.read_csv(Path(text.split("Submission written and validated: ")[1].split()[0]))
