@@ -49,10 +49,27 @@ _SUBMISSIONS_OF = {"regression": ("values",), "binary": ("labels", "probabilitie
                    "multiclass": ("labels", "probabilities", "ranked"), "multilabel": ("probabilities", "ranked")}
 
 
+MISSING = ("", "NA", "N/A", "NaN", "nan", "null", "NULL", "None")  # cells read as missing in numbers and dates
+
+
+def missing(values: pd.Series) -> pd.Series:
+    return values.isna() | values.astype(str).str.strip().isin(MISSING)
+
+
+def as_numbers(values: pd.Series) -> pd.Series | None:
+    """The present cells as float64, or None when one is not a number. The first cells are tried alone first:
+    converting a text column cell by cell, each failing, is what makes a wide table slow to read."""
+    present = values[~missing(values)]
+    if pd.to_numeric(present.head(64), errors="coerce").isna().any():
+        return None
+    numbers = pd.to_numeric(present, errors="coerce")
+    return None if numbers.isna().any() else numbers.astype(np.float64)
+
+
 def label_text(values: pd.Series) -> pd.Series:
     """Class labels as text, one spelling per value: 1.0 and 1 both read '1' (a CSV and a Parquet agree)."""
-    numbers = pd.to_numeric(values, errors="coerce")
-    if numbers.notna().all() and len(values) and (numbers == numbers.round()).all():
+    numbers = as_numbers(values) if len(values) and not values.isna().any() else None
+    if numbers is not None and len(numbers) == len(values) and (numbers == numbers.round()).all():
         return numbers.astype(np.int64).astype(str)
     return values.astype(str).str.strip()
 
@@ -118,9 +135,9 @@ class Description:
             out.append(f"features: {clash} are the id or a target, not features")
         if not self.submission_columns:
             out.append("submission_columns: none, expected the sample's columns after the id")
-        missing = {"train", "test", "sample_submission"} - set(self.files)
-        if missing:
-            out.append(f"files: no {', '.join(sorted(missing))}, expected train, test and sample_submission")
+        absent = {"train", "test", "sample_submission"} - set(self.files)
+        if absent:
+            out.append(f"files: no {', '.join(sorted(absent))}, expected train, test and sample_submission")
         return out
 
     def check(self, where: Path | str) -> Description:

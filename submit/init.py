@@ -25,20 +25,27 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Annotated
 
-import numpy as np
 import pandas as pd
 import typer
 
 from submit.app import app, out
 from submit.kernel.checks import TABLE_SUFFIXES, DataError, find_table, read_any
-from submit.kernel.description import FILE, TASK_NAMES, Description, label_text, remember, write_description
+from submit.kernel.description import (
+    FILE,
+    TASK_NAMES,
+    Description,
+    as_numbers,
+    label_text,
+    missing,
+    remember,
+    write_description,
+)
 from submit.kernel.errors import UserError
 from submit.kernel.metrics import get_metric
 from submit.kernel.plugins import COMPETITIONS, described_competition
 
 MAX_RATIO = 100  # a zip entry expanding more than this many times its compressed size is refused (a zip bomb)
 MAX_CLASSES = 20  # integer targets with at most this many values (and 3 or more) are read as classes
-MISSING = ("", "NA", "N/A", "NaN", "nan", "null", "NULL", "None")
 DEFAULT_METRIC = {("regression", "values"): "rmse", ("binary", "labels"): "accuracy",
                   ("binary", "probabilities"): "auc", ("multiclass", "labels"): "accuracy",
                   ("multiclass", "probabilities"): "logloss", ("multilabel", "probabilities"): "auc"}
@@ -133,17 +140,6 @@ class Inference:
     notes: list[tuple[str, str]]  # (what was inferred, why)
 
 
-def _missing(values: pd.Series) -> pd.Series:
-    return values.isna() | values.astype(str).str.strip().isin(MISSING)
-
-
-def _numbers(values: pd.Series) -> pd.Series | None:
-    """The column as numbers, or None when a present cell is not one."""
-    present = values[~_missing(values)]
-    numbers = pd.to_numeric(present, errors="coerce")
-    return None if numbers.isna().any() else numbers.astype(np.float64)
-
-
 def infer_id(tables: dict, chosen: str | None) -> tuple[str, str]:
     (test_path, test), (sample_path, sample) = tables["test"], tables["sample_submission"]
     if chosen is not None:
@@ -199,7 +195,7 @@ def infer_targets(tables: dict, id_column: str, chosen: list[str]) -> tuple[list
 
 
 def _classes(values: pd.Series) -> list[str]:
-    labels = label_text(values[~_missing(values)])
+    labels = label_text(values[~missing(values)])
     numbers = pd.to_numeric(pd.Series(labels.unique()), errors="coerce")
     if numbers.notna().all():
         return [str(v) for v in sorted(labels.unique(), key=float)]
@@ -208,13 +204,13 @@ def _classes(values: pd.Series) -> list[str]:
 
 def _submission_of(sample: pd.Series) -> str:
     """labels when every value of the sample's column is a whole number or text, probabilities otherwise."""
-    numbers = _numbers(sample)
+    numbers = as_numbers(sample)
     return "probabilities" if numbers is not None and (numbers != numbers.round()).any() else "labels"
 
 
 def _one_target_task(train: pd.Series, sample: pd.Series) -> tuple[str, str, str]:
     """(task, submission, why) of a single target column."""
-    numbers, distinct = _numbers(train), train[~_missing(train)].astype(str).nunique()
+    numbers, distinct = as_numbers(train), train[~missing(train)].astype(str).nunique()
     if numbers is None:
         words = train.astype(str).str.split().str.len().mean()
         if distinct == 2:
@@ -239,7 +235,7 @@ def infer_task(tables: dict, targets: list[str], class_column: str | None, chose
         classes = [c for c in sample.columns if c in set(train[class_column].astype(str).str.strip())]
         return ("binary" if len(classes) == 2 else "multiclass"), "probabilities", classes, "one column per class"
     if len(targets) > 1:
-        numbers = [_numbers(train[t]) for t in targets]
+        numbers = [as_numbers(train[t]) for t in targets]
         if all(n is not None and set(n.unique()) <= {0.0, 1.0} for n in numbers):
             task, submission, why = "multilabel", "probabilities", f"{len(targets)} columns of 0/1"
         elif all(n is not None for n in numbers):
@@ -268,7 +264,7 @@ def _looks_like_dates(present: pd.Series) -> bool:
 
 def infer_role(path: Path, name: str, values: pd.Series) -> tuple[str | None, str]:
     """(numeric | categorical | text | datetime, or None to drop, and why) of one train column."""
-    present = values[~_missing(values)]
+    present = values[~missing(values)]
     if present.empty:
         raise InitError(f"column {name!r} of {path.name} is entirely empty; delete the column (or fill it) and run "
                         "submit init again")
@@ -276,7 +272,7 @@ def infer_role(path: Path, name: str, values: pd.Series) -> tuple[str | None, st
     unique_per_row = distinct == len(values) and len(values) > 50
     if pd.api.types.is_datetime64_any_dtype(values):
         return "datetime", "stored as dates"
-    numbers = _numbers(values)
+    numbers = as_numbers(values)
     if numbers is not None:
         if unique_per_row and (numbers == numbers.round()).all() and numbers.is_monotonic_increasing:
             return None, "identifier-like: a distinct, increasing whole number per row"
@@ -338,12 +334,12 @@ def infer(tables: dict, options: Options, name: str) -> Inference:
     return Inference(desc.check(FILE), notes)
 
 
-def write_checked(inference: Inference, folder: Path) -> Path:
-    """Load the files through the description as `submit NAME` will, then write it and remember its name:
+def write_checked(inference: Inference, folder: Path, tables: dict[str, tuple[Path, pd.DataFrame]]) -> Path:
+    """Load the tables through the description as `submit NAME` will, then write it and remember its name:
     nothing is written until the description is valid and the files load under it."""
     desc = inference.description
     competition = described_competition(desc.name, folder, desc)()
-    competition.load(folder)
+    competition.dataset(tables)
     path = write_description(desc, folder)
     remember(desc.name, folder)
     return path
@@ -372,7 +368,8 @@ def init(
     folder = Path(data) if data is not None else Path("data") / name
     from_kaggle = download(kaggle, folder) if kaggle else None
     options = Options(metric or from_kaggle, id_, list(target or []), group, task)
-    inference = infer(read_tables(folder), options, name)
+    tables = read_tables(folder)
+    inference = infer(tables, options, name)
     if from_kaggle and not metric:
         inference.notes = [(w, "the competition's metadata on Kaggle" if w.startswith("metric:") else why)
                            for w, why in inference.notes]
@@ -380,7 +377,7 @@ def init(
         inference.description = replace(inference.description, kaggle=kaggle)
     for what, why in inference.notes:
         out.print(f"  {what}  [dim]({why})[/]", highlight=False)
-    path = write_checked(inference, folder)
+    path = write_checked(inference, folder, tables)
     out.print(f"Wrote {path}. Next: submit {name}" + (f" --data {folder}" if data is not None else ""))
 
 

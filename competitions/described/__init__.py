@@ -23,22 +23,16 @@ import numpy as np
 import pandas as pd
 from submit.kernel.checks import DataError, check_ids_covered, find_table, read_any
 from submit.kernel.competition import Competition, Dataset, subset_rows
-from submit.kernel.description import FILE, Description, label_text, read_description
+from submit.kernel.description import FILE, Description, label_text, missing, read_description
 from submit.kernel.metrics import metric_for
 from submit.kernel.submissions import COLUMN_PROBABILITIES, LABELS, NUMBERS, PROBABILITIES, TAGS, SubmissionSpec
 from submit.kernel.tasks import tabular_task
 
-MISSING = ("", "NA", "N/A", "NaN", "nan", "null", "NULL", "None")  # cells read as missing in numbers and dates
-
-
-def _missing(values: pd.Series) -> pd.Series:
-    return values.isna() | values.astype(str).str.strip().isin(MISSING)
-
 
 def numeric_column(path: Path, name: str, values: pd.Series) -> pd.Series:
     """float64 with NaN for missing cells; a DataError naming the first cell that is not a number."""
-    numbers = pd.to_numeric(values.where(~_missing(values)), errors="coerce").astype(np.float64)
-    bad = numbers.isna() & ~_missing(values)
+    numbers = pd.to_numeric(values.where(~missing(values)), errors="coerce").astype(np.float64)
+    bad = numbers.isna() & ~missing(values)
     if bad.any():
         row = int(np.flatnonzero(bad.to_numpy())[0])
         raise DataError(path, f"'{values.iloc[row]}' is not a number", column=name, row=row + 1,
@@ -58,18 +52,18 @@ def dates(values: pd.Series) -> pd.Series:
 
 def typed_features(path: Path, frame: pd.DataFrame, roles: dict[str, str]) -> pd.DataFrame:
     """The feature columns of one table, each typed by its role (categories are set later, over both tables)."""
-    missing = [c for c in roles if c not in frame.columns]
-    if missing:
-        raise DataError(path, f"no column(s) {missing}", expected=f"the feature columns of {FILE}")
+    absent = [c for c in roles if c not in frame.columns]
+    if absent:
+        raise DataError(path, f"no column(s) {absent}", expected=f"the feature columns of {FILE}")
     out = {}
     for name, role in roles.items():
         values = frame[name]
         if role == "numeric":
             out[name] = numeric_column(path, name, values)
         elif role == "datetime":
-            out[name] = dates(values.where(~_missing(values)))
+            out[name] = dates(values.where(~missing(values)))
         elif role == "categorical":
-            out[name] = label_text(values.where(~_missing(values))).where(~_missing(values))
+            out[name] = label_text(values.where(~missing(values))).where(~missing(values))
         else:
             out[name] = values.fillna("").astype(str)
     return pd.DataFrame(out, index=frame.index)
@@ -127,7 +121,7 @@ class Described(Competition):
             return y
         labels = label_text(train[d.targets[0]])
         index = {c: j for j, c in enumerate(d.classes)}
-        unknown = ~labels.isin(index) | _missing(train[d.targets[0]])
+        unknown = ~labels.isin(index) | missing(train[d.targets[0]])
         if unknown.any():
             row = int(np.flatnonzero(unknown.to_numpy())[0])
             raise DataError(path, f"class '{train[d.targets[0]].iloc[row]}' is not one of the classes",
@@ -136,8 +130,11 @@ class Described(Competition):
 
     def load(self, data_dir: Path, *, limit: int | None = None) -> Dataset:
         """Read and check the three tables. limit: a seeded random subset of that many training rows."""
-        d, data_dir = self.description, Path(data_dir)
-        tables = self.read_tables(data_dir)
+        return self.dataset(self.read_tables(Path(data_dir)), limit=limit)
+
+    def dataset(self, tables: dict[str, tuple[Path, pd.DataFrame]], *, limit: int | None = None) -> Dataset:
+        """The Dataset of tables as read_tables gives them (`submit init` checks the ones it has read)."""
+        d = self.description
         (train_path, train), (test_path, test), (sample_path, sample) = (tables[r] for r in (
             "train", "test", "sample_submission"))
         for path, frame in ((test_path, test), (sample_path, sample)):
