@@ -303,3 +303,26 @@ def test_kaggle_metric_names_map_to_the_harness(named, ours):
     from submit.init import kaggle_metric
 
     assert kaggle_metric(named) == ours
+
+
+@pytest.mark.realdata
+def test_the_five_public_datasets_are_inferred_as_their_tasks(tmp_path):
+    """benchmarks/tabular_datasets.py's layouts of the real rows: each is set up with the task it was made for."""
+    import sys
+
+    from tests.conftest import shared_data
+
+    shared = shared_data()
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    import tabular_datasets
+
+    expected = {"diabetes": ("regression", "values"), "skeptics-length": ("regression", "values"),
+                "skeptics-health": ("binary", "labels"), "skeptics-topic": ("multiclass", "probabilities"),
+                "law-tags10": ("multilabel", "probabilities")}
+    for name, make in tabular_datasets.DATASETS.items():
+        folder = make(tmp_path / name, shared)
+        code, text = submit("init", name, "--data", str(folder), "--metric", tabular_datasets.METRICS[name])
+        assert code == 0, text
+        desc = described(folder)
+        assert (desc["task"], desc["submission"]) == expected[name]
+        assert "text" in desc["features"].values() or name == "diabetes"
