@@ -24,7 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.stats import rankdata
+import pandas as pd
 from submit.kernel.errors import UserError
 
 REGRESSION, BINARY, MULTICLASS, MULTILABEL = "regression", "binary", "multiclass", "multilabel"
@@ -98,7 +98,7 @@ def column_auc(y: np.ndarray, score: np.ndarray) -> float:
     n_pos, n_neg = int(positive.sum()), int((~positive).sum())
     if not n_pos or not n_neg:
         return float("nan")
-    ranks = rankdata(score)
+    ranks = pd.Series(np.asarray(score, dtype=np.float64)).rank(method="average").to_numpy()  # ties: mean rank
     return float((ranks[positive].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
 
 
@@ -145,7 +145,9 @@ def _ordinal(values: np.ndarray, task: str) -> np.ndarray:
 
 
 def qwk(y: np.ndarray, decided: np.ndarray, task: str) -> float:
-    """Quadratic weighted kappa (Cohen's kappa with quadratic weights) between true and decided classes."""
+    """Quadratic weighted kappa (Cohen's kappa with quadratic weights) between true and decided classes, over the
+    range of classes from the lowest to the highest seen, as Kaggle's reference computes it (scikit-learn's
+    cohen_kappa_score agrees whenever every class of that range occurs)."""
     truth, chosen = _ordinal(y, task), _ordinal(decided, task)
     low = min(truth.min(), chosen.min())
     n = int(max(truth.max(), chosen.max()) - low + 1)
