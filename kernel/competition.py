@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import hashlib
 import inspect
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
@@ -22,6 +21,7 @@ from typing import Any, ClassVar
 import numpy as np
 import pandas as pd
 from submit.kernel.errors import UserError
+from submit.kernel.metrics import Metric
 from submit.kernel.registry import RegistrationError
 from submit.kernel.submissions import SubmissionSpec
 from submit.kernel.tasks import TASKS, TaskType
@@ -44,16 +44,6 @@ def subset_rows(n_rows: int, limit: int | None) -> np.ndarray:
     if limit < 1:
         raise LoadOptionError(f"data.limit must be at least 1, got {limit}")
     return np.sort(np.random.default_rng(0).choice(n_rows, size=limit, replace=False))
-
-
-@dataclass(frozen=True)
-class Metric:
-    name: str
-    fn: Callable[[np.ndarray, np.ndarray], float]  # (y, decided prediction) -> score
-    higher_is_better: bool
-
-    def __call__(self, y: np.ndarray, pred: np.ndarray) -> float:
-        return float(self.fn(y, pred))
 
 
 def _array_bytes(array: np.ndarray) -> bytes:
@@ -133,6 +123,9 @@ class Competition:
     task: ClassVar[TaskType]
     metrics: ClassVar[tuple[Metric, ...]]  # the first is the leaderboard's
     folds_scheme: ClassVar[str]  # stratified | grouped | multilabel
+    # The folder `sample_dir` names is a synthetic sample shipped with the plugin (a described competition's
+    # is the user's own files instead): said so when a run falls back to it.
+    synthetic_sample: ClassVar[bool] = True
 
     @property
     def metric(self) -> Metric:

@@ -126,7 +126,23 @@ class Text(SubmissionKind):
         return out
 
 
+class Numbers(SubmissionKind):
+    """Finite numbers in each column (regression targets); `unit`: each in [0, 1] (a binary or a multilabel
+    column's probability, which need not sum to 1 across columns)."""
+
+    def __init__(self, name: str, *, unit: bool = False) -> None:
+        self.name, self.unit = name, unit
+
+    def problems(self, values: pd.DataFrame, spec: SubmissionSpec) -> list[str]:
+        numbers, out = _numbers(values)
+        outside = ((numbers < 0) | (numbers > 1)).any(axis=1)
+        if not out and self.unit and outside.any():
+            out.append(f"probabilities outside [0, 1] in {rows_text(outside)}")
+        return out
+
+
 LABELS, PROBABILITIES, VECTORS, TAGS, TEXT = Labels(), Probabilities(), Vectors(), Tags(), Text()
+NUMBERS, COLUMN_PROBABILITIES = Numbers("numbers"), Numbers("column probabilities", unit=True)
 
 
 @dataclass(frozen=True)

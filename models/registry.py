@@ -22,4 +22,7 @@ HEADS = Registry("head", "submit.heads", {
     "bilstm": "submit.models.bilstm:SiameseBilstm",  # imports torch only when fitted or loaded
     "llm-classifier": "submit.models.llm.classifier:LlmClassifier",
     "llm-generator": "submit.models.llm.generator:LlmGenerator",
+    "tabular-lgbm": "submit.models.tabular:TabularLgbm",
+    "tfidf-linear": "submit.models.tabular_linear:TfidfLinear",
+    "llm-text-classifier": "submit.models.tabular_llm:LlmTextClassifier",  # imports torch only when fitted
 }, check=check_head_class)

@@ -169,10 +169,11 @@ def _print_outcome(outcome: object, competition: str) -> None:
 
 @app.command("list")
 def list_competitions() -> None:
-    """The installed competitions, their tasks, metrics and recipes. Example: `submit list`."""
-    from submit.kernel.plugins import COMPETITIONS, get_competition
+    """The installed competitions (and those set up by `submit init`), their tasks, metrics and recipes.
+    Example: `submit list`."""
+    from submit.kernel.plugins import competition_names, get_competition
 
-    for name in COMPETITIONS.names():
+    for name in competition_names():
         try:
             comp = get_competition(name)
         except Exception as err:  # a broken plugin is reported, not fatal
@@ -284,6 +285,7 @@ def validate(
 # Commands kept in their own modules register themselves on `app` when imported.
 import submit.ensemble_cli  # noqa: E402
 import submit.host_cli  # noqa: E402  (predict, download, package, upload)
+import submit.init_cli  # noqa: E402  (init)
 import submit.plan  # noqa: E402, F401  (plan)
 
 

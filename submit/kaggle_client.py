@@ -289,6 +289,15 @@ class KaggleSession:
                     os.replace(unpacked / name, dest / name)
         return [dest / name for name in files]
 
+    def evaluation_metric(self, slug: str) -> str | None:
+        """The competition's metric as its metadata names it (e.g. "RMSE", "CategorizationAccuracy"), or None
+        when the listing does not give one."""
+        found = self._call(f"reading the metadata of {slug}", slug, lambda: self.api.competitions_list(search=slug))
+        for competition in getattr(found, "competitions", found) or []:
+            if str(getattr(competition, "ref", "")).rstrip("/").rsplit("/", 1)[-1] == slug:
+                return getattr(competition, "evaluation_metric", None) or None
+        return None
+
     def submissions_left(self, slug: str) -> SubmissionLimits:
         limits = self._call(f"reading the submission limits of {slug}", slug,
                             lambda: self.api.competition_get_submission_limits(slug))

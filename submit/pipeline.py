@@ -56,7 +56,7 @@ def resolve_data_dir(competition: Competition, data: Path | None, downloads: Pat
         raise DataError(competition.sample_dir, f"{competition.name} has no bundled sample and {downloaded} holds "
                         "no files", expected=f"--data DIR with the host's files (or `submit download "
                         f"{competition.name}` for a Kaggle competition)")
-    return competition.sample_dir, "bundled sample"
+    return competition.sample_dir, "bundled sample" if competition.synthetic_sample else "its folder"
 
 
 def cache_location(runs_dir: Path, cache_dir: Path | None = None) -> Path:

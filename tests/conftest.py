@@ -37,6 +37,19 @@ def _offline_pip():
         os.environ["PIP_NO_INDEX"] = previous
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _session_config(tmp_path_factory):
+    """The index of described competitions (`submit init`) of the test session, never the user's: for the code
+    the tests call and the `submit` commands they start (SUBMIT_CONFIG_DIR)."""
+    previous = os.environ.get("SUBMIT_CONFIG_DIR")
+    os.environ["SUBMIT_CONFIG_DIR"] = str(tmp_path_factory.mktemp("config"))
+    yield
+    if previous is None:
+        os.environ.pop("SUBMIT_CONFIG_DIR", None)
+    else:
+        os.environ["SUBMIT_CONFIG_DIR"] = previous
+
+
 def shared_data(*parts: str) -> Path:
     """A path under ../shared/data, or a skip: a user's fresh clone has no shared folder beside it."""
     path = SHARED_DATA.joinpath(*parts)

@@ -52,6 +52,7 @@ class State:
     submissions: list[dict[str, Any]] = field(default_factory=list)
     listings: int = 0
     datasets: set[str] = field(default_factory=set)
+    metrics: dict[str, str] = field(default_factory=dict)  # competition slug -> its evaluation metric (metadata)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
@@ -67,13 +68,15 @@ def _obj(cls_path: str, **values: Any) -> dict[str, Any]:
 
 class FakeKaggle:
     def __init__(self, *, zip_files: dict[str, bytes] | None = None, public_scores: dict[str, float] | None = None,
-                 fail: dict[str, list[int]] | None = None, allowed_now: int = 5, lifetime_s: float = 120):
+                 fail: dict[str, list[int]] | None = None, allowed_now: int = 5, lifetime_s: float = 120,
+                 metrics: dict[str, str] | None = None):
         buffer = io.BytesIO()
         with zipfile.ZipFile(buffer, "w") as archive:
             for name, data in (zip_files or {}).items():
                 archive.writestr(name, data)
         self.state = State(zip_bytes=buffer.getvalue(), public_scores=dict(public_scores or {}),
-                           fail={k: list(v) for k, v in (fail or {}).items()}, allowed_now=allowed_now)
+                           fail={k: list(v) for k, v in (fail or {}).items()}, allowed_now=allowed_now,
+                           metrics=dict(metrics or {}))
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self.state))
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
         self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
@@ -157,6 +160,23 @@ def _handler(state: State) -> type[BaseHTTPRequestHandler]:
             self.send_header("Location", f"/blobs/{body['competitionName']}.zip")
             self.send_header("Content-Length", "0")
             self.end_headers()
+
+        def rpc_ListCompetitions(self, body: dict) -> None:
+            from kagglesdk.competitions.types.competition_api_service import (
+                ApiCompetition,
+                ApiListCompetitionsResponse,
+            )
+
+            found = []
+            for slug, metric in state.metrics.items():
+                if body.get("search", "") in slug:
+                    competition = ApiCompetition()
+                    competition.ref = f"https://www.kaggle.com/competitions/{slug}"
+                    competition.evaluation_metric = metric
+                    found.append(competition)
+            response = ApiListCompetitionsResponse()
+            response.competitions = found
+            self._reply(200, response.to_dict())
 
         def rpc_GetSubmissionLimits(self, body: dict) -> None:
             self._reply(200, _obj("competitions.types.competition_api_service.ApiSubmissionLimits",

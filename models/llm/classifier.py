@@ -68,7 +68,7 @@ class LlmClassifier(LlmHead):
         """Token ids of one comparison within max_length, and whether any part was cut."""
         tok = self.tokenizer_
         ids = [tok(text, add_special_tokens=False)["input_ids"] for text in row]
-        overhead = len(tok(self._layout(("", "", ""), n_classes), add_special_tokens=False)["input_ids"])
+        overhead = len(tok(self._layout(("",) * len(row), n_classes), add_special_tokens=False)["input_ids"])
         marker = tok(MARKER, add_special_tokens=False)["input_ids"]
         budget = self.max_length - overhead
         for _ in range(8):  # decoding and re-encoding a cut can shift a few tokens: tighten until it fits

@@ -1,0 +1,168 @@
+"""LightGBM on a typed table with text columns: the default head of described competitions.
+
+    head = TabularLgbm(n_estimators=2000, learning_rate=0.05, text="both")
+    head.fit(X, y, task=tabular_task("regression", "rmsle"))   # X: competitions/described's typed columns
+    pred = head.predict(X_new)                                  # the task's array (expm1 undone for RMSLE)
+    head.save(folder); same = TabularLgbm.load(folder)          # LightGBM text, JSON, npz: no pickles
+
+Columns by dtype (models/tabular_features.py): numbers as they are, categoricals as LightGBM's native
+categoricals, datetimes as parts and an epoch, each text column as TF-IDF word and char n-grams turned into
+`text` features: "svd" (components), "linear" (honest out-of-fold ridge predictions of the targets that the
+trees then read) or "both".
+
+Targets by task: regression learns the task's model space (log1p for RMSLE; L1 when the metric is MAE), one
+booster per target column; binary one booster on the positive class; multiclass one softmax booster;
+multilabel one booster per column. With `early_stopping_rounds` > 0, a seeded `valid_fraction` of the training
+rows is held out to pick the number of trees (never the scored fold: the runner never passes it).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import lightgbm as lgb
+import numpy as np
+import pandas as pd
+from submit.kernel.tasks import TabularTask
+from submit.models.base import Head, above, at_least, between, limits_of, one_of
+from submit.models.tabular_features import TextModel, category_codes, category_list, column_roles, date_parts
+
+
+class TabularLgbm(Head):
+    name = "tabular-lgbm"
+    tasks = frozenset({"regression", "binary", "multiclass", "multilabel"})
+    limits = limits_of(n_estimators=at_least(1), learning_rate=above(0), num_leaves=at_least(2),
+                       min_child_samples=at_least(1), feature_fraction=between(0, 1, low_open=True),
+                       early_stopping_rounds=at_least(0), valid_fraction=between(0, 1, low_open=True, high_open=True),
+                       text=one_of("svd", "linear", "both", "none"), svd_components=at_least(1),
+                       word_max=at_least(1), alpha=above(0), n_jobs=at_least(1), seed=at_least(0))
+
+    def __init__(self, *, n_estimators: int = 2000, learning_rate: float = 0.05, num_leaves: int = 31,
+                 min_child_samples: int = 20, feature_fraction: float = 0.8, early_stopping_rounds: int = 100,
+                 valid_fraction: float = 0.1, text: str = "both", svd_components: int = 16, word_max: int = 2,
+                 char_ngrams: bool = True, alpha: float = 3.0, n_jobs: int = 1, seed: int = 0) -> None:
+        self.n_estimators = n_estimators  # the most trees; early stopping picks fewer
+        self.learning_rate = learning_rate
+        self.num_leaves = num_leaves
+        self.min_child_samples = min_child_samples
+        self.feature_fraction = feature_fraction  # a share of the columns per tree: text features do not crowd out
+        self.early_stopping_rounds = early_stopping_rounds  # 0: all n_estimators trees, no held-out rows
+        self.valid_fraction = valid_fraction
+        self.text = text  # svd | linear | both | none (text columns dropped)
+        self.svd_components = svd_components
+        self.word_max = word_max
+        self.char_ngrams = char_ngrams
+        self.alpha = alpha  # the ridge of the text predictions
+        self.n_jobs = n_jobs
+        self.seed = seed
+
+    # --- features ---
+    def _text_model(self) -> TextModel:
+        return TextModel(word_max=self.word_max, char=self.char_ngrams, svd=self.svd_components if self.text in (
+            "svd", "both") else 0, linear=self.text in ("linear", "both"), alpha=self.alpha, seed=self.seed)
+
+    def _matrix(self, X: pd.DataFrame, text_parts: dict[str, np.ndarray]) -> tuple[np.ndarray, list[str]]:
+        columns, names = [], []
+        for name, role in self.roles_.items():
+            if role == "numeric":
+                columns.append(pd.to_numeric(X[name], errors="coerce").to_numpy(dtype=np.float64)[:, None])
+                names.append(name)
+            elif role == "categorical":
+                columns.append(category_codes(X[name], self.categories_[name])[:, None])
+                names.append(name)
+            elif role == "datetime":
+                parts = date_parts(X[name])
+                columns.append(np.column_stack(list(parts.values())))
+                names += [f"{name}__{p}" for p in parts]
+            elif name in text_parts:
+                columns.append(text_parts[name])
+                names += [f"{name}__text{j}" for j in range(text_parts[name].shape[1])]
+        return (np.hstack(columns) if columns else np.zeros((len(X), 0))), names
+
+    def _texts(self, X: pd.DataFrame, name: str) -> list[str]:
+        return X[name].fillna("").astype(str).tolist()
+
+    # --- targets ---
+    def _targets(self, y: np.ndarray) -> list[np.ndarray]:
+        """One target vector per booster: regression and multilabel columns, the positive class, the class index."""
+        if self.task_.name == "multiclass":
+            return [y.argmax(axis=1)]
+        if self.task_.name == "binary":
+            return [y[:, 1]]
+        if self.task_.name == "regression":
+            y = np.log1p(np.maximum(y, 0)) if self.log_target_ else y
+        return [y[:, j] for j in range(y.shape[1])]
+
+    def _objective(self) -> dict:
+        if self.task_.name == "multiclass":
+            return {"objective": "multiclass", "num_class": self.n_outputs_}
+        if self.task_.name in ("binary", "multilabel"):
+            return {"objective": "binary"}
+        return {"objective": "l1" if getattr(self.task_, "metric", "") == "mae" else "l2"}
+
+    def _params(self) -> dict:
+        return {**self._objective(), "learning_rate": self.learning_rate, "num_leaves": self.num_leaves,
+                "min_child_samples": self.min_child_samples, "feature_fraction": self.feature_fraction,
+                "seed": self.seed, "num_threads": self.n_jobs, "deterministic": True, "force_row_wise": True,
+                "verbosity": -1}
+
+    def _booster(self, matrix: np.ndarray, target: np.ndarray, categorical: list[int]) -> lgb.Booster:
+        held = np.zeros(len(target), dtype=bool)
+        if self.early_stopping_rounds and len(target) >= 20:
+            rng = np.random.default_rng(self.seed)
+            held[rng.choice(len(target), size=max(1, int(len(target) * self.valid_fraction)), replace=False)] = True
+        train = lgb.Dataset(matrix[~held], target[~held], categorical_feature=categorical, free_raw_data=True)
+        if not held.any():
+            return lgb.train(self._params(), train, num_boost_round=self.n_estimators)
+        valid = lgb.Dataset(matrix[held], target[held], reference=train, categorical_feature=categorical)
+        stop = lgb.early_stopping(self.early_stopping_rounds, verbose=False)
+        return lgb.train(self._params(), train, num_boost_round=self.n_estimators, valid_sets=[valid],
+                         callbacks=[stop])
+
+    def _fit(self, X: pd.DataFrame, y: np.ndarray, X_valid: pd.DataFrame | None, y_valid: np.ndarray | None) -> None:
+        self.log_target_ = bool(getattr(self.task_, "log_target", False))
+        self.roles_ = column_roles(X)
+        self.categories_ = {n: category_list(X[n]) for n, r in self.roles_.items() if r == "categorical"}
+        self.text_models_, text_parts = {}, {}
+        if self.text != "none":
+            model_y = self.task_.to_model(y) if isinstance(self.task_, TabularTask) else y
+            for name in (n for n, r in self.roles_.items() if r == "text"):
+                self.text_models_[name] = self._text_model()
+                text_parts[name] = self.text_models_[name].fit(self._texts(X, name), model_y)
+        matrix, names = self._matrix(X, text_parts)
+        categorical = [i for i, n in enumerate(names) if self.roles_.get(n) == "categorical"]
+        self.boosters_ = [self._booster(matrix, t, categorical) for t in self._targets(y)]
+
+    def _predict(self, X: pd.DataFrame) -> np.ndarray:
+        text_parts = {n: m.transform(self._texts(X, n)) for n, m in self.text_models_.items()}
+        matrix, _ = self._matrix(X, text_parts)
+        raw = [b.predict(matrix) for b in self.boosters_]
+        if self.task_.name == "multiclass":
+            return raw[0].reshape(len(X), -1)
+        if self.task_.name == "binary":
+            return np.column_stack([1 - raw[0], raw[0]])
+        pred = np.column_stack(raw)
+        return np.expm1(pred) if self.log_target_ else pred
+
+    # --- plain data ---
+    def _save(self, path: Path) -> None:
+        meta = {"log_target": self.log_target_, "roles": self.roles_, "categories": self.categories_,
+                "objective": self._objective(), "text": {}}
+        arrays = {}
+        for i, (name, model) in enumerate(self.text_models_.items()):
+            meta["text"][name], more = model.state(f"t{i}_")
+            arrays |= more
+        (path / "tabular.json").write_text(json.dumps(meta, ensure_ascii=False), encoding="utf-8")
+        np.savez_compressed(path / "text.npz", **arrays)
+        for i, booster in enumerate(self.boosters_):
+            booster.save_model(str(path / f"booster{i}.txt"))
+
+    def _load(self, path: Path) -> None:
+        meta = json.loads((path / "tabular.json").read_text(encoding="utf-8"))
+        self.log_target_, self.roles_, self.categories_ = meta["log_target"], meta["roles"], meta["categories"]
+        with np.load(path / "text.npz", allow_pickle=False) as arrays:
+            self.text_models_ = {name: TextModel.restore(f"t{i}_", state, arrays)
+                                 for i, (name, state) in enumerate(meta["text"].items())}
+        count = len(list(path.glob("booster*.txt")))
+        self.boosters_ = [lgb.Booster(model_file=str(path / f"booster{i}.txt")) for i in range(count)]
