@@ -29,7 +29,8 @@ def init(
 ) -> None:
     """Set up a competition from its files: infer its id, targets, task, metric and feature roles, say why,
     and write DIR/competition.yaml. Example: `submit init house --data data/house --metric rmsle`."""
-    from submit.init import TASK_NAMES, InitError, Options, download, infer, read_tables, write_checked
+    from submit.init import InitError, Options, download, infer, read_tables, write_checked
+    from submit.kernel.description import TASK_NAMES
     from submit.kernel.plugins import COMPETITIONS
 
     if name in COMPETITIONS.names():
