@@ -24,7 +24,10 @@ from submit.kernel.errors import UserError
 from submit.kernel.metrics import Metric
 from submit.kernel.registry import RegistrationError
 from submit.kernel.submissions import SubmissionSpec
-from submit.kernel.tasks import TASKS, TaskType
+from submit.kernel.tabular import TABULAR
+from submit.kernel.tasks import TEXT_TASKS, TaskType
+
+TASKS: dict[str, TaskType] = {t.name: t for t in (*TEXT_TASKS, *TABULAR)}  # every task type, by name
 
 SCHEMES = ("stratified", "grouped", "multilabel")  # how folds are made (cv/folds.py)
 
@@ -75,7 +78,7 @@ class Dataset:
     """A competition's files, read and checked, in the task's canonical columns.
 
     `train` and `test` both have an `id` column and the task's input columns. `y` is the target array
-    (see competitions.tasks); `groups` keeps related rows in one fold; `stratify` holds the labels that
+    (see kernel/tasks.py); `groups` keeps related rows in one fold; `stratify` holds the labels that
     stratified folds balance (multi-label: the indicator matrix).
     """
 
@@ -196,7 +199,7 @@ def check_competition_class(name: str, cls: Any) -> None:
     # A competition may bring its own instance of a task type (a generation task with its metric as the
     # similarity), but of a known type under its known name: heads declare the tasks they serve by name.
     if not (isinstance(task, TaskType) and type(task) is type(TASKS.get(task.name))):
-        problems.append(f"its task {task!r} is not an instance of one of the task types of competitions.tasks.TASKS "
+        problems.append(f"its task {task!r} is not an instance of one of the task types of TASKS "
                         f"({', '.join(TASKS)}) under its name")
     if not getattr(cls, "metrics", ()) or not all(isinstance(m, Metric) for m in cls.metrics):
         problems.append("metrics must be a non-empty tuple of Metric")

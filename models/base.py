@@ -8,7 +8,7 @@
     pred = head.predict(X_test)                                     # the task's prediction array
     head.save(folder); same = type(head).load(folder)
 
-X is a DataFrame in the task's canonical columns (competitions.tasks). A head is handed its task in
+X is a DataFrame in the task's canonical columns (kernel/tasks.py, kernel/tabular.py). A head is handed its task in
 `fit` (by default the one task it declares) and keeps it as `task_`; y and predictions are of the
 task's prediction kind (float (n, k) arrays, or (n,) arrays of str for text): heads do not guess their
 task from the columns. Subclasses implement `_fit`, `_predict`, and `_save`/`_load` for their fitted
@@ -36,9 +36,10 @@ from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
+from submit.kernel.competition import TASKS
 from submit.kernel.errors import UserError, writing
 from submit.kernel.registry import RegistrationError
-from submit.kernel.tasks import TASKS, TaskType
+from submit.kernel.tasks import TaskType
 
 
 class NotFittedError(RuntimeError):
@@ -323,7 +324,8 @@ def check_head_class(name: str, cls: Any) -> None:
         problems.append(f"its name attribute is {getattr(cls, 'name', None)!r}")
     tasks = getattr(cls, "tasks", frozenset())
     if not tasks or set(tasks) - set(TASKS):
-        problems.append(f"its tasks {sorted(tasks)} must be task types of competitions.tasks ({', '.join(TASKS)})")
+        problems.append(f"its tasks {sorted(tasks)} must be task types of submit.kernel.competition.TASKS "
+                        f"({', '.join(TASKS)})")
     params = inspect.signature(cls.__init__).parameters.values()
     positional = [p.name for p in params if p.name != "self" and p.kind != p.KEYWORD_ONLY]
     no_default = [p.name for p in params if p.kind == p.KEYWORD_ONLY and p.default is p.empty]

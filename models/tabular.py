@@ -24,7 +24,7 @@ from pathlib import Path
 import lightgbm as lgb
 import numpy as np
 import pandas as pd
-from submit.kernel.tasks import TabularTask
+from submit.kernel.tabular import TabularTask
 from submit.models.base import Head, above, at_least, between, limits_of, one_of
 from submit.models.tabular_features import TextModel, category_codes, category_list, column_roles, date_parts
 

@@ -21,7 +21,7 @@ import pandas as pd
 import scipy.sparse as sp
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression, Ridge
-from submit.kernel.tasks import TabularTask
+from submit.kernel.tabular import TabularTask
 from submit.models.base import Head, above, at_least, limits_of
 from submit.models.tabular_features import category_codes, category_list, column_roles, date_parts
 from submit.models.tfidf_ovr import restore_vectorizer, vectorizer_state

@@ -16,8 +16,8 @@ pytest.importorskip("peft", reason="the LLM heads need the `llm` extra (pip inst
 
 from submit.cv.recipe import load_recipe
 from submit.cv.runner import run_experiment
+from submit.kernel.competition import TASKS
 from submit.kernel.plugins import get_competition
-from submit.kernel.tasks import TASKS
 from submit.models.base import FitContext, HeadSettingError
 from submit.models.cache import using_cache_dir
 from submit.models.llm.classifier import LlmClassifier

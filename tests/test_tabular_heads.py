@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from submit.kernel.tasks import tabular_task
+from submit.kernel.tabular import tabular_task
 from submit.models.registry import HEADS
 from submit.models.tabular_features import TextModel
 

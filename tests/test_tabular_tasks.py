@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from submit.kernel.competition import TASKS
 from submit.kernel.metrics import UnknownMetric, metric_for
-from submit.kernel.tasks import TASKS, apply_cuts, tabular_task
+from submit.kernel.tabular import apply_cuts, tabular_task
 
 
 def _binary(rng: np.random.Generator, n: int = 600) -> tuple[np.ndarray, np.ndarray]:

@@ -14,8 +14,9 @@ from submit.cv.store import Store
 from submit.ensembles.build import build_ensemble
 from submit.ensembles.members import load_members
 from submit.ensembles.methods import METHODS
+from submit.kernel.competition import TASKS
 from submit.kernel.plugins import get_competition
-from submit.kernel.tasks import ANSWER_EMBEDDING, PREFERENCE, TAGGING, TASKS, TEXTS, GenerationTask, unit_rows
+from submit.kernel.tasks import ANSWER_EMBEDDING, PREFERENCE, TAGGING, TEXTS, GenerationTask, unit_rows
 from submit.models.baselines import Prior
 from submit.models.retrieval import Retrieval
 

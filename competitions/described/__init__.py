@@ -26,7 +26,7 @@ from submit.kernel.competition import Competition, Dataset, subset_rows
 from submit.kernel.description import FILE, Description, label_text, missing, read_description
 from submit.kernel.metrics import metric_for
 from submit.kernel.submissions import COLUMN_PROBABILITIES, LABELS, NUMBERS, PROBABILITIES, TAGS, SubmissionSpec
-from submit.kernel.tasks import tabular_task
+from submit.kernel.tabular import tabular_task
 
 
 def numeric_column(path: Path, name: str, values: pd.Series) -> pd.Series:
