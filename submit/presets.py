@@ -75,6 +75,7 @@ TASK_PORTFOLIOS = {
     "answer_embedding": ("default", "ridge-answers", "knn-answers", "ridge", "knn"),
     "tagging": ("default", "rerank", "knn-minilm", "knn"),
     "generation": ("default", "retrieval", "lead"),
+    **dict.fromkeys(("regression", "binary", "multiclass", "multilabel"), ("default", "linear", "baseline")),
 }
 MEASURE_ROWS = 50  # rows timed per candidate for the cheapest-to-predict choice
 
