@@ -26,7 +26,14 @@ import numpy as np
 import pandas as pd
 from submit.kernel.tabular import TabularTask
 from submit.models.base import Head, above, at_least, between, limits_of, one_of
-from submit.models.tabular_features import TextModel, category_codes, category_list, column_roles, date_parts
+from submit.models.tabular_features import (
+    TextModel,
+    category_codes,
+    category_list,
+    column_roles,
+    date_parts,
+    one_blas_thread,
+)
 
 
 class TabularLgbm(Head):
@@ -120,6 +127,7 @@ class TabularLgbm(Head):
         return lgb.train(self._params(), train, num_boost_round=self.n_estimators, valid_sets=[valid],
                          callbacks=[stop])
 
+    @one_blas_thread
     def _fit(self, X: pd.DataFrame, y: np.ndarray, X_valid: pd.DataFrame | None, y_valid: np.ndarray | None) -> None:
         self.log_target_ = bool(getattr(self.task_, "log_target", False))
         self.roles_ = column_roles(X)
@@ -134,6 +142,7 @@ class TabularLgbm(Head):
         categorical = [i for i, n in enumerate(names) if self.roles_.get(n) == "categorical"]
         self.boosters_ = [self._booster(matrix, t, categorical) for t in self._targets(y)]
 
+    @one_blas_thread
     def _predict(self, X: pd.DataFrame) -> np.ndarray:
         text_parts = {n: m.transform(self._texts(X, n)) for n, m in self.text_models_.items()}
         matrix, _ = self._matrix(X, text_parts)

@@ -19,8 +19,10 @@ outer training folds only, so fold k's text predictions never saw fold k's label
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -30,6 +32,20 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import Ridge
 from sklearn.model_selection import KFold
 from submit.models.tfidf_ovr import restore_vectorizer, vectorizer_state
+from threadpoolctl import threadpool_limits
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def one_blas_thread(method: F) -> F:
+    """Run on one BLAS thread: the SVD's and the linear models' sums then come out the same in this process,
+    a worker process or a Ray task (each given other thread counts), so an experiment's id keeps its scores
+    whatever executor ran it. Their costly parts are sparse products, which use one thread anyway."""
+    @functools.wraps(method)
+    def wrapped(*args: Any, **kwargs: Any) -> Any:
+        with threadpool_limits(limits=1, user_api="blas"):
+            return method(*args, **kwargs)
+    return wrapped  # type: ignore[return-value]
 
 DATE_PARTS = ("year", "month", "day", "day_of_week", "hour")
 

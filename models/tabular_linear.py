@@ -23,7 +23,7 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression, Ridge
 from submit.kernel.tabular import TabularTask
 from submit.models.base import Head, above, at_least, limits_of
-from submit.models.tabular_features import category_codes, category_list, column_roles, date_parts
+from submit.models.tabular_features import category_codes, category_list, column_roles, date_parts, one_blas_thread
 from submit.models.tfidf_ovr import restore_vectorizer, vectorizer_state
 
 
@@ -69,6 +69,7 @@ class TfidfLinear(Head):
                                         shape=(len(X), len(categories))))
         return sp.hstack(blocks, format="csr")
 
+    @one_blas_thread
     def _fit(self, X: pd.DataFrame, y: np.ndarray, X_valid: pd.DataFrame | None, y_valid: np.ndarray | None) -> None:
         self.roles_ = column_roles(X)
         self.log_target_ = bool(getattr(self.task_, "log_target", False))
@@ -102,6 +103,7 @@ class TfidfLinear(Head):
             return model
         return LogisticRegression(C=self.C, max_iter=self.max_iter, random_state=self.seed).fit(matrix, target)
 
+    @one_blas_thread
     def _predict(self, X: pd.DataFrame) -> np.ndarray:
         raw = self._matrix(X) @ self.coef_.T + self.intercept_
         if self.task_.name == "regression":
