@@ -43,6 +43,9 @@ Examples:
   submit download wsdm                          the host's files, through the Kaggle API
   submit upload wsdm -m "lgbm" --wait           validate, upload, record the public score
   submit leaderboard wsdm --sync --plot lb.png  public scores beside CV, rank correlation
+  submit wsdm --preset best --time-limit 30m    a portfolio of recipes, an ensemble, the one-SE pick
+  submit init house --data data/house           any competition from its files (competition.yaml)
+  submit plan wsdm --recipe gemma2-9b-qlora --hardware kaggle-t4x2   GPU memory and time before a run
 """
 
 console = Console(stderr=True, soft_wrap=True)
