@@ -19,14 +19,12 @@ import numpy as np
 from submit.kernel import metrics, submissions
 from submit.kernel.submissions import SubmissionKind
 from submit.kernel.tasks import (
-    EPS,
-    PREFERENCE,
     PROBABILITIES,
     TAGGING,
+    ClassProbabilities,
     NumericKind,
     PredictionKind,
     TaskType,
-    top_two_margin,
 )
 
 # --- tabular: regression, binary, multiclass, multilabel -------------------------------------------------
@@ -133,7 +131,7 @@ class RegressionTask(TabularTask):
 
 
 @dataclass(frozen=True)
-class ClassesTask(TabularTask):
+class ClassesTask(ClassProbabilities, TabularTask):
     """One class per row: y one-hot (n, c), predictions (n, c) probabilities. Label metrics: the argmax (binary:
     a threshold on the positive class fitted on OOF); log loss: a clip fitted on OOF; qwk: cut points on the
     expected class; map@k: the k best classes."""
@@ -143,18 +141,6 @@ class ClassesTask(TabularTask):
     submission_kinds: ClassVar[tuple[SubmissionKind, ...]] = (submissions.LABELS, submissions.PROBABILITIES,
                                                               submissions.COLUMN_PROBABILITIES, submissions.TAGS)
     stack_layout: ClassVar[str | None] = "classes"
-
-    def certainty(self, pred: np.ndarray) -> np.ndarray:
-        return top_two_margin(pred)
-
-    def loss(self, y: np.ndarray, pred: np.ndarray) -> float:
-        return float(-np.mean(np.sum(y * np.log(np.clip(pred, EPS, 1)), axis=1)))
-
-    def normalise(self, pred: np.ndarray) -> np.ndarray:
-        return pred / pred.sum(axis=1, keepdims=True)
-
-    def soften(self, pred: np.ndarray, temperature: float) -> np.ndarray:
-        return PREFERENCE.soften(pred, temperature)
 
     def _threshold_decision(self, y: np.ndarray, oof: np.ndarray) -> dict[str, Any]:
         def score(t: float) -> float:

@@ -265,11 +265,9 @@ def top_two_margin(pred: np.ndarray) -> np.ndarray:
     return ordered[:, -1] - ordered[:, -2]
 
 
-@dataclass(frozen=True)
-class PreferenceTask(TaskType):
-    prediction: ClassVar[PredictionKind] = PROBABILITIES
-    submission_kinds: ClassVar[tuple[SubmissionKind, ...]] = (submissions.LABELS, submissions.PROBABILITIES)
-    stack_layout: ClassVar[str | None] = "classes"
+class ClassProbabilities:
+    """What a task predicting one class per row as probabilities (n, c) does with them: its certainty, loss,
+    normalisation and softening. Preference and the tabular binary/multiclass tasks share it."""
 
     def certainty(self, pred: np.ndarray) -> np.ndarray:
         return top_two_margin(pred)
@@ -285,6 +283,13 @@ class PreferenceTask(TaskType):
         logits = np.log(np.clip(pred, EPS, 1)) / temperature
         exp = np.exp(logits - logits.max(axis=1, keepdims=True))
         return exp / exp.sum(axis=1, keepdims=True)
+
+
+@dataclass(frozen=True)
+class PreferenceTask(ClassProbabilities, TaskType):
+    prediction: ClassVar[PredictionKind] = PROBABILITIES
+    submission_kinds: ClassVar[tuple[SubmissionKind, ...]] = (submissions.LABELS, submissions.PROBABILITIES)
+    stack_layout: ClassVar[str | None] = "classes"
 
 
 PREFERENCE = PreferenceTask(
