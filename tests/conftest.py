@@ -1,4 +1,3 @@
-import os
 import shutil
 from pathlib import Path
 
@@ -14,40 +13,27 @@ def _session_cache(tmp_path_factory):
     from submit.models.cache import using_cache_dir
 
     cache = tmp_path_factory.mktemp("cache")
-    previous = os.environ.get("SUBMIT_CACHE_DIR")
-    os.environ["SUBMIT_CACHE_DIR"] = str(cache)
-    with using_cache_dir(cache):
+    with pytest.MonkeyPatch.context() as env, using_cache_dir(cache):
+        env.setenv("SUBMIT_CACHE_DIR", str(cache))
         yield
-    if previous is None:
-        os.environ.pop("SUBMIT_CACHE_DIR", None)
-    else:
-        os.environ["SUBMIT_CACHE_DIR"] = previous
 
 
 @pytest.fixture(scope="session", autouse=True)
 def _offline_pip():
     """pip, where a command calls it (`submit package` fetching wheels), reads no index: the tests run offline,
     and a fetch that cannot be made is part of what they check."""
-    previous = os.environ.get("PIP_NO_INDEX")
-    os.environ["PIP_NO_INDEX"] = "1"
-    yield
-    if previous is None:
-        os.environ.pop("PIP_NO_INDEX", None)
-    else:
-        os.environ["PIP_NO_INDEX"] = previous
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("PIP_NO_INDEX", "1")
+        yield
 
 
 @pytest.fixture(scope="session", autouse=True)
 def _session_config(tmp_path_factory):
     """The index of described competitions (`submit init`) of the test session, never the user's: for the code
     the tests call and the `submit` commands they start (SUBMIT_CONFIG_DIR)."""
-    previous = os.environ.get("SUBMIT_CONFIG_DIR")
-    os.environ["SUBMIT_CONFIG_DIR"] = str(tmp_path_factory.mktemp("config"))
-    yield
-    if previous is None:
-        os.environ.pop("SUBMIT_CONFIG_DIR", None)
-    else:
-        os.environ["SUBMIT_CONFIG_DIR"] = previous
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("SUBMIT_CONFIG_DIR", str(tmp_path_factory.mktemp("config")))
+        yield
 
 
 def shared_data(*parts: str) -> Path:
