@@ -42,7 +42,7 @@ import zipfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Self, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -129,8 +129,21 @@ def package_versions() -> dict[str, str]:
 
 # --- the record and the summary -----------------------------------------------------------------------------
 
+class _Row:
+    """A dataclass kept as a row of the store and a JSON file: to and from a plain mapping."""
+
+    def row(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_row(cls, row: dict[str, Any]) -> Self:
+        """The record of a stored row; keys it does not know are left out."""
+        names = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in row.items() if k in names})
+
+
 @dataclass
-class Record:
+class Record(_Row):
     """An experiment's leaderboard row: what the store indexes, kept whole in scores.json so that a damaged
     store is rebuilt from the folders."""
 
@@ -156,20 +169,11 @@ class Record:
     created: str
     learned_from: dict[str, str] | None = None  # {"distill": teacher id, ...}; None: its labels only
 
-    def row(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_row(cls, row: dict[str, Any]) -> Record:
-        """The record of a stored row (scores.json's "leaderboard"); keys it does not know are left out."""
-        names = {f.name for f in dataclasses.fields(cls)}
-        return cls(**{k: v for k, v in row.items() if k in names})
-
 
 # --- uploads ------------------------------------------------------------------------------------------------
 
 @dataclass
-class Upload:
+class Upload(_Row):
     """One upload of the experiment's submission to its host, and the host's verdict once known."""
 
     experiment_id: str
@@ -182,14 +186,6 @@ class Upload:
     private_score: float | None = None
     host_ref: str | None = None  # the host's id of the submission (Kaggle's ref); None where it gives none
     status: str | None = None  # pending | complete | error | submitted
-
-    def row(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_row(cls, row: dict[str, Any]) -> Upload:
-        names = {f.name for f in dataclasses.fields(cls)}
-        return cls(**{k: v for k, v in row.items() if k in names})
 
 
 # --- fold files ---------------------------------------------------------------------------------------------
