@@ -10,11 +10,16 @@ cv (the content cache, curation) can send rows to worker processes too.
 
 from __future__ import annotations
 
+import contextvars
+import multiprocessing
 import os
+import threading
 from collections.abc import Callable
+from typing import Any
 
 from submit.kernel.errors import UserError
-from submit.kernel.parallel import Executor, LocalExecutor, ProcessExecutor
+from submit.kernel.parallel import Executor, Job, LocalExecutor, ProcessExecutor, Result
+from submit.models.progress import Forward, listening, replay
 
 
 class ExecutorError(UserError, ValueError):
@@ -56,3 +61,24 @@ def build_executor(name: str, *, cpus: float = 1, gpus: float = 0) -> Executor:
     if cpus <= 0 or gpus < 0:
         raise ExecutorError(f"each fold needs more than 0 CPUs and at least 0 GPUs, got cpus={cpus}, gpus={gpus}")
     return EXECUTORS[name](cpus, gpus)
+
+
+def in_own_process(fn: Callable[[Job, Any], Result], job: Job, context: Any) -> Result:
+    """fn(job, context) in one spawned worker process, its stages shown here as they go (models.progress):
+    what the work holds in memory ends with its process, so work done one piece after another never adds up.
+    The worker ends with this process, kill -9 included (kernel.parallel.ProcessExecutor)."""
+    queue = multiprocessing.get_context("spawn").Queue()
+    relay = threading.Thread(target=contextvars.copy_context().run, args=(replay, queue), daemon=True)
+    relay.start()
+    try:
+        (result,) = ProcessExecutor(1).map(_forwarding, [job], (fn, context, queue))
+        return result
+    finally:
+        queue.put(None)
+        relay.join()
+
+
+def _forwarding(job: Any, bundle: tuple[Callable[[Any, Any], Any], Any, Any]) -> Any:
+    fn, context, queue = bundle
+    with listening(Forward(queue)):
+        return fn(job, context)

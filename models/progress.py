@@ -24,6 +24,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
+from typing import Any
 
 
 class Listener:
@@ -97,3 +98,37 @@ class StageTimes(Listener):
         for s in self.stages:
             out[s.name] = round(out.get(s.name, 0.0) + (s.seconds or 0.0), 3)
         return out
+
+
+class Forward(Listener):
+    """In a worker process: every stage event onto a queue, so that the process waiting for the worker can show
+    them (replay)."""
+
+    def __init__(self, queue: Any) -> None:
+        self.queue = queue
+
+    def started(self, stage: Stage) -> None:
+        self.queue.put(("started", id(stage), stage.name, stage.total, stage.unit))
+
+    def advanced(self, stage: Stage) -> None:
+        self.queue.put(("advanced", id(stage), stage.done, stage.total))
+
+    def finished(self, stage: Stage) -> None:
+        self.queue.put(("finished", id(stage), stage.seconds))
+
+
+def replay(queue: Any) -> None:
+    """Tell this context's listeners of the stages a worker forwarded (Forward), until None comes."""
+    listeners, stages = _LISTENERS.get(), {}
+    for kind, key, *values in iter(queue.get, None):
+        if kind == "started":
+            stages[key] = current = Stage(*values)
+        else:
+            current = stages[key]
+            if kind == "advanced":
+                current.done, current.total = values
+            else:
+                current.seconds = values[0]
+                del stages[key]
+        for listener in listeners:
+            getattr(listener, kind)(current)

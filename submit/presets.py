@@ -20,9 +20,11 @@ rule and writes its submission:
 - The time limit: a member whose estimate does not fit the time left is not started; a member that runs over
   stops at the next fold boundary, its finished folds kept. A second run (with a larger limit) reuses every
   finished member and fold: experiment ids follow from the recipe and the data.
-- The final pick: among the finished members and the ensemble, those within one standard error of the best
-  (the paired bootstrap SE of their difference, cv/noise.py), the cheapest to predict a row (measured
-  as the notebook estimate is, submit/budget.py); the report says why.
+- Code competitions (the host scores a notebook run under a time limit): the ensemble is then distilled into
+  its best member that takes soft targets (ensembles/transfer.py), one model to run instead of all of them.
+- The final pick: among the finished members, the ensemble and the distilled member, those within one standard
+  error of the best (the paired bootstrap SE of their difference, cv/noise.py), the cheapest to predict a row
+  (measured as the notebook estimate is, submit/budget.py); the report says why.
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ from typing import Any
 from rich.table import Table
 
 from submit.budget import notebook_estimate, run_estimate
-from submit.cv.executor import build_executor
+from submit.cv.executor import build_executor, in_own_process
 from submit.cv.experiment import Experiment, damage
 from submit.cv.folds import shared_folds
 from submit.cv.noise import with_noise
@@ -46,10 +48,13 @@ from submit.cv.runner import OutOfTime, experiment_id, run_experiment
 from submit.cv.store import Store
 from submit.ensembles.build import build_ensemble
 from submit.ensembles.members import read_member
+from submit.ensembles.transfer import make_lender
 from submit.kernel.competition import Competition, Dataset
 from submit.kernel.errors import UserError
+from submit.kernel.parallel import LocalExecutor
 from submit.kernel.plugins import get_competition
 from submit.models.cache import using_cache_dir
+from submit.models.registry import HEADS
 from submit.pipeline import cache_location, record_experiment_submission, resolve_data_dir
 
 
@@ -100,6 +105,7 @@ class Member:
     experiment: str  # its experiment id on this data and folds
     folds_left: int  # folds not finished yet
     estimate_s: float  # seconds its run will take from here
+    full_s: float  # seconds a cold run of it takes
     gain: float | None  # its CV over the default's on shared folds in the history (metric's direction); None: none
     status: str = "planned"
     seconds: float = 0.0
@@ -177,7 +183,7 @@ def _member(competition: Competition, dataset: Dataset, recipe: Recipe, ids: tup
     full = run_estimate(recipe.head, len(dataset.train), _earlier_seconds(history, recipe.name, runs_dir))
     # A finished member costs its results stage again; a part-finished one its missing folds' share.
     estimate = full * left / n if left else min(full, 5.0)
-    return Member(recipe.name, recipe, exp_id, left, estimate, _gain(history, recipe.name))
+    return Member(recipe.name, recipe, exp_id, left, estimate, full, _gain(history, recipe.name))
 
 
 def order_members(members: list[Member]) -> list[Member]:
@@ -206,6 +212,7 @@ class _Run:
     executor: Any
     on_stage: Callable[[str], None]
     default: Recipe  # the default recipe as run here: its data options loaded the data
+    overrides: list[str]  # the --set keys every member gets
 
 
 def plan(run: _Run, preset: Preset, overrides: list[str]) -> tuple[list[Member], list[str]]:
@@ -257,27 +264,61 @@ def plan_lines(members: list[Member], skipped: list[str], preset: Preset, limit_
     return lines
 
 
+@dataclass(frozen=True)
+class MemberJob:
+    """What a member's run needs, as plain data (it runs in its own process: in_own_process)."""
+
+    competition: str
+    dataset: Dataset
+    runs_dir: Path
+    cache_dir: Path
+    deadline: float | None
+
+
+def fit_member(recipe: Recipe, job: MemberJob, executor: Any = None) -> tuple[str, Any]:
+    """One member's CV run: ("done", (cv, test predictions decided)), ("stopped", (folds done, folds)) at the
+    deadline, or ("failed", why) where a model or extra is not installed here."""
+    competition = get_competition(job.competition)
+    store = Store(job.runs_dir / "leaderboard.sqlite")
+    try:
+        lender = make_lender(competition, job.dataset, recipe, store, executor=executor)
+        result = run_experiment(competition, job.dataset, recipe, job.runs_dir, executor=executor,
+                                cache_dir=job.cache_dir, store=store, deadline=job.deadline, lender=lender)
+    except OutOfTime as stop:
+        return "stopped", (stop.folds_done, stop.n_splits)
+    except UserError as err:
+        return "failed", str(err)
+    return "done", (result.cv_mean, result.test_decided)
+
+
+def run_member(run: _Run, m: Member, deadline: float | None) -> None:
+    """One member, where its estimate fits the time left; past the deadline it stops at a fold boundary. Fills in
+    its status, seconds and CV. Run here, a member's folds would run in this process: it runs in its own, so
+    the members' memory never adds up (the peak is the largest member's)."""
+    left = None if deadline is None else deadline - time.time()
+    if left is not None and m.folds_left and m.estimate_s > left:
+        m.status = f"not started: about {_say(m.estimate_s)} needed, {_say(max(left, 0))} left"
+        return
+    run.on_stage(f"Member {m.name}: {m.experiment}")
+    start = time.time()
+    job = MemberJob(run.competition.name, run.dataset, run.runs_dir, run.cache_dir, deadline)
+    if isinstance(run.executor, LocalExecutor):
+        outcome, value = in_own_process(fit_member, m.recipe, job)
+    else:  # the executor sends the folds away already
+        outcome, value = fit_member(m.recipe, job, run.executor)
+    if outcome == "done":
+        m.status = "reused" if not m.folds_left else "done"
+        m.cv, m.test_decided = value
+    else:
+        m.status = f"stopped after {value[0]} of {value[1]} folds (kept)" if outcome == "stopped" else \
+            f"failed: {value}"
+    m.seconds = time.time() - start
+
+
 def run_members(run: _Run, members: list[Member], deadline: float | None) -> None:
-    """Each member in turn, where its estimate fits the time left; a member past the deadline stops at a fold
-    boundary. Fills in each member's status, seconds and CV."""
+    """Each member in turn (run_member)."""
     for m in members:
-        left = None if deadline is None else deadline - time.time()
-        if left is not None and m.folds_left and m.estimate_s > left:
-            m.status = f"not started: about {_say(m.estimate_s)} needed, {_say(max(left, 0))} left"
-            continue
-        run.on_stage(f"Member {m.name}: {m.experiment}")
-        start = time.time()
-        try:
-            result = run_experiment(run.competition, run.dataset, m.recipe, run.runs_dir, executor=run.executor,
-                                    cache_dir=run.cache_dir, store=run.store, deadline=deadline)
-        except OutOfTime as stop:
-            m.status = f"stopped after {stop.folds_done} of {stop.n_splits} folds (kept)"
-        except UserError as err:  # a model or extra not installed here: the other members still run
-            m.status = f"failed: {err}"
-        else:
-            m.status = "reused" if not m.folds_left else "done"
-            m.cv, m.test_decided = result.cv_mean, result.test_decided
-        m.seconds = time.time() - start
+        run_member(run, m, deadline)
 
 
 def ensemble_members(run: _Run, members: list[Member], y: Any) -> dict[str, Any] | None:
@@ -298,10 +339,40 @@ def ensemble_members(run: _Run, members: list[Member], y: Any) -> dict[str, Any]
             "test_decided": result.test_decided, "decision": result.decision}
 
 
+def distil_ensemble(run: _Run, members: list[Member], ensemble: dict[str, Any] | None,
+                    deadline: float | None) -> Member | None:
+    """Where the host scores a notebook run under a time limit (code competitions), the ensemble taught to its
+    best member whose head takes soft targets (ensembles/transfer.py): one model to run at inference instead of
+    all of them, a candidate for the final pick. None where that does not apply or no member can learn so."""
+    if ensemble is None or not run.competition.code_competition:
+        return None
+    able = [m for m in members if m.cv is not None and HEADS.get(m.recipe.head).soft_targets]
+    if not able:
+        return None
+    sign = 1 if run.competition.metric.higher_is_better else -1
+    base = max(able, key=lambda m: sign * m.cv)
+    recipe = load_recipe(run.competition, base.name, [*run.overrides, f"distill_from={ensemble['id']}"])
+    folds_id, _ = shared_folds(run.competition, run.dataset, recipe.folds, run.runs_dir)
+    student = _member(run.competition, run.dataset, recipe, (run.dataset.fingerprint(), folds_id), run.runs_dir, [])
+    student.name = f"{base.name} taught by the ensemble"
+    if student.folds_left:  # the teacher's members refit once per pair of folds: (K - 1) / 2 runs of each
+        teachers = sum(m.full_s for m in members if m.cv is not None)
+        student.estimate_s += teachers * (recipe.folds.n_splits - 1) / 2
+    run_member(run, student, deadline)
+    return student
+
+
 def _row_cost(run: _Run, experiment: str) -> float:
-    """CPU seconds to predict a row with every fold (an ensemble: every member), embedding included."""
+    """CPU seconds to predict a row with every fold (an ensemble: every member), embedding included; measured
+    in its own process, so the models loaded for it leave with it."""
     folder = run.runs_dir / run.competition.name / experiment
-    return notebook_estimate(run.competition, folder, run.dataset, "the training rows", MEASURE_ROWS).seconds_per_row
+    return in_own_process(row_cost, folder, (run.competition.name, run.dataset))
+
+
+def row_cost(folder: Path, context: tuple[str, Dataset]) -> float:
+    """CPU seconds to predict a row with the experiment in `folder` (budget.notebook_estimate)."""
+    name, dataset = context
+    return notebook_estimate(get_competition(name), folder, dataset, "the training rows", MEASURE_ROWS).seconds_per_row
 
 
 def pick_final(run: _Run, candidates: list[str]) -> Final:
@@ -357,6 +428,8 @@ def run_preset(name: str, *, preset: str = "good", time_limit: str | None = None
             return PresetReport(competition.name, preset, limit_s, members, None, None, None, skipped,
                                 time.time() - start)
         ensemble = ensemble_members(run, members, competition.targets(run.dataset, run.default.embedder))
+        student = distil_ensemble(run, members, ensemble, None if limit_s is None else start + limit_s)
+        members += [student] if student is not None else []
         _fill_noise(run, members, ensemble)
         candidates = [m.experiment for m in members if m.cv is not None] + ([ensemble["id"]] if ensemble else [])
         final = pick_final(run, candidates)
@@ -374,7 +447,7 @@ def _open(competition: Competition, data: Path | None, overrides: list[str], run
     dataset = competition.load(data_dir, **load_options(default.data))
     built = build_executor(executor or default.executor or "local", cpus=default.fold_cpus, gpus=default.fold_gpus)
     return _Run(competition, dataset, Store(runs_dir / "leaderboard.sqlite"), runs_dir, cache, built, on_stage,
-                default)
+                default, overrides)
 
 
 def _submit(run: _Run, final: Final, members: list[Member], ensemble: dict[str, Any] | None,

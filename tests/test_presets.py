@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import pandas as pd
 import pytest
@@ -23,6 +24,7 @@ from submit.presets import (
     Member,
     PresetError,
     check_limit,
+    distil_ensemble,
     order_members,
     parse_time_limit,
     portfolio,
@@ -51,7 +53,8 @@ def test_an_unreadable_time_limit_is_refused(text):
 
 
 def _member(name: str, estimate: float, gain: float | None, folds_left: int = 5) -> Member:
-    return Member(name, recipe=None, experiment=f"{name}-x", folds_left=folds_left, estimate_s=estimate, gain=gain)
+    return Member(name, recipe=None, experiment=f"{name}-x", folds_left=folds_left, estimate_s=estimate,
+                  full_s=estimate, gain=gain)
 
 
 def test_members_are_ordered_by_expected_gain_per_second():
@@ -101,24 +104,39 @@ def test_the_runner_stops_at_a_fold_boundary_and_a_rerun_fits_only_the_rest(tmp_
     assert result.folds_run == 4
 
 
-def test_a_preset_runs_members_blends_picks_and_submits(tmp_path):
+def test_a_preset_runs_members_blends_distils_picks_and_submits(tmp_path):
     report = run_preset("wsdm", preset="good", overrides=QUICK, runs_dir=tmp_path)
-    assert report.members[0].name == "default" and len(report.members) == 3
+    *members, student = report.members
+    assert members[0].name == "default" and len(members) == 3
     assert all(m.status == "done" and m.cv is not None and m.cv_se > 0 for m in report.members)
     assert report.ensemble is not None
-    assert sum(m.weight for m in report.members) == pytest.approx(1.0)
+    assert sum(m.weight for m in members) == pytest.approx(1.0)
+    # WSDM is a code competition: the ensemble is taught to its best member, one model to run in the notebook.
+    board = {r["id"]: r for r in Store(tmp_path / "leaderboard.sqlite").leaderboard("wsdm")}
+    best_member = max(members, key=lambda m: m.cv)
+    assert student.name == f"{best_member.name} taught by the ensemble"
+    assert student.recipe.distill_from == report.ensemble["id"] and student.weight is None
+    assert board[student.experiment]["learned_from"] == {"distill": report.ensemble["id"]}
     candidates = {m.experiment for m in report.members} | {report.ensemble["id"]}
     assert report.final.experiment in candidates and report.final.reason
     assert report.submission is not None and report.submission.exists()
     assert json.loads(Path(f"{report.submission}.json").read_text())["experiment"] == report.final.experiment
     # The one-SE rule: the pick is the best, or within one SE of it.
-    board = {r["id"]: r for r in Store(tmp_path / "leaderboard.sqlite").leaderboard("wsdm")}
     best = max(candidates, key=lambda i: board[i]["cv_mean"])
     assert report.final.experiment == best or "within one standard error" in report.final.reason
 
     again = run_preset("wsdm", preset="good", overrides=QUICK, runs_dir=tmp_path)
-    assert [m.status for m in again.members] == ["reused"] * 3
+    assert [m.status for m in again.members] == ["reused"] * 4
     assert again.final.experiment == report.final.experiment
+
+
+def test_only_code_competitions_distil_the_ensemble():
+    able = _member("ridge-answers", 10, None, folds_left=0)
+    able.recipe, able.cv = SimpleNamespace(head="ridge-map"), 0.6  # a finished member that takes soft targets
+    for name in ("hansol", "law-tags", "meta-review"):  # the host scores a file: no notebook to make cheap
+        assert not get_competition(name).code_competition
+        assert distil_ensemble(SimpleNamespace(competition=get_competition(name)), [able], {"id": "e"}, None) is None
+    assert distil_ensemble(SimpleNamespace(competition=get_competition("wsdm")), [able], None, None) is None
 
 
 def test_bad_preset_input_exits_2_with_the_minimum(tmp_path):
@@ -152,8 +170,9 @@ def test_kill_9_mid_portfolio_then_the_same_command_reuses_members_and_folds(tmp
     assert resumed.returncode == 0, resumed.stderr
     assert "Submission written and validated" in resumed.stdout
     rows = Store(runs / "leaderboard.sqlite").leaderboard("wsdm")
-    models = pd.Series([r["recipe"] for r in rows if r["kind"] == "model"])
-    assert len(models) == 3 and models.is_unique  # each member once
+    models = pd.Series([r["id"] for r in rows if r["kind"] == "model"])
+    assert len(models) == 4 and models.is_unique  # each member once, and the ensemble's student
+    assert sum(bool(r["learned_from"]) for r in rows if r["kind"] == "model") == 1
     assert "reused" in resumed.stdout  # the default, finished before the kill
 
 

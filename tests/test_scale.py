@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import tracemalloc
 
 import numpy as np
 import pandas as pd
 import pytest
+from submit.cv.executor import in_own_process
 from submit.kernel.competition import Dataset
 from submit.kernel.parallel import ProcessExecutor
 from submit.models.cache import cached_rows, row_executor, using_cache_dir
@@ -49,6 +51,26 @@ def test_stages_reach_listeners_nested_and_timed():
     with stage("unheard"):  # outside the block nobody listens any more
         pass
     assert len(times.stages) == 3
+
+
+def _staged_work(n: int, context: str) -> tuple[int, int]:
+    """Work for another process: two stages, one nested, and its own pid."""
+    with stage(f"{context} outer", total=n) as outer:
+        with stage("inner", total=1, unit="texts") as inner:
+            inner.advance()
+        outer.advance(n)
+    return n * 2, os.getpid()
+
+
+def test_work_in_its_own_process_shows_its_stages_here_and_returns_its_result():
+    recorder, times = Recorder(), StageTimes()
+    with listening(recorder), listening(times):
+        doubled, pid = in_own_process(_staged_work, 3, "member")
+    assert doubled == 6 and pid != os.getpid()  # it ran elsewhere, and what it held left with it
+    assert recorder.events == [("started", "member outer", 0), ("started", "inner", 0), ("advanced", "inner", 1),
+                               ("finished", "inner", 1), ("advanced", "member outer", 3),
+                               ("finished", "member outer", 3)]
+    assert list(times.totals()) == ["inner", "member outer"] and all(s.seconds >= 0 for s in times.stages)
 
 
 def test_a_failing_stage_is_still_reported_finished():
