@@ -59,6 +59,7 @@ OOF, TEST, LOG, SUBMISSION = "oof.parquet", "test.parquet", "log.txt", "submissi
 FOLDS, NESTED, MEMBERS, UPLOADS = "folds", "nested", "members", "uploads"
 NOISE = "noise.json"  # the CV's bootstrap replicates (cv/noise.py)
 PLAN = "plan.json"  # an LLM recipe's memory and time plan (submit plan)
+ROW_COST = "row_cost.json"  # CPU seconds to predict a row, as a preset measured it (submit/presets.py)
 RESULT, MODEL, WORK, MANIFEST = "result.npz", "model", "work", "manifest.json"
 FOLD_ABSENT = "not run yet"
 PLAIN = "plain"  # the view of the rows as they are (no test-time transform)
@@ -403,6 +404,16 @@ class Experiment:
     def write_plan(self, plan: dict[str, Any]) -> Path:
         atomic_write_text(self.dir / PLAN, json.dumps(plan, indent=2))
         return self.dir / PLAN
+
+    def write_row_cost(self, seconds: float) -> None:
+        atomic_write_text(self.dir / ROW_COST, json.dumps({"seconds_per_row": seconds}))
+
+    def read_row_cost(self) -> float | None:
+        """The row cost measured before; None where it was not, or its file is damaged (measured again)."""
+        try:
+            return float(json.loads((self.dir / ROW_COST).read_text(encoding="utf-8"))["seconds_per_row"])
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
 
     def write_ensemble(self, description: dict[str, Any]) -> None:
         atomic_write_text(self.dir / ENSEMBLE, json.dumps(description, indent=2))
