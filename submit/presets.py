@@ -77,7 +77,7 @@ PRESETS = {"fast": Preset("fast", 1, None), "good": Preset("good", 3, 600.0), "b
 # limit is checked between folds), and the BiLSTM scores below the feature heads (0.563 on WSDM-shaped rows).
 TASK_PORTFOLIOS = {
     "preference": ("default", "linear", "rich", "lgbm", "embed-1000"),
-    "answer_embedding": ("default", "ridge-answers", "knn-answers", "ridge", "knn"),
+    "answer_embedding": ("default", "ridge-snap", "ridge-answers", "knn-answers", "ridge", "knn"),
     "tagging": ("default", "rerank", "knn-minilm", "knn"),
     "generation": ("default", "retrieval", "lead"),
     **dict.fromkeys(("regression", "binary", "multiclass", "multilabel"), ("default", "linear", "baseline")),

