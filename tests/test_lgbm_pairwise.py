@@ -159,7 +159,7 @@ def test_early_stopping_on_the_valid_rows(lmsys):
     (X, y), (X_valid, y_valid) = holdout(lmsys)
     head = LgbmPairwise(**{**FAST, "n_estimators": 2000, "learning_rate": 0.2, "early_stopping_rounds": 10})
     head.fit(X, y, X_valid=X_valid, y_valid=y_valid)
-    assert head.best_iteration_ < 300  # a high rate overfits long before 2000 rounds
+    assert head.best_iterations_[0] < 300  # a high rate overfits long before 2000 rounds
 
 
 def test_save_load_gives_identical_predictions(fitted, lmsys, tmp_path):
@@ -188,3 +188,17 @@ def test_constructor_only_stores():
     head = LgbmPairwise(n_estimators=7, encoder="no-such-encoder")  # no work, no check, until fit
     assert head.get_params()["n_estimators"] == 7 and not head.is_fitted
     assert head.clone().get_params() == head.get_params()
+
+
+def test_bagged_head_averages_one_booster_per_seed(lmsys, tmp_path):
+    (X, y), _ = holdout(lmsys)
+    bagged = LgbmPairwise(**{**FAST, "n_bags": 3, "seed": 5}).fit(X, y)
+    singles = [LgbmPairwise(**{**FAST, "seed": seed}).fit(X, y).predict(lmsys.test) for seed in (5, 6, 7)]
+    pred = bagged.predict(lmsys.test)
+    # Each bag is the single head of its seed (its own held-out prompts and draws), and the head averages them;
+    # the swap average is linear, so averaging before or after it agrees up to rounding.
+    np.testing.assert_allclose(pred, np.mean(singles, axis=0), rtol=1e-12, atol=1e-12)
+    assert not np.allclose(pred, singles[0])
+    np.testing.assert_array_equal(bagged.predict(swap_responses(lmsys.test)), swap_probabilities(pred))
+    bagged.save(tmp_path / "bagged")
+    np.testing.assert_array_equal(LgbmPairwise.load(tmp_path / "bagged").predict(lmsys.test), pred)
