@@ -74,7 +74,7 @@ TASK_PORTFOLIOS = {
     "preference": ("default", "linear", "rich", "lgbm", "embed-1000"),
     "answer_embedding": ("default", "ridge-answers", "knn-answers", "ridge", "knn"),
     # rerank-words is rerank (the same stage one, the same cost) with the tag's name in the title as features:
-    # 0.4576 against 0.4411 micro-F1 on the real law titles, so rerank itself would add nothing to the blend.
+    # 0.4567 against 0.4411 micro-F1 on the real law titles, so rerank itself would add nothing to the blend.
     "tagging": ("default", "rerank-words", "knn-minilm", "knn"),
     # Text members are merged by MBR over the subset that scores best on the other folds, so a member only
     # ever adds a choice: the medoid (prior) is the best single text on MReD (0.2752 against lead's 0.2694).
