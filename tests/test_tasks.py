@@ -138,3 +138,15 @@ def test_mbr_keeps_the_consensus_only_where_it_beats_every_member():
     voted = METHODS["mbr"](task=task).fit(noisy, y)  # each errs on another row: the vote is right on all
     assert voted.describe() == {"weights": [1 / 3] * 3}
     assert list(voted.apply(noisy)) == list(y)
+
+
+def test_mbr_leaves_out_a_member_that_drags_the_vote_down():
+    """A fourth member repeating the first one's error ties the vote on that row; the three alone vote right on
+    every row, so the subset of three is kept (all four, or any one alone, errs somewhere)."""
+    task = toy.ToyText.task
+    y = TEXTS.coerce(["A B C", "D E F", "G H I", "J K L"])
+    noisy = [TEXTS.coerce(["A B C", "D E X", "G H I", "J K L"]), TEXTS.coerce(["A B Y", "D E F", "G H I", "J K L"]),
+             TEXTS.coerce(["A B C", "D E F", "G H Z", "J K L"])]
+    fitted = METHODS["mbr"](task=task).fit([*noisy, noisy[0]], y)
+    assert fitted.describe() == {"weights": [1 / 3, 1 / 3, 1 / 3, 0.0]}
+    assert list(fitted.apply([*noisy, noisy[0]])) == list(y)
