@@ -92,7 +92,11 @@ def record_noise(experiment: Experiment, competition: Competition, y: np.ndarray
     noise.json; `groups`: the data's groups, used where the folds are grouped. Returns the CV's SE."""
     units = resampling_units(groups if folds_id.startswith("grouped-") else None, len(y))
     metric = competition.metric
-    scores = bootstrap_scores(lambda idx: metric(y[idx], decided[idx]), units, budget_s=BUDGET_S)
+    if metric.rows is not None:  # a sum of per-row statistics: each resample is a sum away
+        stats = metric.rows(y, decided)
+        scores = bootstrap_scores(lambda idx: metric.from_rows(stats[idx].sum(axis=0), len(idx)), units)
+    else:
+        scores = bootstrap_scores(lambda idx: metric(y[idx], decided[idx]), units, budget_s=BUDGET_S)
     experiment.write_noise({"key": noise_key(folds_id, units), "se": float(np.std(scores, ddof=1)),
                             "replicates": [float(s) for s in scores]})
     return float(np.std(scores, ddof=1))

@@ -39,6 +39,11 @@ class Metric:
     name: str
     fn: Callable[[np.ndarray, np.ndarray], float]  # (y, decided prediction) -> score
     higher_is_better: bool
+    # A corpus metric that sums per-row statistics (chrF's n-gram counts, a mean's per-row scores) gives them
+    # here: rows(y, pred) -> (n_rows, k) array, and from_rows(column sums, n_rows) -> the score. Then a score
+    # of any resample of the rows is a sum away (cv/noise.py), not a rescoring of every text.
+    rows: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None
+    from_rows: Callable[[np.ndarray, int], float] | None = None
 
     def __call__(self, y: np.ndarray, pred: np.ndarray) -> float:
         return float(self.fn(y, pred))

@@ -74,6 +74,10 @@ def rouge_f1(rouge_type: str, reference: str, candidate: str) -> float:
     return float(score[rouge_type].fmeasure)
 
 
+def _mean_of_rows(sums: np.ndarray, n: int) -> float:
+    return float(sums[0] / n) if n else 0.0
+
+
 def mean_rouge(rouge_type: str) -> Callable[[np.ndarray, np.ndarray], float]:
     def metric(y: np.ndarray, pred: np.ndarray) -> float:
         return float(np.mean(rouge_pairs(rouge_type, pred, y))) if len(y) else 0.0
@@ -92,6 +96,18 @@ def _chrf():
 def chrf(y: np.ndarray, pred: np.ndarray) -> float:
     """sacrebleu's corpus chrF (0-100) of the predictions against one reference each."""
     return float(_chrf().corpus_score([str(p) for p in pred], [[str(r) for r in y]]).score)
+
+
+def chrf_rows(y: np.ndarray, pred: np.ndarray) -> np.ndarray:
+    """Each row's chrF statistics (character and word n-gram counts), as sacrebleu's corpus_score sums them
+    (its own significance tests resample these too)."""
+    return np.array(_chrf()._extract_corpus_statistics([str(p) for p in pred], [[str(r) for r in y]]),
+                    dtype=np.int64).reshape(len(y), -1)
+
+
+def chrf_from_rows(sums: np.ndarray, n: int) -> float:
+    """The corpus chrF of rows whose statistics add up to `sums`."""
+    return float(_chrf()._compute_score_from_stats([int(v) for v in sums]).score)
 
 
 @lru_cache(maxsize=262_144)
@@ -115,8 +131,18 @@ def chrf_similarity(candidates: Sequence[str], references: Sequence[str]) -> np.
     return np.array([chrf_pair(r, c) / 100 for c, r in zip(candidates, references, strict=True)])
 
 
-ROUGE_1 = Metric("rouge1", mean_rouge("rouge1"), higher_is_better=True)
-ROUGE_2 = Metric("rouge2", mean_rouge("rouge2"), higher_is_better=True)
-ROUGE_L = Metric("rougeL", mean_rouge("rougeL"), higher_is_better=True)  # ROUGE-Lsum on texts not split
-ROUGE_LSUM = Metric("rougeLsum", mean_rouge("rougeLsum"), higher_is_better=True)
-CHRF = Metric("chrf", chrf, higher_is_better=True)
+def _rouge_rows(rouge_type: str, y: np.ndarray, pred: np.ndarray) -> np.ndarray:
+    return rouge_pairs(rouge_type, pred, y).reshape(-1, 1)
+
+
+def _rouge_metric(rouge_type: str) -> Metric:
+    """A mean ROUGE F1 metric, with its per-row scores for resampling."""
+    return Metric(rouge_type, mean_rouge(rouge_type), higher_is_better=True, rows=partial(_rouge_rows, rouge_type),
+                  from_rows=_mean_of_rows)
+
+
+ROUGE_1 = _rouge_metric("rouge1")
+ROUGE_2 = _rouge_metric("rouge2")
+ROUGE_L = _rouge_metric("rougeL")  # ROUGE-Lsum on texts not split
+ROUGE_LSUM = _rouge_metric("rougeLsum")
+CHRF = Metric("chrf", chrf, higher_is_better=True, rows=chrf_rows, from_rows=chrf_from_rows)

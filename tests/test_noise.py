@@ -115,6 +115,24 @@ def test_a_slow_metric_settles_for_fewer_replicates():
     assert len(scores) == 50  # MIN_BOOT
 
 
+@pytest.mark.parametrize("name", ["code-instruct", "meta-review"])
+def test_a_corpus_text_metric_resamples_from_row_statistics_every_replicate(tmp_path, name):
+    """chrF and ROUGE give per-row statistics: every one of the 200 replicates is a sum away, each the score
+    the metric gives the resampled texts themselves."""
+    comp = get_competition(name)
+    rng = np.random.default_rng(0)
+    words = np.array("the a of to in def return int str for while list dict set class self value data".split())
+    y = np.array([" ".join(rng.choice(words, 40)) for _ in range(120)], dtype=object)
+    pred = np.array([" ".join(rng.choice(words, 30)) for _ in range(120)], dtype=object)
+    folder = tmp_path / "exp"
+    folder.mkdir()
+    record_noise(Experiment(folder), comp, y, pred, None, "kfold-k5-s42-abc")
+    replicates = read_noise(folder)["replicates"]
+    assert len(replicates) == 200  # no budget cut: summing rows is cheap
+    for idx, replicate in zip(resamples(resampling_units(None, len(y)), 3), replicates, strict=False):
+        assert replicate == pytest.approx(comp.metric(y[idx], pred[idx]), abs=1e-9)
+
+
 def test_experiments_on_other_folds_are_not_paired(tmp_path, wsdm):
     rng = np.random.default_rng(5)
     y = _one_hot(rng.random(N) < 0.5)
