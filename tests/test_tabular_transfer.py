@@ -151,7 +151,9 @@ def test_an_ensemble_of_the_default_and_linear_teaches_the_default_head(tmp_path
 
 # --- upload ---------------------------------------------------------------------------------------------------
 
-def test_a_described_competitions_submission_is_uploaded_byte_for_byte(tmp_path, monkeypatch):
+@pytest.mark.parametrize("source", ["kaggle", "files"])
+def test_a_described_competitions_submission_is_uploaded_byte_for_byte(source, tmp_path, monkeypatch):
+    """Set up from Kaggle (the slug in competition.yaml), or from files laid out by hand (the slug given)."""
     from kagglesdk.kaggle_env import KaggleEnv, _env_to_endpoint
 
     from tests.kaggle_server import FakeKaggle
@@ -163,19 +165,24 @@ def test_a_described_competitions_submission_is_uploaded_byte_for_byte(tmp_path,
         monkeypatch.setenv(key, value)
     monkeypatch.delenv("KAGGLE_API_TOKEN", raising=False)
     runs = str(tmp_path / "runs")
+    setup = ["--kaggle", "house-prices", "--data", str(tmp_path / "house")] if source == "kaggle" else ["--data",
+                                                                                                      str(files)]
+    slug = [] if source == "kaggle" else ["--slug", "house-prices"]
     with FakeKaggle(zip_files={p.name: p.read_bytes() for p in files.iterdir()},
                     public_scores={"soft student": 0.51}) as server:
         monkeypatch.setitem(_env_to_endpoint, KaggleEnv.LOCAL, server.url)
-        code, text = submit("init", "house", "--kaggle", "house-prices", "--data", str(tmp_path / "house"),
-                            "--metric", "rmsle")
+        code, text = submit("init", "house", *setup, "--metric", "rmsle")
         assert code == 0, text
         code, text = submit("run", "house", "--runs", runs, *sets())
         assert code == 0, text
         submission = Path(text.split("Submission written and validated: ")[1].split()[0])
         code, text = submit("validate", "house", str(submission))
         assert code == 0, text
-        code, text = submit("upload", "house", "-m", "soft student", "--runs", runs, "--wait", "--poll", "0.01",
-                            "--timeout", "30")
+        if source == "files":
+            code, text = submit("upload", "house", "-m", "soft student", "--runs", runs)
+            assert code == 2 and "set up from files, not from Kaggle; pass --slug" in " ".join(text.split())
+        code, text = submit("upload", "house", "-m", "soft student", "--runs", runs, *slug, "--wait", "--poll",
+                            "0.01", "--timeout", "30")
         assert code == 0, text
     assert "Public score 0.51" in text
     (start,) = server.calls("StartSubmissionUpload")
