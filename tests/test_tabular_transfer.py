@@ -92,6 +92,20 @@ def test_a_multiclass_tree_head_holds_out_a_rows_copies_together():
     assert np.allclose(np.bincount(target.rows, weights=target.weight), 1)  # each row still weighs one
 
 
+def test_the_llm_text_classifier_takes_distributions_and_row_weights():
+    """Pseudo-labelled rows at a weight other than 1 reach the head as sample_weight (it used to drop them)."""
+    pytest.importorskip("peft")
+    from submit.models.tabular_llm import LlmTextClassifier
+
+    X, signal = table(24)
+    soft = soft_version("multiclass", targets("multiclass", signal))
+    head = LlmTextClassifier(model="tiny-llama", quantization="lora", micro_batch_size=4, grad_accum=1,
+                             gradient_checkpointing=False, max_length=128, save_steps=1000, max_steps=1)
+    head.fit(X, soft, task=tabular_task("multiclass", "logloss"), sample_weight=np.linspace(0.5, 1.5, len(X)))
+    assert np.isfinite(head.stats_["train_loss_last"])
+    assert np.allclose(head.predict(X.iloc[:4]).sum(axis=1), 1)
+
+
 # --- end to end on described competitions -------------------------------------------------------------------
 
 MADE = {"regression": (regression_files, ["--metric", "rmsle"]), "binary": (binary_files, []),
