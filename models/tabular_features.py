@@ -114,11 +114,13 @@ class TextModel:
     def _matrix(self, texts: list[str]) -> sp.csr_matrix:
         return sp.hstack([v.transform(texts) for v in self.vectorizers_], format="csr")
 
-    def _ridge(self, X: sp.csr_matrix, y: np.ndarray) -> Ridge:
-        return Ridge(alpha=self.alpha, solver="sparse_cg", random_state=self.seed).fit(X, y)
+    def _ridge(self, X: sp.csr_matrix, y: np.ndarray, weight: np.ndarray | None) -> Ridge:
+        return Ridge(alpha=self.alpha, solver="sparse_cg", random_state=self.seed).fit(X, y, sample_weight=weight)
 
-    def fit(self, texts: list[str], y: np.ndarray, inner_folds: int = 3) -> np.ndarray:
-        """Fit on the training rows; their features, the ridge part out-of-fold (see the module docstring)."""
+    def fit(self, texts: list[str], y: np.ndarray, inner_folds: int = 3,
+            sample_weight: np.ndarray | None = None) -> np.ndarray:
+        """Fit on the training rows (y may be soft: a ridge takes any values; `sample_weight` weighs the rows
+        in it); their features, the ridge part out-of-fold (see the module docstring)."""
         self.vectorizers_ = self._vectorizers()
         blocks = []
         for vectorizer in self.vectorizers_:
@@ -137,8 +139,9 @@ class TextModel:
             oof = np.zeros((X.shape[0], y.shape[1]))
             n_splits = min(inner_folds, X.shape[0])
             for fit_idx, out_idx in KFold(n_splits, shuffle=True, random_state=self.seed).split(X):
-                oof[out_idx] = self._ridge(X[fit_idx], y[fit_idx]).predict(X[out_idx]).reshape(len(out_idx), -1)
-            self.ridge_ = self._ridge(X, y)
+                weight = None if sample_weight is None else sample_weight[fit_idx]
+                oof[out_idx] = self._ridge(X[fit_idx], y[fit_idx], weight).predict(X[out_idx]).reshape(len(out_idx), -1)
+            self.ridge_ = self._ridge(X, y, sample_weight)
             parts.append(oof)
         return np.hstack(parts) if parts else np.zeros((len(texts), 0))
 

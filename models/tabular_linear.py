@@ -9,6 +9,11 @@ Each text column gives TF-IDF word (1..word_max) and character (3..5, within wor
 are one-hot, numbers standardised (missing as the mean), datetimes as an epoch; the blocks are stacked. Binary
 and multiclass: one multinomial logistic regression; multilabel: one per column; regression: ridge on the
 task's model space (log1p for RMSLE).
+
+Soft targets (distillation, pseudo-labels) and row weights: the ridge takes values and weights as they are;
+a class distribution (or a multilabel column's probability p, as the two classes 1 - p and p) becomes one
+weighted copy of its row per class (models/base.py soft_label_rows), so the logistic regression minimises
+the distributions' cross-entropy. Hard labels take the plain path unchanged.
 """
 
 from __future__ import annotations
@@ -22,7 +27,7 @@ import scipy.sparse as sp
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression, Ridge
 from submit.kernel.tabular import TabularTask
-from submit.models.base import Head, above, at_least, limits_of
+from submit.models.base import Head, above, at_least, limits_of, one_hot, soft_label_rows
 from submit.models.tabular_features import category_codes, category_list, column_roles, date_parts, one_blas_thread
 from submit.models.tfidf_ovr import restore_vectorizer, vectorizer_state
 
@@ -30,6 +35,7 @@ from submit.models.tfidf_ovr import restore_vectorizer, vectorizer_state
 class TfidfLinear(Head):
     name = "tfidf-linear"
     tasks = frozenset({"regression", "binary", "multiclass", "multilabel"})
+    soft_targets = True  # a teacher's values or probabilities and row weights: see the module docstring
     limits = limits_of(C=above(0), alpha=above(0), word_max=at_least(1), max_features=at_least(1),
                        max_iter=at_least(1), seed=at_least(0))
 
@@ -70,7 +76,8 @@ class TfidfLinear(Head):
         return sp.hstack(blocks, format="csr")
 
     @one_blas_thread
-    def _fit(self, X: pd.DataFrame, y: np.ndarray, X_valid: pd.DataFrame | None, y_valid: np.ndarray | None) -> None:
+    def _fit(self, X: pd.DataFrame, y: np.ndarray, X_valid: pd.DataFrame | None, y_valid: np.ndarray | None,
+             sample_weight: np.ndarray | None = None) -> None:
         self.roles_ = column_roles(X)
         self.log_target_ = bool(getattr(self.task_, "log_target", False))
         self.categories_ = {n: category_list(X[n]) for n, r in self.roles_.items() if r == "categorical"}
@@ -84,24 +91,34 @@ class TfidfLinear(Head):
         matrix = self._matrix(X)
         if self.task_.name == "regression":
             target = self.task_.to_model(y) if isinstance(self.task_, TabularTask) else y
-            model = Ridge(alpha=self.alpha, solver="sparse_cg").fit(matrix, target)
+            model = Ridge(alpha=self.alpha, solver="sparse_cg").fit(matrix, target, sample_weight=sample_weight)
             self.coef_, self.intercept_ = np.atleast_2d(model.coef_), np.atleast_1d(model.intercept_)
         elif self.task_.name == "multilabel":
-            models = [self._logistic(matrix, y[:, j]) for j in range(y.shape[1])]
+            models = [self._classes(matrix, np.column_stack([1 - y[:, j], y[:, j]]), sample_weight)
+                      for j in range(y.shape[1])]
             self.coef_ = np.vstack([m.coef_ for m in models])
             self.intercept_ = np.concatenate([m.intercept_ for m in models])
         else:
-            model = self._logistic(matrix, y.argmax(axis=1))
+            model = self._classes(matrix, y, sample_weight)
             self.coef_, self.intercept_ = model.coef_, model.intercept_
 
-    def _logistic(self, matrix: sp.csr_matrix, target: np.ndarray) -> LogisticRegression:
+    def _classes(self, matrix: sp.csr_matrix, y: np.ndarray, weight: np.ndarray | None) -> LogisticRegression:
+        """A logistic regression of class distributions y (n, c): hard labels as they are, soft ones as weighted
+        copies of their rows per class."""
+        if one_hot(y):
+            return self._logistic(matrix, y.argmax(axis=1), weight)
+        rows, classes, copy_weights = soft_label_rows(y, weight)
+        return self._logistic(matrix[rows], classes, copy_weights)
+
+    def _logistic(self, matrix: sp.csr_matrix, target: np.ndarray, weight: np.ndarray | None) -> LogisticRegression:
         if len(np.unique(target)) < 2:  # a column with one value in this fold: a constant model of it
             model = LogisticRegression()
             model.coef_ = np.zeros((1, matrix.shape[1]))
-            rate = float(np.clip(target.mean(), 1e-4, 1 - 1e-4))
+            rate = float(np.clip(np.average(target, weights=weight), 1e-4, 1 - 1e-4))
             model.intercept_ = np.array([np.log(rate / (1 - rate))])
             return model
-        return LogisticRegression(C=self.C, max_iter=self.max_iter, random_state=self.seed).fit(matrix, target)
+        model = LogisticRegression(C=self.C, max_iter=self.max_iter, random_state=self.seed)
+        return model.fit(matrix, target, sample_weight=weight)
 
     @one_blas_thread
     def _predict(self, X: pd.DataFrame) -> np.ndarray:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 from submit.models.llm.classifier import LlmClassifier
 from submit.models.tabular_features import column_roles
@@ -40,11 +41,11 @@ class LlmTextClassifier(LlmClassifier):
         encoded = [self._encode(row, n_classes) for row in rows]
         return [ids for ids, _ in encoded], sum(cut for _, cut in encoded)
 
-    def _fit(self, X, y, X_valid, y_valid) -> None:
+    def _fit(self, X, y, X_valid, y_valid, sample_weight: np.ndarray | None = None) -> None:
         self.columns_ = [name for name, role in column_roles(X).items() if role == "text"]
         if not self.columns_:
             raise ValueError(f"{self.name}: the table has no text column to read (see competition.yaml's features)")
-        super()._fit(X, y, X_valid, y_valid)
+        super()._fit(X, y, X_valid, y_valid, sample_weight)  # soft targets and weights: LlmClassifier's loss
 
     def _save(self, path: Path) -> None:
         (path / "columns.json").write_text(json.dumps(self.columns_), encoding="utf-8")

@@ -42,8 +42,16 @@ def _session() -> KaggleSession:
                                                                           markup=False)))
 
 
+def _on_kaggle(competition: Competition, slug: str | None) -> bool:
+    """Kaggle's, or set up by `submit init` from files laid out by hand (host local) and named on Kaggle by --slug."""
+    return competition.host == "kaggle" or (competition.host == "local" and slug is not None)
+
+
 def _kaggle_slug(competition: Competition, slug: str | None) -> str:
-    if competition.host != "kaggle":
+    if competition.host == "local" and not slug:
+        raise KaggleError(f"{competition.name} was set up from files, not from Kaggle; pass --slug <the slug in its "
+                          "URL> to send it to that Kaggle competition")
+    if not _on_kaggle(competition, slug):
         raise KaggleError(f"{competition.name} is hosted on {competition.host}, not Kaggle"
                           + (f"; its page: {competition.url}" if competition.url else ""))
     if not (slug or competition.slug):
@@ -279,7 +287,7 @@ def upload(
       submit upload wsdm -m "lgbm" --wait
     """
     comp = get_competition(competition)
-    if comp.host == "kaggle":
+    if _on_kaggle(comp, slug):
         require_client()  # before anything is written
     from submit.cv.store import Store
 
