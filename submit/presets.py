@@ -364,6 +364,7 @@ def distil_ensemble(run: _Run, members: list[Member], ensemble: dict[str, Any] |
         teachers = sum(m.full_s for m in members if m.cv is not None)
         student.estimate_s += teachers * (recipe.folds.n_splits - 1) / 2
     run_member(run, student, deadline)
+    student.status += f" (taught by {ensemble['id']})"
     return student
 
 
