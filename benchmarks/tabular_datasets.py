@@ -10,7 +10,7 @@
 | skeptics-health | binary, accuracy | Skeptics: is a question about health, from its free text |
 | skeptics-topic | multiclass probabilities, logloss | Skeptics: a question's category (5) from texts |
 | law-tags10 | multilabel probabilities, auc | Law Stack Exchange titles: the ten most common tags as 0/1 columns |
-| law-tags | tags, mean-row-f1 | Law Stack Exchange titles: every tag, space-separated in one column |
+| law-tags-all | tags, mean-row-f1 | Law Stack Exchange titles: every tag, space-separated in one column |
 
 The Stack Exchange ones read ../shared/data (CC BY-SA rows, not shipped: see its SOURCES.md) and are skipped
 when it is absent; diabetes ships with scikit-learn. Nothing is downloaded. A fifth of each table is the test
@@ -31,7 +31,7 @@ import pandas as pd
 
 SHARED = Path("../shared/data")  # from the repository root, as the tests read it; --shared elsewhere
 METRICS = {"diabetes": "rmse", "skeptics-length": "rmsle", "skeptics-health": "accuracy",
-           "skeptics-topic": "logloss", "law-tags10": "auc", "law-tags": "mean-row-f1"}
+           "skeptics-topic": "logloss", "law-tags10": "auc", "law-tags-all": "mean-row-f1"}
 
 
 def lay_out(frame: pd.DataFrame, out: Path, *, id_column: str, targets: list[str], submission: str,
@@ -109,14 +109,14 @@ def law_tags10(out: Path, shared: Path) -> Path:
     return lay_out(table, out, id_column="id", targets=list(top), submission="probabilities")
 
 
-def law_tags(out: Path, shared: Path) -> Path:
+def law_tags_all(out: Path, shared: Path) -> Path:
     raw, tags = _law_tags(shared)
     table = pd.DataFrame({"id": np.arange(1, len(raw) + 1), "title": raw["Title"], "tags": tags.str.join(" ")})
     return lay_out(table, out, id_column="id", targets=["tags"], submission="tags")
 
 
 DATASETS = {"diabetes": diabetes, "skeptics-length": skeptics_length, "skeptics-health": skeptics_health,
-            "skeptics-topic": skeptics_topic, "law-tags10": law_tags10, "law-tags": law_tags}
+            "skeptics-topic": skeptics_topic, "law-tags10": law_tags10, "law-tags-all": law_tags_all}
 
 
 def main() -> None:

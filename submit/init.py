@@ -357,8 +357,9 @@ def infer(tables: dict, options: Options, name: str) -> Inference:
     spec = get_metric(metric, kernel_task(task))  # unknown or unfit: UnknownMetric, listing those that fit
     if spec.decision == "top_k":
         submission = "ranked"
+    usual = USUAL.get(task, f"the usual metric of {task} {submission}")
     notes.append((f"metric: {spec.name} ({'higher' if spec.higher_is_better else 'lower'} is better)",
-                  "given (--metric)" if options.metric else USUAL.get(task, f"the usual metric of {task} {submission}")))
+                  "given (--metric)" if options.metric else usual))
     if options.group is not None and options.group not in tables["train"][1].columns:
         raise InitError(f"--group {options.group}: no such column in {tables['train'][0].name}")
     features, dropped = infer_features(tables, {id_column, *targets, *([options.group] if options.group else [])},
