@@ -367,12 +367,16 @@ ANSWER_EMBEDDING = AnswerEmbeddingTask(
 
 @dataclass(frozen=True)
 class TaggingDecision:
-    """Scores -> tag indicators: every tag at or above `threshold`, and at least the best one."""
+    """Scores -> tag indicators: every tag at or above `threshold`, every tag scoring at least `relative` times its
+    row's best (1: the best alone), and at least the best one."""
 
     threshold: float
+    relative: float = 1.0
 
     def apply(self, scores: np.ndarray) -> np.ndarray:
         chosen = scores >= self.threshold
+        if self.relative < 1:
+            chosen |= scores >= self.relative * scores.max(axis=1, keepdims=True)
         chosen[np.arange(len(scores)), scores.argmax(axis=1)] = True
         return chosen.astype(np.int8)
 
@@ -384,16 +388,22 @@ def tag_threshold_grid(scores: np.ndarray, points: int = 300) -> np.ndarray:
     return np.unique(np.quantile(scores, 1 - np.geomspace(0.5, 1e-5, points)))
 
 
+RELATIVE_GRID = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0)  # shares of a row's best score tried by a row metric
+
+
 def fit_tagging_decision(y: np.ndarray, scores: np.ndarray,
                          score: Callable[[np.ndarray, np.ndarray], float] | None = None) -> TaggingDecision:
-    """The threshold that maximises the metric (micro-F1 by default) on out-of-fold scores, over
-    `tag_threshold_grid` (the first best on a tie). Micro-F1 is computed for the whole grid at once; another
-    metric (mean row F1) is scored threshold by threshold on a grid of 100."""
+    """The decision that maximises the metric on out-of-fold scores (the first best on a tie).
+
+    Micro-F1 (score None): a threshold over `tag_threshold_grid`, computed for the whole grid at once. Another
+    metric (mean row F1) scores each row on its own, so a cut relative to the row's best score is tried too, over
+    RELATIVE_GRID x 40 thresholds: on the real law titles it lifted TF-IDF's mean row F1 from 0.367 to 0.386 (a
+    threshold alone leaves rows whose scores are all low with one tag, and confident rows with too many)."""
     if score is None:
         grid = tag_threshold_grid(scores)
         return TaggingDecision(float(grid[np.argmax(micro_f1_at(y, scores, grid))]))
-    grid = tag_threshold_grid(scores, 100)
-    return TaggingDecision(float(grid[np.argmax([score(y, TaggingDecision(float(t)).apply(scores)) for t in grid])]))
+    candidates = [TaggingDecision(float(t), r) for r in RELATIVE_GRID for t in tag_threshold_grid(scores, 40)]
+    return candidates[int(np.argmax([score(y, d.apply(scores)) for d in candidates]))]
 
 
 def micro_f1_at(y: np.ndarray, scores: np.ndarray, thresholds: np.ndarray) -> np.ndarray:
@@ -434,7 +444,8 @@ def _same(pred: np.ndarray) -> np.ndarray:
 @dataclass(frozen=True)
 class TaggingTask(TaskType):
     """Tag sets: y (n, tags) 0/1, predictions (n, tags) scores. `metric` (kernel/metrics.py) decides the step
-    fitted on OOF: a threshold for micro-F1 (law-tags) or another F1, the k best tags for map@k."""
+    fitted on OOF: a threshold for micro-F1 (law-tags), a threshold and a cut relative to each row's best score
+    for the other F1s, the k best tags for map@k."""
 
     metric: str = "micro-f1"
     prediction: ClassVar[PredictionKind] = SCORES
@@ -462,15 +473,17 @@ class TaggingTask(TaskType):
         spec = self.metric_spec
         if spec.decision == "top_k":
             return {"top_k": spec.k}  # more guesses never lower MAP@k: the submission ranks the k best tags
-        score = None if spec.name == "micro-f1" else spec.bind(self.name)
-        return {"threshold": fit_tagging_decision(y, oof, score).threshold}
+        if spec.name == "micro-f1":  # law-tags' decision, unchanged: a threshold and the best tag
+            return {"threshold": fit_tagging_decision(y, oof).threshold}
+        decision = fit_tagging_decision(y, oof, spec.bind(self.name))
+        return {"threshold": decision.threshold, "relative": decision.relative}
 
     def decide(self, pred: np.ndarray, decision: dict[str, Any]) -> np.ndarray:
         if "top_k" in decision:
             return pred  # map@k scores the ranking itself
         if "threshold" not in decision:
             raise ValueError(f"{self.name}: the decision holds no 'threshold' (fit it with fit_decision on OOF)")
-        return TaggingDecision(float(decision["threshold"])).apply(pred)
+        return TaggingDecision(float(decision["threshold"]), float(decision.get("relative", 1.0))).apply(pred)
 
 
 def tagging_task(metric: str) -> TaggingTask:

@@ -13,7 +13,7 @@ import yaml
 from sklearn.metrics import f1_score
 from submit.competitions.law_tags import synthetic_questions
 from submit.kernel.metrics import get_metric, metric_for
-from submit.kernel.tasks import TAGGING, TaggingDecision, fit_tagging_decision, tagging_task
+from submit.kernel.tasks import TAGGING, TaggingDecision, fit_tagging_decision, tag_threshold_grid, tagging_task
 from typer.testing import CliRunner
 
 from submit.cli import app
@@ -150,11 +150,16 @@ def test_the_decision_follows_the_metric():
     # micro-F1 (law-tags' task): the same threshold as before the metric became a field
     assert tagging_task("micro-f1").fit_decision(y, scores) == TAGGING.fit_decision(y, scores) == {
         "threshold": fit_tagging_decision(y, scores).threshold}
+    # Rows whose scores differ in scale (as a model's do between easy and hard rows): no one threshold fits every
+    # row, a cut relative to each row's best does; mean row F1 is fitted both.
+    scaled = scores * rng.uniform(0.2, 1.0, (len(scores), 1))
     task = tagging_task("mean-row-f1")
-    decision = task.fit_decision(y, scores)
+    decision = task.fit_decision(y, scaled)
     row_f1 = get_metric("mean-row-f1", "tagging").bind("tagging")
-    tuned = row_f1(y, task.decide(scores, decision))
-    assert tuned >= max(row_f1(y, TaggingDecision(t).apply(scores)) for t in (0.3, 0.5, 0.7))
+    tuned = row_f1(y, task.decide(scaled, decision))
+    thresholds_only = max(row_f1(y, TaggingDecision(t).apply(scaled)) for t in tag_threshold_grid(scaled))
+    assert decision["relative"] < 1 and tuned > thresholds_only + 0.02
+    assert TaggingDecision(0.9, 1.0).apply(scaled).tolist() == TaggingDecision(0.9).apply(scaled).tolist()
     ranked = tagging_task("map@2")
     assert ranked.fit_decision(y, scores) == {"top_k": 2}
     assert ranked.decide(scores, {"top_k": 2}) is scores
