@@ -38,7 +38,7 @@ from submit.models.tabular_features import (
 
 class TabularLgbm(Head):
     name = "tabular-lgbm"
-    tasks = frozenset({"regression", "binary", "multiclass", "multilabel"})
+    tasks = frozenset({"regression", "binary", "multiclass", "multilabel", "tagging"})  # tagging: as multilabel
     limits = limits_of(n_estimators=at_least(1), learning_rate=above(0), num_leaves=at_least(2),
                        min_child_samples=at_least(1), feature_fraction=between(0, 1, low_open=True),
                        early_stopping_rounds=at_least(0), valid_fraction=between(0, 1, low_open=True, high_open=True),
@@ -104,7 +104,7 @@ class TabularLgbm(Head):
     def _objective(self) -> dict:
         if self.task_.name == "multiclass":
             return {"objective": "multiclass", "num_class": self.n_outputs_}
-        if self.task_.name in ("binary", "multilabel"):
+        if self.task_.name in ("binary", "multilabel", "tagging"):
             return {"objective": "binary"}
         return {"objective": "l1" if getattr(self.task_, "metric", "") == "mae" else "l2"}
 

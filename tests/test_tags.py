@@ -238,14 +238,16 @@ def test_a_tags_table_runs_ensembles_predicts_and_validates(tmp_path):
     code, text = submit("validate", "qa", str(tmp_path / "bad.csv"))
     assert code != 0 and "not-a-tag" in text
 
-    code, text = submit("run", "qa", "--runs", runs, "--recipe", "knn", *FAST)
-    assert code == 0, text
-    code, text = submit("ensemble", "qa", "--runs", runs)
-    assert code == 0, text
-    assert submit("validate", "qa", str(submission_of(text)))[0] == 0
+    for recipe, more in (("knn", []), ("linear", []), ("baseline", ["--set", "params.n_estimators=30"])):
+        code, text = submit("run", "qa", "--runs", runs, "--recipe", recipe, *FAST, *more)
+        assert code == 0, (recipe, text)
+    for method in ("weighted", "stack"):
+        code, text = submit("ensemble", "qa", "--runs", runs, "--method", method)
+        assert code == 0, (method, text)
+        assert submit("validate", "qa", str(submission_of(text)))[0] == 0
     code, text = submit("leaderboard", "qa", "--runs", runs, "--format", "json")
     rows = json.loads(text[text.index("["):])
-    assert {r["recipe"] for r in rows} >= {"default", "knn"}
+    assert {r["recipe"] for r in rows} >= {"default", "knn", "linear", "baseline"}
     default = next(r["experiment"] for r in rows if r["recipe"] == "default")
     code, text = submit("predict", "qa", "--experiment", default, "--runs", runs, "--output", str(tmp_path / "p.csv"))
     assert code == 0, text
