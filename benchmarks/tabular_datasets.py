@@ -1,6 +1,6 @@
-"""Five public datasets laid out as Kaggle competitions (train, test, sample_submission), for `submit init`.
+"""Six public datasets laid out as Kaggle competitions (train, test, sample_submission), for `submit init`.
 
-    python benchmarks/tabular_datasets.py --out data              # data/<name>/ for each of the five
+    python benchmarks/tabular_datasets.py --out data              # data/<name>/ for each of the six
     submit init diabetes --data data/diabetes                     # then: submit diabetes --data data/diabetes
 
 | name | task, metric | data |
@@ -10,11 +10,13 @@
 | skeptics-health | binary, accuracy | Skeptics: is a question about health, from its free text |
 | skeptics-topic | multiclass probabilities, logloss | Skeptics: a question's category (5) from texts |
 | law-tags10 | multilabel probabilities, auc | Law Stack Exchange titles: the ten most common tags as 0/1 columns |
+| law-tags-all | tags, mean-row-f1 | Law Stack Exchange titles: every tag, space-separated in one column |
 
 The Stack Exchange ones read ../shared/data (CC BY-SA rows, not shipped: see its SOURCES.md) and are skipped
 when it is absent; diabetes ships with scikit-learn. Nothing is downloaded. A fifth of each table is the test
 set: its targets are removed from test.csv and kept in solution.csv one folder up (`<out>/<name>.solution.csv`),
-and sample_submission.csv holds the targets' format (a constant value, a label or uniform probabilities).
+and sample_submission.csv holds the targets' format (a constant value, a label, uniform probabilities or the
+most common tag).
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ import pandas as pd
 
 SHARED = Path("../shared/data")  # from the repository root, as the tests read it; --shared elsewhere
 METRICS = {"diabetes": "rmse", "skeptics-length": "rmsle", "skeptics-health": "accuracy",
-           "skeptics-topic": "logloss", "law-tags10": "auc"}
+           "skeptics-topic": "logloss", "law-tags10": "auc", "law-tags-all": "mean-row-f1"}
 
 
 def lay_out(frame: pd.DataFrame, out: Path, *, id_column: str, targets: list[str], submission: str,
@@ -48,8 +50,9 @@ def lay_out(frame: pd.DataFrame, out: Path, *, id_column: str, targets: list[str
             sample[c] = 1 / len(classes)
     else:
         for t in targets:
-            sample[t] = {"values": float(train[t].median()), "labels": train[t].mode()[0],
-                         "probabilities": 0.5}[submission]
+            sample[t] = {"values": lambda c: float(c.median()), "labels": lambda c: c.mode()[0],
+                         "probabilities": lambda c: 0.5,
+                         "tags": lambda c: c.str.split().explode().mode()[0]}[submission](train[t])
     sample.to_csv(out / "sample_submission.csv", index=False)
     return out
 
@@ -92,9 +95,13 @@ def skeptics_topic(out: Path, shared: Path) -> Path:
                    class_column="category")
 
 
-def law_tags10(out: Path, shared: Path) -> Path:
+def _law_tags(shared: Path) -> tuple[pd.DataFrame, pd.Series]:
     raw = pd.read_csv(shared / "law" / "titles_tags.csv")
-    tags = raw["Tags"].map(lambda t: re.findall(r"<([^<>]+)>", str(t)))
+    return raw, raw["Tags"].map(lambda t: re.findall(r"<([^<>]+)>", str(t)))
+
+
+def law_tags10(out: Path, shared: Path) -> Path:
+    raw, tags = _law_tags(shared)
     top = pd.Series([t for row in tags for t in row]).value_counts().index[:10]
     table = pd.DataFrame({"id": np.arange(1, len(raw) + 1), "title": raw["Title"]})
     for tag in top:
@@ -102,8 +109,14 @@ def law_tags10(out: Path, shared: Path) -> Path:
     return lay_out(table, out, id_column="id", targets=list(top), submission="probabilities")
 
 
+def law_tags_all(out: Path, shared: Path) -> Path:
+    raw, tags = _law_tags(shared)
+    table = pd.DataFrame({"id": np.arange(1, len(raw) + 1), "title": raw["Title"], "tags": tags.str.join(" ")})
+    return lay_out(table, out, id_column="id", targets=["tags"], submission="tags")
+
+
 DATASETS = {"diabetes": diabetes, "skeptics-length": skeptics_length, "skeptics-health": skeptics_health,
-            "skeptics-topic": skeptics_topic, "law-tags10": law_tags10}
+            "skeptics-topic": skeptics_topic, "law-tags10": law_tags10, "law-tags-all": law_tags_all}
 
 
 def main() -> None:

@@ -14,13 +14,14 @@ which runs folder a command uses.
 The file, as `submit init` writes it (a person may edit it; it is validated on every read):
 
     name: house                      # the competition's name in `submit NAME`
-    task: regression                 # regression | binary | multiclass | multilabel
+    task: regression                 # regression | binary | multiclass | multilabel | tags
     metric: rmsle                    # kernel/metrics.py
     higher_is_better: false          # the metric's direction, written for the reader and checked
     id: Id                           # shared by test and sample_submission
-    targets: [SalePrice]             # train columns predicted (binary, multiclass: the one class column)
+    targets: [SalePrice]             # train columns predicted (binary, multiclass: the one class column; tags: the
+                                     # one column of space-separated tags, its vocabulary read from train)
     classes: []                      # binary, multiclass: the class values, in the submission's order
-    submission: values               # values | labels | probabilities | ranked (map@k: top-k labels)
+    submission: values               # values | labels | probabilities | tags | ranked (map@k: top-k labels)
     submission_columns: [SalePrice]  # the sample's columns after the id, in its order
     features: {LotArea: numeric, Street: categorical, Notes: text, Sold: datetime}
     dropped: {Name: identifier-like (one value per row)}
@@ -42,11 +43,18 @@ from submit.kernel.errors import UserError, writing
 from submit.kernel.metrics import get_metric
 
 FILE = "competition.yaml"
-TASK_NAMES = ("regression", "binary", "multiclass", "multilabel")
+TASK_NAMES = ("regression", "binary", "multiclass", "multilabel", "tags")
 ROLES = ("numeric", "categorical", "text", "datetime")
-SUBMISSIONS = ("values", "labels", "probabilities", "ranked")
+SUBMISSIONS = ("values", "labels", "probabilities", "tags", "ranked")
 _SUBMISSIONS_OF = {"regression": ("values",), "binary": ("labels", "probabilities"),
-                   "multiclass": ("labels", "probabilities", "ranked"), "multilabel": ("probabilities", "ranked")}
+                   "multiclass": ("labels", "probabilities", "ranked"), "multilabel": ("probabilities", "ranked"),
+                   "tags": ("tags", "ranked")}
+KERNEL_TASK = {"tags": "tagging"}  # a description's task -> the kernel's task type of that name, where they differ
+
+
+def kernel_task(task: str) -> str:
+    """The name of the kernel's task type (and of the tasks metrics fit) for a description's task."""
+    return KERNEL_TASK.get(task, task)
 
 
 MISSING = ("", "NA", "N/A", "NaN", "nan", "null", "NULL", "None")  # cells read as missing in numbers and dates
@@ -105,7 +113,7 @@ class Description:
     def _target_problems(self) -> list[str]:
         out = []
         try:
-            spec = get_metric(self.metric, self.task)
+            spec = get_metric(self.metric, kernel_task(self.task))
             if spec.higher_is_better != bool(self.higher_is_better):
                 out.append(f"higher_is_better: {self.higher_is_better}, but {self.metric} is better "
                            f"{'higher' if spec.higher_is_better else 'lower'}")
@@ -114,8 +122,9 @@ class Description:
         if self.submission not in _SUBMISSIONS_OF[self.task]:
             out.append(f"submission: '{self.submission}', expected for a {self.task} task one of "
                        f"{', '.join(_SUBMISSIONS_OF[self.task])}")
-        if not self.targets or (self.task in ("binary", "multiclass") and len(self.targets) != 1):
-            wanted = "one class column" if self.task in ("binary", "multiclass") else "at least one column"
+        if not self.targets or (self.task in ("binary", "multiclass", "tags") and len(self.targets) != 1):
+            wanted = {"tags": "one column of space-separated tags"}.get(
+                self.task, "one class column" if self.task in ("binary", "multiclass") else "at least one column")
             out.append(f"targets: {list(self.targets)}, expected {wanted}")
         if self.task in ("binary", "multiclass"):
             wanted = "two classes" if self.task == "binary" else "at least two classes"
@@ -133,6 +142,8 @@ class Description:
         clash = sorted({self.id, *self.targets} & set(self.features))
         if clash:
             out.append(f"features: {clash} are the id or a target, not features")
+        if self.task == "tags" and "text" not in self.features.values():
+            out.append("features: no text column, expected at least one for a tags task (its heads read text)")
         if not self.submission_columns:
             out.append("submission_columns: none, expected the sample's columns after the id")
         absent = {"train", "test", "sample_submission"} - set(self.files)

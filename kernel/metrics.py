@@ -11,6 +11,8 @@ Arrays, by task (kernel/tasks.py holds the tasks):
 - binary and multiclass: y one-hot (n, c); predictions (n, c) class probabilities. Label metrics (accuracy,
   F1...) read the decided one-hot choice, qwk the class order (the columns are the ordered classes).
 - multilabel: y (n, c) 0/1; predictions (n, c) per-column probabilities; label metrics read 0/1 choices.
+- tagging (a tags column: space-separated labels): y (n, tags) 0/1 over the vocabulary; predictions (n, tags)
+  scores; F1 metrics read the decided 0/1 tag sets, map@k the scores' ranking.
 
 Each metric says which way is better, which tasks it fits and which decision turns raw predictions into
 what it scores (`decision`): values as they are, probabilities (clipped for log loss), labels (a threshold
@@ -28,6 +30,7 @@ import pandas as pd
 from submit.kernel.errors import UserError
 
 REGRESSION, BINARY, MULTICLASS, MULTILABEL = "regression", "binary", "multiclass", "multilabel"
+TAGGING = "tagging"  # kernel/tasks.py's task of tag sets (a described competition's `tags` task)
 CLASSES = frozenset({BINARY, MULTICLASS})
 LOG_EPS = float(np.finfo(np.float64).eps)  # scikit-learn's clip of probabilities in log_loss
 
@@ -86,15 +89,25 @@ def f1(y: np.ndarray, decided: np.ndarray, task: str) -> float:
 def macro_f1(y: np.ndarray, decided: np.ndarray, task: str) -> float:
     """The mean of the per-class (per-column) F1 over the classes true or chosen somewhere."""
     scores, counted = _column_f1(y, decided)
-    if task == MULTILABEL:  # scikit-learn averages every column of an indicator matrix
+    if task in (MULTILABEL, TAGGING):  # scikit-learn averages every column of an indicator matrix
         return float(scores.mean())
     return float(scores[counted].mean())
 
 
-def micro_f1(y: np.ndarray, decided: np.ndarray, task: str) -> float:
+def micro_f1(y: np.ndarray, decided: np.ndarray, task: str = TAGGING) -> float:
+    """F1 over every (row, column) cell at once: the pooled true positives of all classes or tags."""
     y, chosen = np.asarray(y) == 1, np.asarray(decided) == 1
     denom = y.sum() + chosen.sum()
     return float(2 * (y & chosen).sum() / denom) if denom else 0.0
+
+
+def mean_row_f1(y: np.ndarray, decided: np.ndarray, task: str = TAGGING) -> float:
+    """The mean over rows of each row's F1 between its true and chosen tags (Kaggle's "Mean F1-Score" of its tag
+    competitions; scikit-learn's average="samples"): a row with no true and no chosen tag scores 1."""
+    y, chosen = np.asarray(y) == 1, np.asarray(decided) == 1
+    tp = np.sum(y & chosen, axis=1)
+    denom = np.sum(y, axis=1) + np.sum(chosen, axis=1)
+    return float(np.mean(np.where(denom > 0, 2 * tp / np.maximum(denom, 1), 1.0)))
 
 
 def column_auc(y: np.ndarray, score: np.ndarray) -> float:
@@ -194,14 +207,16 @@ class MetricSpec:
 
 
 _LABELS_TASKS = CLASSES | {MULTILABEL}
+_SETS = frozenset({MULTILABEL, TAGGING})  # metrics of 0/1 sets
 METRICS: dict[str, MetricSpec] = {m.name: m for m in (
     MetricSpec("accuracy", accuracy, True, _LABELS_TASKS, "labels"),
     MetricSpec("balanced-accuracy", balanced_accuracy, True, CLASSES, "labels"),
     MetricSpec("auc", auc, True, _LABELS_TASKS, "probabilities"),
     MetricSpec("logloss", logloss, False, _LABELS_TASKS, "probabilities"),
     MetricSpec("f1", f1, True, frozenset({BINARY}), "labels"),
-    MetricSpec("macro-f1", macro_f1, True, _LABELS_TASKS, "labels"),
-    MetricSpec("micro-f1", micro_f1, True, _LABELS_TASKS, "labels"),
+    MetricSpec("macro-f1", macro_f1, True, _LABELS_TASKS | {TAGGING}, "labels"),
+    MetricSpec("micro-f1", micro_f1, True, _LABELS_TASKS | {TAGGING}, "labels"),
+    MetricSpec("mean-row-f1", mean_row_f1, True, _SETS, "labels"),
     MetricSpec("rmse", rmse, False, frozenset({REGRESSION}), "values"),
     MetricSpec("rmsle", rmsle, False, frozenset({REGRESSION}), "values"),
     MetricSpec("mae", mae, False, frozenset({REGRESSION}), "values"),
@@ -209,12 +224,13 @@ METRICS: dict[str, MetricSpec] = {m.name: m for m in (
     MetricSpec("qwk", qwk, True, frozenset({REGRESSION, MULTICLASS}), "cuts"),
 )}
 _MAP = re.compile(r"map@(\d+)")
+_RANKED_TASKS = _LABELS_TASKS | {TAGGING}  # map@k ranks classes, columns or tags
 
 
 def fitting(task: str) -> list[str]:
     """The metric names that fit a task (map@k written with its k)."""
     return [name for name, spec in METRICS.items() if task in spec.tasks] + (
-        ["map@k (e.g. map@3)"] if task in _LABELS_TASKS else [])
+        ["map@k (e.g. map@3)"] if task in _RANKED_TASKS else [])
 
 
 def get_metric(name: str, task: str) -> MetricSpec:
@@ -222,7 +238,7 @@ def get_metric(name: str, task: str) -> MetricSpec:
     key = str(name).strip().lower().replace("_", "-")
     match = _MAP.fullmatch(key)
     if match and int(match.group(1)) >= 1:
-        spec = MetricSpec(key, map_at_k(int(match.group(1))), True, _LABELS_TASKS, "top_k", int(match.group(1)))
+        spec = MetricSpec(key, map_at_k(int(match.group(1))), True, _RANKED_TASKS, "top_k", int(match.group(1)))
     elif key in METRICS:
         spec = METRICS[key]
     else:

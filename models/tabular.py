@@ -55,7 +55,7 @@ class BoosterTarget:
 
 class TabularLgbm(Head):
     name = "tabular-lgbm"
-    tasks = frozenset({"regression", "binary", "multiclass", "multilabel"})
+    tasks = frozenset({"regression", "binary", "multiclass", "multilabel", "tagging"})  # tagging: as multilabel
     soft_targets = True  # a teacher's values or probabilities and row weights: see the module docstring
     limits = limits_of(n_estimators=at_least(1), learning_rate=above(0), num_leaves=at_least(2),
                        min_child_samples=at_least(1), feature_fraction=between(0, 1, low_open=True),
@@ -126,7 +126,7 @@ class TabularLgbm(Head):
     def _objective(self, y: np.ndarray) -> dict:
         if self.task_.name == "multiclass":
             return {"objective": "multiclass", "num_class": self.n_outputs_}
-        if self.task_.name in ("binary", "multilabel"):  # cross_entropy: LightGBM's log loss of labels in [0, 1]
+        if self.task_.name in ("binary", "multilabel", "tagging"):  # cross_entropy: log loss of labels in [0, 1]
             return {"objective": "binary" if np.isin(y, (0.0, 1.0)).all() else "cross_entropy"}
         return {"objective": "l1" if getattr(self.task_, "metric", "") == "mae" else "l2"}
 

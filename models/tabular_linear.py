@@ -7,7 +7,7 @@
 
 Each text column gives TF-IDF word (1..word_max) and character (3..5, within words) n-grams; categorical columns
 are one-hot, numbers standardised (missing as the mean), datetimes as an epoch; the blocks are stacked. Binary
-and multiclass: one multinomial logistic regression; multilabel: one per column; regression: ridge on the
+and multiclass: one multinomial logistic regression; multilabel and tagging: one per column; regression: ridge on the
 task's model space (log1p for RMSLE).
 
 Soft targets (distillation, pseudo-labels) and row weights: the ridge takes values and weights as they are;
@@ -34,7 +34,7 @@ from submit.models.tfidf_ovr import restore_vectorizer, vectorizer_state
 
 class TfidfLinear(Head):
     name = "tfidf-linear"
-    tasks = frozenset({"regression", "binary", "multiclass", "multilabel"})
+    tasks = frozenset({"regression", "binary", "multiclass", "multilabel", "tagging"})  # tagging: as multilabel
     soft_targets = True  # a teacher's values or probabilities and row weights: see the module docstring
     limits = limits_of(C=above(0), alpha=above(0), word_max=at_least(1), max_features=at_least(1),
                        max_iter=at_least(1), seed=at_least(0))
@@ -93,7 +93,7 @@ class TfidfLinear(Head):
             target = self.task_.to_model(y) if isinstance(self.task_, TabularTask) else y
             model = Ridge(alpha=self.alpha, solver="sparse_cg").fit(matrix, target, sample_weight=sample_weight)
             self.coef_, self.intercept_ = np.atleast_2d(model.coef_), np.atleast_1d(model.intercept_)
-        elif self.task_.name == "multilabel":
+        elif self.task_.name in ("multilabel", "tagging"):
             models = [self._classes(matrix, np.column_stack([1 - y[:, j], y[:, j]]), sample_weight)
                       for j in range(y.shape[1])]
             self.coef_ = np.vstack([m.coef_ for m in models])
@@ -125,9 +125,9 @@ class TfidfLinear(Head):
         raw = self._matrix(X) @ self.coef_.T + self.intercept_
         if self.task_.name == "regression":
             return np.expm1(raw) if self.log_target_ else raw
-        if self.task_.name == "multilabel" or raw.shape[1] == 1:
+        if self.task_.name in ("multilabel", "tagging") or raw.shape[1] == 1:
             p = 1 / (1 + np.exp(-raw))
-            return p if self.task_.name == "multilabel" else np.column_stack([1 - p[:, 0], p[:, 0]])
+            return p if self.task_.name in ("multilabel", "tagging") else np.column_stack([1 - p[:, 0], p[:, 0]])
         exp = np.exp(raw - raw.max(axis=1, keepdims=True))
         return exp / exp.sum(axis=1, keepdims=True)
 

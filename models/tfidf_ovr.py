@@ -39,13 +39,25 @@ from sklearn.linear_model import LogisticRegression
 from submit.models.base import Head, above, at_least, limits_of, one_of
 
 
+def text_columns(X: pd.DataFrame) -> list[str]:
+    """The columns a row's text is read from: title and body (the tagging task's canonical columns), or, in a
+    table of a described competition (no title), its text columns in order (str: the role it types text as)."""
+    if "title" in X.columns:
+        return ["title", "body"]
+    return [c for c, dtype in X.dtypes.items() if c != "id" and (pd.api.types.is_object_dtype(dtype)
+                                                               or pd.api.types.is_string_dtype(dtype))]
+
+
 def texts_of(X: pd.DataFrame, max_body_chars: int) -> list[str]:
-    """title + " " + the body's first max_body_chars characters (body optional)."""
-    titles = X["title"].fillna("").astype(str)
-    if "body" not in X.columns or max_body_chars <= 0:
-        return titles.tolist()
-    bodies = X["body"].fillna("").astype(str).str.slice(0, max_body_chars)
-    return (titles + " " + bodies).str.strip().tolist()
+    """The first text column (the title) + " " + each other's (the body's) first max_body_chars characters."""
+    first, *others = text_columns(X)
+    texts = X[first].fillna("").astype(str)
+    others = [c for c in others if c in X.columns]
+    if not others or max_body_chars <= 0:
+        return texts.tolist()
+    for column in others:
+        texts = texts + " " + X[column].fillna("").astype(str).str.slice(0, max_body_chars)
+    return texts.str.strip().tolist()
 
 
 def vectorizer_state(vectorizer: TfidfVectorizer) -> tuple[list[str], np.ndarray]:

@@ -13,8 +13,9 @@ and why, and writes DIR/competition.yaml (kernel/description.py) once that descr
 Inference, in order: the id is the column test and sample_submission share with the same values; the targets
 are the sample's other columns found in train, or, where the sample's columns are the values of one train
 column, that column's classes as probabilities; the task follows from the targets' values (several 0/1 columns:
-multilabel; two classes: binary; text labels or a few integers: multiclass; other numbers: regression), and
-whether the sample holds labels or probabilities from its values. Each option overrides its inference.
+multilabel; short runs of tag-like words that combine: tags; two classes: binary; text labels or a few integers:
+multiclass; other numbers: regression), and whether the sample holds labels or probabilities from its values.
+Each option overrides its inference.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from submit.kernel.description import (
     FILE,
     Description,
     as_numbers,
+    kernel_task,
     label_text,
     missing,
     remember,
@@ -45,7 +47,15 @@ MAX_RATIO = 100  # a zip entry expanding more than this many times its compresse
 MAX_CLASSES = 20  # integer targets with at most this many values (and 3 or more) are read as classes
 DEFAULT_METRIC = {("regression", "values"): "rmse", ("binary", "labels"): "accuracy",
                   ("binary", "probabilities"): "auc", ("multiclass", "labels"): "accuracy",
-                  ("multiclass", "probabilities"): "logloss", ("multilabel", "probabilities"): "auc"}
+                  ("multiclass", "probabilities"): "logloss", ("multilabel", "probabilities"): "auc",
+                  # Kaggle's tag competitions (Facebook keyword extraction, Stack Exchange transfer) score the
+                  # mean over rows of each row's F1
+                  ("tags", "tags"): "mean-row-f1"}
+USUAL = {"tags": "what Kaggle's tag competitions score: each row's F1, averaged"}
+# A text target reads as tags when its values are short runs of tag-like tokens (no sentence punctuation), no
+# row repeats a token (a set, not a sentence), and the tags combine into many sets (tags_evidence).
+TAG_TOKEN = re.compile(r"[\w+#.\-:/&]+")
+MAX_MEAN_TAGS = 6  # tags per row on average at most (Stack Exchange allows 5)
 
 
 class InitError(UserError, ValueError):
@@ -205,23 +215,60 @@ def _submission_of(sample: pd.Series) -> str:
     return "probabilities" if numbers is not None and (numbers != numbers.round()).any() else "labels"
 
 
+def tags_evidence(values: pd.Series) -> str | None:
+    """Why a text column reads as space-separated tags (see TAG_TOKEN), or None when it does not."""
+    rows = values[~missing(values)].astype(str).str.split()
+    tokens = rows.explode()
+    counts = rows.str.len()
+    if rows.empty or counts.mean() > MAX_MEAN_TAGS or (counts > 1).sum() < 2:
+        return None
+    if not tokens.str.fullmatch(TAG_TOKEN).all() or (rows.map(lambda r: len(set(r)) < len(r))).mean() > 0.01:
+        return None
+    keys = rows.map(lambda r: " ".join(sorted(r)))
+    vocabulary, sets = tokens.nunique(), keys.nunique()
+    pairs = pd.DataFrame({"tag": tokens.to_numpy(), "set": keys.loc[tokens.index].to_numpy()})
+    recombined = pairs["tag"].map(pairs.drop_duplicates().groupby("tag").size()).ge(2).mean()
+    # Tags combine: more distinct sets than tags (or than a class column has classes), and most tags seen in
+    # several sets; multi-word classes ("very good", "New York") repeat the same few word runs.
+    if (sets <= vocabulary and sets <= MAX_CLASSES) or recombined < 0.5:
+        return None
+    return (f"space-separated tags: {vocabulary:,} distinct tags, {counts.mean():.1f} per row (up to "
+            f"{counts.max()}), in {sets:,} distinct combinations")
+
+
 def _one_target_task(train: pd.Series, sample: pd.Series) -> tuple[str, str, str]:
     """(task, submission, why) of a single target column."""
     numbers, distinct = as_numbers(train), train[~missing(train)].astype(str).nunique()
     if numbers is None:
+        tags_why = tags_evidence(train)
+        if tags_why is not None:
+            return "tags", "tags", tags_why
         words = train.astype(str).str.split().str.len().mean()
         if distinct == 2:
             return "binary", "labels", "two text labels"
         if words < 2 and distinct <= max(MAX_CLASSES, len(train) // 2):
             return "multiclass", "labels", f"{distinct} text labels"
         raise InitError(f"cannot infer the task of target {train.name!r}: {distinct:,} distinct values of "
-                        f"{words:.1f} words on average (free text or space-separated tags); pass --task")
+                        f"{words:.1f} words on average (free text?); pass --task (tags for space-separated "
+                        "labels)")
     if set(numbers.unique()) <= {0.0, 1.0}:
         submission = _submission_of(sample)
         return "binary", submission, f"0/1 values; the sample holds {submission}"
     if (numbers == numbers.round()).all() and 3 <= distinct <= MAX_CLASSES and _submission_of(sample) == "labels":
         return "multiclass", "labels", f"{distinct} whole-number classes, the sample holds whole numbers"
     return "regression", "values", f"numbers with {distinct:,} distinct values"
+
+
+def _several_targets_task(train: pd.DataFrame, targets: list[str], chosen: str | None) -> tuple[str, str, str]:
+    if chosen == "tags":
+        raise InitError(f"--task tags: expected one target column of space-separated tags, got {targets}; pass "
+                        "one --target")
+    numbers = [as_numbers(train[t]) for t in targets]
+    if all(n is not None and set(n.unique()) <= {0.0, 1.0} for n in numbers):
+        return "multilabel", "probabilities", f"{len(targets)} columns of 0/1"
+    if all(n is not None for n in numbers):
+        return "regression", "values", f"{len(targets)} numeric targets"
+    raise InitError(f"cannot infer the task of the targets {targets}: some are not numbers; pass --task and --target")
 
 
 def infer_task(tables: dict, targets: list[str], class_column: str | None, chosen: str | None
@@ -232,20 +279,13 @@ def infer_task(tables: dict, targets: list[str], class_column: str | None, chose
         classes = [c for c in sample.columns if c in set(train[class_column].astype(str).str.strip())]
         return ("binary" if len(classes) == 2 else "multiclass"), "probabilities", classes, "one column per class"
     if len(targets) > 1:
-        numbers = [as_numbers(train[t]) for t in targets]
-        if all(n is not None and set(n.unique()) <= {0.0, 1.0} for n in numbers):
-            task, submission, why = "multilabel", "probabilities", f"{len(targets)} columns of 0/1"
-        elif all(n is not None for n in numbers):
-            task, submission, why = "regression", "values", f"{len(targets)} numeric targets"
-        else:
-            raise InitError(f"cannot infer the task of the targets {targets}: some are not numbers; pass --task "
-                            "and --target")
+        task, submission, why = _several_targets_task(train, targets, chosen)
     else:
         task, submission, why = _one_target_task(train[targets[0]], sample.get(targets[0], train[targets[0]]))
     if chosen is not None and chosen != task:
         task, why = chosen, "given (--task)"
-        submission = {"regression": "values", "multilabel": "probabilities"}.get(chosen, submission)
-        if chosen in ("binary", "multiclass") and submission == "values":
+        submission = {"regression": "values", "multilabel": "probabilities", "tags": "tags"}.get(chosen, submission)
+        if chosen in ("binary", "multiclass") and submission in ("values", "tags"):
             submission = "labels"
     classes = _classes(train[targets[0]]) if task in ("binary", "multiclass") else []
     return task, submission, classes, why
@@ -314,11 +354,12 @@ def infer(tables: dict, options: Options, name: str) -> Inference:
     task, submission, classes, why = infer_task(tables, targets, class_column, options.task)
     notes.append((f"task: {task} ({submission})", why))
     metric = options.metric or DEFAULT_METRIC[task, submission]
-    spec = get_metric(metric, task)  # an unknown or unfit metric: UnknownMetric, listing those that fit
+    spec = get_metric(metric, kernel_task(task))  # unknown or unfit: UnknownMetric, listing those that fit
     if spec.decision == "top_k":
         submission = "ranked"
+    usual = USUAL.get(task, f"the usual metric of {task} {submission}")
     notes.append((f"metric: {spec.name} ({'higher' if spec.higher_is_better else 'lower'} is better)",
-                  "given (--metric)" if options.metric else f"the usual metric of {task} {submission}"))
+                  "given (--metric)" if options.metric else usual))
     if options.group is not None and options.group not in tables["train"][1].columns:
         raise InitError(f"--group {options.group}: no such column in {tables['train'][0].name}")
     features, dropped = infer_features(tables, {id_column, *targets, *([options.group] if options.group else [])},

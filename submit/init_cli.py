@@ -19,11 +19,12 @@ def init(
     data: Annotated[Path | None, typer.Option(help="Folder with train, test and sample_submission (csv, parquet or "
                                                     "zip). Default: data/NAME.")] = None,
     metric: Annotated[str | None, typer.Option(help="The metric (e.g. rmse, rmsle, auc, logloss, accuracy, qwk, "
-                                                    "map@3). Default: the usual one for the task.")] = None,
+                                                    "map@3, mean-row-f1). Default: the task's usual one.")] = None,
     id_: Annotated[str | None, typer.Option("--id", help="The id column.")] = None,
     target: Annotated[list[str] | None, typer.Option(help="A target column of train (repeat for several).")] = None,
     group: Annotated[str | None, typer.Option(help="Rows sharing this column's value stay in one fold.")] = None,
-    task: Annotated[str | None, typer.Option(help="regression, binary, multiclass or multilabel.")] = None,
+    task: Annotated[str | None, typer.Option(help="regression, binary, multiclass, multilabel or tags "
+                                                  "(space-separated labels in one column).")] = None,
     kaggle: Annotated[str | None, typer.Option(help="A Kaggle competition slug: download its files into the "
                                                      "folder first (needs Kaggle credentials).")] = None,
 ) -> None:

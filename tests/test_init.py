@@ -306,7 +306,7 @@ def test_kaggle_metric_names_map_to_the_harness(named, ours):
 
 
 @pytest.mark.realdata
-def test_the_five_public_datasets_are_inferred_as_their_tasks(tmp_path):
+def test_the_six_public_datasets_are_inferred_as_their_tasks(tmp_path):
     """benchmarks/tabular_datasets.py's layouts of the real rows: each is set up with the task it was made for."""
     import sys
 
@@ -318,7 +318,7 @@ def test_the_five_public_datasets_are_inferred_as_their_tasks(tmp_path):
 
     expected = {"diabetes": ("regression", "values"), "skeptics-length": ("regression", "values"),
                 "skeptics-health": ("binary", "labels"), "skeptics-topic": ("multiclass", "probabilities"),
-                "law-tags10": ("multilabel", "probabilities")}
+                "law-tags10": ("multilabel", "probabilities"), "law-tags-all": ("tags", "tags")}
     for name, make in tabular_datasets.DATASETS.items():
         folder = make(tmp_path / name, shared)
         code, text = submit("init", name, "--data", str(folder), "--metric", tabular_datasets.METRICS[name])

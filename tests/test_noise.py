@@ -121,7 +121,8 @@ def test_a_corpus_text_metric_resamples_from_row_statistics_every_replicate(tmp_
     the metric gives the resampled texts themselves."""
     comp = get_competition(name)
     rng = np.random.default_rng(0)
-    words = np.array("the a of to in def return int str for while list dict set class self value data".split())
+    words = np.array(["the", "a", "of", "to", "in", "def", "return", "int", "str", "for", "while", "list", "dict",
+                      "set", "class", "self", "value", "data"])
     y = np.array([" ".join(rng.choice(words, 40)) for _ in range(120)], dtype=object)
     pred = np.array([" ".join(rng.choice(words, 30)) for _ in range(120)], dtype=object)
     folder = tmp_path / "exp"

@@ -8,7 +8,8 @@
 Features come typed by their role, which is how heads know them: numeric float64, categorical pandas
 `category` (the categories of train and test together, so codes agree), text `str` (object, missing ""),
 datetime `datetime64`. The id column becomes the canonical `id` (as text). Targets, by task: regression
-(n, k) floats; binary and multiclass one-hot over `classes` (the description's order); multilabel (n, k) 0/1.
+(n, k) floats; binary and multiclass one-hot over `classes` (the description's order); multilabel (n, k) 0/1;
+tags (n, tags) 0/1 over the vocabulary, the sorted tags of train's tags column (`Dataset.label_names`).
 
 A Python plugin can use the same description: subclass `Described`, set `description` and `folder`, and
 override only `read_tables` (e.g. to flatten JSON turns) or `features`.
@@ -23,10 +24,13 @@ import numpy as np
 import pandas as pd
 from submit.kernel.checks import DataError, check_ids_covered, find_table, read_any
 from submit.kernel.competition import Competition, Dataset, subset_rows
-from submit.kernel.description import FILE, Description, label_text, missing, read_description
+from submit.kernel.description import FILE, Description, kernel_task, label_text, missing, read_description
 from submit.kernel.metrics import metric_for
 from submit.kernel.submissions import COLUMN_PROBABILITIES, LABELS, NUMBERS, PROBABILITIES, TAGS, SubmissionSpec
 from submit.kernel.tabular import tabular_task
+from submit.kernel.tasks import TaskType, tagging_task
+
+TAGS_EXPECTED = "space-separated tags in every row of train, e.g. 'contract-law united-states'"
 
 
 def numeric_column(path: Path, name: str, values: pd.Series) -> pd.Series:
@@ -69,6 +73,26 @@ def typed_features(path: Path, frame: pd.DataFrame, roles: dict[str, str]) -> pd
     return pd.DataFrame(out, index=frame.index)
 
 
+def tag_matrix(path: Path, column: str, values: pd.Series) -> tuple[np.ndarray, list[str]]:
+    """A tags column as (n, tags) 0/1 float32 over its vocabulary, the sorted set of its tags (spelt as written:
+    the host reads them so). A DataError when no row holds a tag (an empty vocabulary) or one row holds none."""
+    empty = missing(values).to_numpy()
+    if empty.all():
+        raise DataError(path, "no row holds a tag (an empty vocabulary): the tags column is empty", column=column,
+                        expected=TAGS_EXPECTED)
+    if empty.any():
+        raise DataError(path, "the row has no tags", column=column, row=int(np.argmax(empty)) + 1,
+                        expected=TAGS_EXPECTED)
+    rows = [list(dict.fromkeys(str(v).split())) for v in values]
+    vocabulary = sorted({t for row in rows for t in row})
+    index = {t: j for j, t in enumerate(vocabulary)}
+    # float32, not int8: scikit-learn's LabelBinarizer silently corrupts int8 indicators wider than 128.
+    y = np.zeros((len(rows), len(vocabulary)), dtype=np.float32)
+    for i, row in enumerate(rows):
+        y[i, [index[t] for t in row]] = 1.0
+    return y, vocabulary
+
+
 def _same_categories(train: pd.DataFrame, test: pd.DataFrame, roles: dict[str, str]) -> None:
     for name in (c for c, r in roles.items() if r == "categorical"):
         categories = sorted(set(train[name].dropna()) | set(test[name].dropna()))
@@ -90,6 +114,12 @@ class Described(Competition):
         """The folder of its description: `submit NAME` without --data runs on it."""
         return self.folder
 
+    @property
+    def recipes_dir(self) -> Path:
+        """recipes/ of this package; a tags task's own in recipes/tags/ (the table heads do not serve tag sets)."""
+        own = super().recipes_dir
+        return own / "tags" if self.description.task == "tags" else own
+
     def table_path(self, data_dir: Path, role: str) -> Path:
         named = data_dir / self.description.files.get(role, "")
         path = named if named.is_file() else find_table(data_dir, role)
@@ -104,11 +134,18 @@ class Described(Competition):
         paths = {role: self.table_path(data_dir, role) for role in ("train", "test", "sample_submission")}
         return {role: (path, read_any(path)) for role, path in paths.items()}
 
-    def targets_of(self, path: Path, train: pd.DataFrame) -> np.ndarray:
+    def targets_of(self, path: Path, train: pd.DataFrame) -> tuple[np.ndarray, list[str]]:
+        """y in the task's array, and the names of its columns (classes, targets or the tag vocabulary)."""
         d = self.description
         absent = [t for t in d.targets if t not in train.columns]
         if absent:
             raise DataError(path, f"no target column(s) {absent}", expected=f"the targets of {FILE} in train")
+        if d.task == "tags":
+            return tag_matrix(path, d.targets[0], train[d.targets[0]])
+        return self._numeric_or_classes(path, train), list(d.classes or d.targets)
+
+    def _numeric_or_classes(self, path: Path, train: pd.DataFrame) -> np.ndarray:
+        d = self.description
         if d.task in ("regression", "multilabel"):
             y = np.column_stack([numeric_column(path, t, train[t]).to_numpy() for t in d.targets])
             empty = np.isnan(y).any(axis=1)
@@ -143,7 +180,7 @@ class Described(Competition):
         check_ids_covered(test[d.id].astype(str), sample[d.id].astype(str), ids_file=test_path,
                           sample_file=sample_path)
         train = train.iloc[subset_rows(len(train), limit)].reset_index(drop=True)
-        y = self.targets_of(train_path, train)
+        y, label_names = self.targets_of(train_path, train)
         X, X_test = typed_features(train_path, train, d.features), typed_features(test_path, test, d.features)
         _same_categories(X, X_test, d.features)
         # A train table without the id column: its data row numbers (from 1), as in error messages.
@@ -153,25 +190,27 @@ class Described(Competition):
         groups = train[d.group].astype(str).to_numpy() if d.group else None
         return Dataset(train=X, test=X_test.reset_index(drop=True), y=y, sample_submission=sample, groups=groups,
                        stratify=None if d.task == "regression" else y,
-                       label_names=list(d.classes or d.targets),
+                       label_names=label_names,
                        files={"train": train_path, "test": test_path, "sample_submission": sample_path})
 
     def submission_spec(self, dataset: Dataset) -> SubmissionSpec:
         d = self.description
-        kind = {"values": NUMBERS, "labels": LABELS, "ranked": TAGS}.get(d.submission)
+        kind = {"values": NUMBERS, "labels": LABELS, "tags": TAGS, "ranked": TAGS}.get(d.submission)
         if kind is None:  # probabilities: a distribution over classes, or one probability per column
             kind = PROBABILITIES if d.task == "multiclass" else COLUMN_PROBABILITIES
         return SubmissionSpec(id_column=d.id, kind=kind, columns=tuple(d.submission_columns),
-                              labels=frozenset(d.classes))
+                              labels=frozenset(dataset.label_names if d.task == "tags" else d.classes))
 
     def _values(self, dataset: Dataset, decided: np.ndarray) -> dict[str, Any]:
         d, columns = self.description, self.description.submission_columns
         if d.submission == "labels":
             return {columns[0]: np.asarray(d.classes, dtype=object)[decided.argmax(axis=1)]}
+        names = np.asarray(dataset.label_names, dtype=object)
+        if d.submission == "tags":  # the decided 0/1 tag sets
+            return {columns[0]: [" ".join(names[np.flatnonzero(row)]) for row in decided]}
         if d.submission == "ranked":
             k = self.task.metric_spec.k or 3
             top = np.argsort(-decided, axis=1, kind="stable")[:, :k]
-            names = np.asarray(d.classes or d.targets, dtype=object)
             return {columns[0]: [" ".join(names[row]) for row in top]}
         if d.task == "binary" and len(columns) == 1:  # one column: the positive (second) class's probability
             return {columns[0]: decided[:, 1]}
@@ -197,7 +236,7 @@ class Described(Competition):
 def _scheme(desc: Description) -> str:
     if desc.group:
         return "grouped"
-    return "multilabel" if desc.task == "multilabel" else "stratified"  # regression: no stratify -> KFold
+    return "multilabel" if desc.task in ("multilabel", "tags") else "stratified"  # regression: no stratify -> KFold
 
 
 def described_class(name: str, folder: Path, description: Description | None = None,
@@ -205,9 +244,9 @@ def described_class(name: str, folder: Path, description: Description | None = N
     """The Competition subclass of folder/competition.yaml (or of `description`, not yet written) under `name`:
     a class, as the registry's contract asks."""
     desc = description or read_description(Path(folder) / FILE)
-    task = tabular_task(desc.task, desc.metric)
+    task: TaskType = tagging_task(desc.metric) if desc.task == "tags" else tabular_task(desc.task, desc.metric)
     attributes = {"name": name, "title": desc.title or f"{name} ({desc.task}, {desc.metric})",
                   "host": "kaggle" if desc.kaggle else "local", "slug": desc.kaggle, "description": desc,
-                  "folder": Path(folder), "task": task, "metrics": (metric_for(desc.metric, desc.task),),
+                  "folder": Path(folder), "task": task, "metrics": (metric_for(desc.metric, kernel_task(desc.task)),),
                   "folds_scheme": _scheme(desc), "__module__": __name__}
     return type(f"Described[{name}]", (base,), attributes)
