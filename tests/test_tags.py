@@ -171,6 +171,14 @@ def test_a_metric_that_does_not_fit_tags_is_refused(tmp_path):
     assert code == 2 and "does not fit a tagging task" in text and "mean-row-f1" in text and "map@k" in text
 
 
+def test_f1_on_tags_is_the_mean_of_each_rows_f1_as_kaggles_mean_f_score(tmp_path):
+    """Kaggle's metadata names its tag competitions' metric "MeanFScore", which reads as f1."""
+    folder = tags_files(tmp_path / "f1")
+    code, text = submit("init", "f1", "--data", str(folder), "--metric", "f1")
+    assert code == 0, text
+    assert described(folder)["metric"] == "mean-row-f1"
+
+
 # --- bad input ---------------------------------------------------------------------------------------------
 
 def _empty_tags(folder: Path) -> None:
