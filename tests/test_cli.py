@@ -18,7 +18,8 @@ from typer.testing import CliRunner
 from submit.cli import app
 
 runner = CliRunner()
-FAST = {"wsdm": ["--set", "params.encoder=null"], "lmsys": ["--set", "params.encoder=null"],
+FAST = {"wsdm": ["--set", "params.encoder=null"],
+        "lmsys": ["--set", "params.encoder=null", "--set", "params.prompt_components=0"],
         "hansol": [], "law-tags": []}
 
 

