@@ -14,24 +14,11 @@ from sklearn.metrics import f1_score
 from submit.competitions.law_tags import synthetic_questions
 from submit.kernel.metrics import get_metric, metric_for
 from submit.kernel.tasks import TAGGING, TaggingDecision, fit_tagging_decision, tag_threshold_grid, tagging_task
-from typer.testing import CliRunner
 
-from submit.cli import app
 from submit.init import tags_evidence
+from tests.test_init import own_index, submit  # noqa: F401  (own_index: an autouse fixture)
 
-runner = CliRunner()
 FAST = ["--set", "folds.n_splits=3"]
-
-
-@pytest.fixture(autouse=True)
-def own_index(tmp_path, monkeypatch):
-    """Each test its own index of described competitions, never the user's."""
-    monkeypatch.setenv("SUBMIT_CONFIG_DIR", str(tmp_path / "config"))
-
-
-def submit(*args: str) -> tuple[int, str]:
-    result = runner.invoke(app, list(args), catch_exceptions=False)
-    return result.exit_code, result.stdout + result.stderr
 
 
 def tags_files(folder: Path, n: int = 300) -> Path:
