@@ -53,8 +53,12 @@ class StageBars(Listener):
             TimeElapsedColumn,
             TimeRemainingColumn,
         )
+        from rich.table import Column
 
-        self.progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+        # A long stage name ("teacher <id>: refits without each pair of folds") is cut, not left to squeeze the
+        # bar and the counts out of an 80-column log.
+        name = Column(max_width=32, no_wrap=True, overflow="ellipsis")
+        self.progress = Progress(TextColumn("{task.description}", table_column=name), BarColumn(), MofNCompleteColumn(),
                                  TextColumn("{task.fields[unit]}"), TimeElapsedColumn(), TextColumn("left"),
                                  TimeRemainingColumn(), console=console)
         self.tasks: dict[int, int] = {}  # id(stage) -> the progress bar's task id
