@@ -225,6 +225,9 @@ METRICS: dict[str, MetricSpec] = {m.name: m for m in (
 )}
 _MAP = re.compile(r"map@(\d+)")
 _RANKED_TASKS = _LABELS_TASKS | {TAGGING}  # map@k ranks classes, columns or tags
+# A name that means another metric on a task: F1 of tag sets is Kaggle's "Mean F-Score" ("MeanFScore" in its
+# metadata), each row's F1 averaged.
+_MEANS_ON_TASK = {("f1", TAGGING): "mean-row-f1"}
 
 
 def fitting(task: str) -> list[str]:
@@ -236,6 +239,7 @@ def fitting(task: str) -> list[str]:
 def get_metric(name: str, task: str) -> MetricSpec:
     """The metric of that name for the task; UnknownMetric naming the ones that fit when it is unknown or unfit."""
     key = str(name).strip().lower().replace("_", "-")
+    key = _MEANS_ON_TASK.get((key, task), key)
     match = _MAP.fullmatch(key)
     if match and int(match.group(1)) >= 1:
         spec = MetricSpec(key, map_at_k(int(match.group(1))), True, _RANKED_TASKS, "top_k", int(match.group(1)))

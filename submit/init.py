@@ -354,8 +354,6 @@ def infer(tables: dict, options: Options, name: str) -> Inference:
     task, submission, classes, why = infer_task(tables, targets, class_column, options.task)
     notes.append((f"task: {task} ({submission})", why))
     metric = options.metric or DEFAULT_METRIC[task, submission]
-    if task == "tags" and metric == "f1":  # Kaggle's "Mean F-Score" on tags: each row's F1, averaged
-        metric = "mean-row-f1"
     spec = get_metric(metric, kernel_task(task))  # unknown or unfit: UnknownMetric, listing those that fit
     if spec.decision == "top_k":
         submission = "ranked"

@@ -164,6 +164,7 @@ def test_f1_on_tags_is_the_mean_of_each_rows_f1_as_kaggles_mean_f_score(tmp_path
     code, text = submit("init", "f1", "--data", str(folder), "--metric", "f1")
     assert code == 0, text
     assert described(folder)["metric"] == "mean-row-f1"
+    assert get_metric("F1", "tagging").name == "mean-row-f1" and get_metric("f1", "binary").name == "f1"
 
 
 # --- bad input ---------------------------------------------------------------------------------------------
