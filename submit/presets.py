@@ -218,16 +218,16 @@ class _Run:
     on_stage: Callable[[str], None]
     default: Recipe  # the default recipe as run here: its data options loaded the data
     overrides: list[str]  # the --set keys every member gets
+    fingerprint: str  # the dataset's (hashing every text once, for the plan and the distilled member)
 
 
-def plan(run: _Run, preset: Preset, overrides: list[str]) -> tuple[list[Member], list[str]]:
+def plan(run: _Run, preset: Preset) -> tuple[list[Member], list[str]]:
     """The preset's members in running order, and the portfolio recipes left out with the reason."""
     comp, history = run.competition, _history(run.store, run.competition)
-    fingerprint = run.dataset.fingerprint()
     members, skipped, seen = [], [], {}
     for name in portfolio(comp, preset):
         try:
-            recipe = load_recipe(comp, name, overrides)
+            recipe = load_recipe(comp, name, run.overrides)
         except UserError as err:  # an override that does not fit this recipe's head
             skipped.append(f"{name}: {err}")
             continue
@@ -238,8 +238,8 @@ def plan(run: _Run, preset: Preset, overrides: list[str]) -> tuple[list[Member],
             skipped.append(f"{name}: other data options or target space than the default's, so no shared ensemble")
             continue
         seen[recipe.digest()] = name
-        folds_id, _ = shared_folds(comp, run.dataset, recipe.folds, run.runs_dir, fingerprint)
-        members.append(_member(comp, run.dataset, recipe, (fingerprint, folds_id), run.runs_dir, history))
+        folds_id, _ = shared_folds(comp, run.dataset, recipe.folds, run.runs_dir, run.fingerprint)
+        members.append(_member(comp, run.dataset, recipe, (run.fingerprint, folds_id), run.runs_dir, history))
     members = order_members(members)
     return (members if preset.breadth is None else members[:preset.breadth]), skipped
 
@@ -357,8 +357,8 @@ def distil_ensemble(run: _Run, members: list[Member], ensemble: dict[str, Any] |
     sign = 1 if run.competition.metric.higher_is_better else -1
     base = max(able, key=lambda m: sign * m.cv)
     recipe = load_recipe(run.competition, base.name, [*run.overrides, f"distill_from={ensemble['id']}"])
-    folds_id, _ = shared_folds(run.competition, run.dataset, recipe.folds, run.runs_dir)
-    student = _member(run.competition, run.dataset, recipe, (run.dataset.fingerprint(), folds_id), run.runs_dir, [])
+    folds_id, _ = shared_folds(run.competition, run.dataset, recipe.folds, run.runs_dir, run.fingerprint)
+    student = _member(run.competition, run.dataset, recipe, (run.fingerprint, folds_id), run.runs_dir, [])
     student.name = f"{base.name} taught by the ensemble"
     if student.folds_left:  # the teacher's members refit once per pair of folds: (K - 1) / 2 runs of each
         teachers = sum(m.full_s for m in members if m.cv is not None)
@@ -432,7 +432,7 @@ def run_preset(name: str, *, preset: str = "good", time_limit: str | None = None
     runs_dir = Path(runs_dir)
     with using_cache_dir(cache_location(runs_dir, cache_dir)) as cache:
         run = _open(competition, data, list(overrides), runs_dir, cache, executor, on_stage)
-        members, skipped = plan(run, chosen, list(overrides))
+        members, skipped = plan(run, chosen)
         check_limit(members, limit_s, time_limit)
         for line in plan_lines(members, skipped, chosen, limit_s):
             on_stage(line)
@@ -460,7 +460,7 @@ def _open(competition: Competition, data: Path | None, overrides: list[str], run
     dataset = competition.load(data_dir, **load_options(default.data))
     built = build_executor(executor or default.executor or "local", cpus=default.fold_cpus, gpus=default.fold_gpus)
     return _Run(competition, dataset, Store(runs_dir / "leaderboard.sqlite"), runs_dir, cache, built, on_stage,
-                default, overrides)
+                default, overrides, dataset.fingerprint())
 
 
 def _submit(run: _Run, final: Final, members: list[Member], ensemble: dict[str, Any] | None,
