@@ -42,6 +42,13 @@ TFIDF = "tfidf"  # the encoder name of TF-IDF vectors fitted on the training fol
 TAGGING_BODY_CHARS = 500  # the body's start appended to a title before embedding (titles are short, bodies long)
 
 
+def top_k(sims: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """(m, n) similarities -> the (m, k) indices of each row's k most similar columns (all, when fewer) and their
+    similarities, best first. Stable: ties go to the earlier column, so results do not depend on the platform."""
+    nearest = np.argsort(-sims, axis=1, kind="stable")[:, :min(k, sims.shape[1])]
+    return nearest, np.take_along_axis(sims, nearest, axis=1)
+
+
 def row_questions(X: pd.DataFrame) -> list[list[str]]:
     """Each row's questions: its `questions` list where it holds one, else [its `question`]."""
     if "questions" not in X.columns:
@@ -140,11 +147,8 @@ class Retrieval(Head):
     def _neighbours(self, queries: np.ndarray | sp.csr_matrix) -> tuple[np.ndarray, np.ndarray]:
         """(m, k) indices of each query's k nearest training texts and their weights (positive, or all 1)."""
         sims = queries @ self.keys_.T
-        sims = sims.toarray() if sp.issparse(sims) else sims
-        k = min(self.k, self.keys_.shape[0])
-        # Stable sort: ties go to the earlier training row, so predictions do not depend on the platform.
-        nearest = np.argsort(-sims, axis=1, kind="stable")[:, :k]
-        weights = np.maximum(np.take_along_axis(sims, nearest, axis=1), 0.0) ** self.power
+        nearest, near = top_k(sims.toarray() if sp.issparse(sims) else sims, self.k)
+        weights = np.maximum(near, 0.0) ** self.power
         if self.row_weights_ is not None:
             weights = weights * self.row_weights_[nearest]
         # No positive similarity at all (an unrelated question): fall back to equal weights.

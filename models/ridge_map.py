@@ -36,7 +36,7 @@ from sklearn.linear_model import Ridge
 from submit.kernel.tasks import TaskType, unit_rows
 from submit.models.base import Head, above, at_least, between, limits_of, one_of
 from submit.models.embedders import EMBEDDERS, embed
-from submit.models.retrieval import reference_answers, row_questions, sum_per_row
+from submit.models.retrieval import reference_answers, row_questions, sum_per_row, top_k
 from submit.models.tfidf_ovr import restore_vectorizer, vectorizer_state
 
 TFIDF = {"analyzer": "char_wb", "ngram_range": (1, 3), "sublinear_tf": True, "dtype": np.float64}
@@ -99,11 +99,7 @@ class RidgeMap(Head):
 
     def _snap(self, pred: np.ndarray) -> np.ndarray:
         """Unit predictions -> their direction mixed with the softmax-weighted mean of the nearest training targets."""
-        sims = pred @ unit_rows(self.targets_).T
-        k = min(self.snap_k, sims.shape[1])
-        # Stable sort: ties go to the earlier training row, so predictions do not depend on the platform.
-        nearest = np.argsort(-sims, axis=1, kind="stable")[:, :k]
-        near = np.take_along_axis(sims, nearest, axis=1)
+        nearest, near = top_k(pred @ unit_rows(self.targets_).T, self.snap_k)
         weights = np.exp((near - near[:, :1]) / self.snap_temperature)  # the nearest weighs 1: no overflow
         retrieved = unit_rows(np.einsum("mk,mkd->md", weights, self.targets_[nearest]))
         return (1 - self.snap_weight) * pred + self.snap_weight * retrieved
