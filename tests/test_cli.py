@@ -18,8 +18,7 @@ from typer.testing import CliRunner
 from submit.cli import app
 
 runner = CliRunner()
-FAST = {"wsdm": ["--set", "params.encoder=null"],
-        "lmsys": ["--set", "params.encoder=null", "--set", "params.prompt_components=0"],
+FAST = {"wsdm": ["--set", "params.encoder=null"], "lmsys": ["--set", "params.encoder=null"],
         "hansol": [], "law-tags": []}
 
 
